@@ -1,0 +1,201 @@
+//! The command line, as clap derive types. Parsing only: no I/O happens here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  kensa create my-addon --template node      scaffold a provider service
+  kensa init --id my-addon --regions us,eu   write addon-manifest.json here
+  kensa templates                            list the embedded templates";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kensa",
+    version,
+    about = "Scaffold, test and ship Heroku add-on provider services",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Path of the add-on manifest
+    #[arg(
+        short = 'f',
+        long = "filename",
+        global = true,
+        value_name = "PATH",
+        default_value = "addon-manifest.json",
+        env = "KENSA_MANIFEST"
+    )]
+    pub filename: PathBuf,
+
+    /// When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write an add-on manifest (addon-manifest.json) with fresh secrets
+    #[command(after_help = "\
+Examples:
+  kensa init                                   prompts on a terminal, defaults otherwise
+  kensa init --id my-addon --regions us,eu --no-input
+  kensa init --sso get --foreman               legacy GET SSO, port 5000 and a .env
+  kensa init -f config/manifest.json --force   replace an existing manifest")]
+    Init(InitArgs),
+
+    /// Create a provider service project from a template
+    #[command(after_help = "\
+Examples:
+  kensa create my-addon --template node --no-input
+  kensa create my-addon --template sinatra --id my-addon --regions us,eu
+  kensa create my-addon --template ./my-templates/go --set go_version=1.23
+  kensa create my-addon --template rust-axum --dry-run
+  kensa create                                 the wizard asks for everything")]
+    Create(CreateArgs),
+
+    /// List the templates embedded in kensa
+    #[command(after_help = "\
+Examples:
+  kensa templates
+  kensa templates --json | jq -r '.[].name'")]
+    Templates(TemplatesArgs),
+}
+
+/// How the manifest's SSO URLs are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SsoMethod {
+    /// Form POST to `sso_url` (the current Heroku behaviour)
+    Post,
+    /// GET to `<root>/heroku/resources/<id>` (legacy string URLs)
+    Get,
+}
+
+/// The add-on's identity and shape, shared by `init` and `create`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AddonArgs {
+    /// Add-on slug: lowercase letters, digits and dashes (also the Basic-auth user)
+    #[arg(long, value_name = "SLUG")]
+    pub id: Option<String>,
+
+    /// Display name of the add-on
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Regions the add-on is offered in, comma-separated (e.g. us,eu)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub regions: Option<Vec<String>>,
+
+    /// Single sign-on shape: `post` (sso_url) or `get` (legacy string URLs)
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub sso: Option<SsoMethod>,
+
+    /// Leave single sign-on out (no sso_salt in the manifest)
+    #[arg(long, conflicts_with = "sso")]
+    pub without_sso: bool,
+
+    /// Local port the test URLs point at
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Replace an existing manifest or non-empty directory
+    #[arg(long)]
+    pub force: bool,
+
+    /// Never prompt: use flags and defaults, fail if a required value is missing
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub addon: AddonArgs,
+
+    /// Foreman conventions: port 5000 and a .env beside the manifest
+    #[arg(long)]
+    pub foreman: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// Directory to create the project in
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Embedded template name (see `kensa templates`) or a path to a template directory
+    #[arg(short, long, value_name = "NAME|PATH")]
+    pub template: Option<String>,
+
+    #[command(flatten)]
+    pub addon: AddonArgs,
+
+    /// Set a template variable (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Read template variables from a JSON or TOML file
+    #[arg(long, value_name = "FILE")]
+    pub values_file: Option<PathBuf>,
+
+    /// Print what would be written, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TemplatesArgs {
+    /// Print a JSON array for scripts
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Sets the process-wide colour choice every styled writer follows.
+    pub fn apply(self) {
+        let choice = match self {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn regions_split_on_commas() {
+        let cli = Cli::try_parse_from(["kensa", "init", "--regions", "us,eu"]).unwrap();
+        let Command::Init(args) = cli.command else {
+            panic!("expected init")
+        };
+        assert_eq!(args.addon.regions.unwrap(), ["us", "eu"]);
+    }
+
+    #[test]
+    fn port_zero_is_rejected_by_the_parser() {
+        let err = Cli::try_parse_from(["kensa", "init", "--port", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--port"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! Atomic file writes: a temp file in the target's folder, then one rename, so a reader
+//! never sees half a file and an interrupted write leaves the old file intact.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use tempfile::NamedTempFile;
+
+/// Writes `bytes` to `path` atomically with `mode`. With `replace` false an existing file
+/// is an error of kind `AlreadyExists`, checked at the rename so no race can clobber it.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // The temp file is created 0600, so a secret is never readable by others, even briefly.
+    let mut tmp = NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
+    if replace {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    Ok(())
+}

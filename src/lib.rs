@@ -1,0 +1,57 @@
+//! kensa: scaffold, test and ship Heroku add-on provider services.
+//!
+//! The binary is a thin shell over [`run`]; integration tests drive the binary, unit tests
+//! live next to the code they test.
+
+pub mod cli;
+pub mod error;
+pub mod fsutil;
+pub mod manifest;
+pub mod output;
+pub mod scaffold;
+pub mod secrets;
+pub mod slug;
+pub mod verdict;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use error::{exit_code_for, UsageError};
+
+/// Parses `args`, runs the command and turns any error into a message and an exit code.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = err.print();
+            return ExitCode::from(err.exit_code() as u8);
+        }
+    };
+    cli.color.apply();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if error::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            output::print_error(&err);
+            ExitCode::from(exit_code_for(&err))
+        }
+    }
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        cli::Command::Init(args) => scaffold::init::run(&cli.filename, args),
+        cli::Command::Create(args) => scaffold::create::run(args),
+        cli::Command::Templates(args) => scaffold::list::run(args),
+    }
+}

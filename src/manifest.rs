@@ -1,0 +1,365 @@
+//! The add-on manifest (`addon-manifest.json`): loading with precise errors, building a new
+//! one, and a typed view of the parts kensa acts on. The document is kept as JSON so that
+//! unknown keys (`$base`, `cli_plugin_name`, …) survive a round trip untouched.
+
+pub mod validate;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::SsoMethod;
+use crate::secrets;
+use crate::slug;
+
+pub const DEFAULT_FILE: &str = "addon-manifest.json";
+
+/// Regions Heroku has offered add-ons in; `*` means all of them.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "us",
+    "eu",
+    "dublin",
+    "frankfurt",
+    "london",
+    "montreal",
+    "mumbai",
+    "oregon",
+    "singapore",
+    "sydney",
+    "tokyo",
+    "virginia",
+    "*",
+];
+
+/// Placeholder production host: valid https so the manifest validates, obviously not real.
+pub const PRODUCTION_ROOT: &str = "https://yourapp.com";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{}:{line}:{column}: manifest is not valid JSON: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: the manifest must be a JSON object, found {found}", path.display())]
+    NotObject { path: PathBuf, found: &'static str },
+}
+
+/// A manifest document. Accessors read it leniently; [`validate`] says what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub doc: Map<String, Value>,
+}
+
+/// What `init` and `create` need to write a new manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddonSpec {
+    pub id: String,
+    pub name: String,
+    pub regions: Vec<String>,
+    /// `None` leaves single sign-on out (no `sso_salt`).
+    pub sso: Option<SsoMethod>,
+    pub port: u16,
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = fs::read(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Manifest::parse(&text, path)
+    }
+
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, ManifestError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?;
+        match value {
+            Value::Object(doc) => Ok(Manifest { doc }),
+            other => Err(ManifestError::NotObject {
+                path: path.to_owned(),
+                found: json_type(&other),
+            }),
+        }
+    }
+
+    /// A new manifest in the shape of PROTOCOL.md §1 with fresh secrets.
+    pub fn new_addon(spec: &AddonSpec) -> Manifest {
+        let prefix = slug::config_prefix(&spec.id);
+        let local = format!("http://localhost:{}", spec.port);
+        let (production, test) = match spec.sso {
+            Some(SsoMethod::Get) => (
+                json!(format!("{PRODUCTION_ROOT}/")),
+                json!(format!("{local}/")),
+            ),
+            Some(SsoMethod::Post) => (urls(PRODUCTION_ROOT, true), urls(&local, true)),
+            None => (urls(PRODUCTION_ROOT, false), urls(&local, false)),
+        };
+        let mut api = Map::new();
+        api.insert("config_vars_prefix".into(), json!(prefix));
+        api.insert("config_vars".into(), json!([format!("{prefix}_URL")]));
+        api.insert("password".into(), json!(secrets::generate()));
+        if spec.sso.is_some() {
+            api.insert("sso_salt".into(), json!(secrets::generate()));
+        }
+        api.insert("regions".into(), json!(spec.regions));
+        api.insert("requires".into(), json!([]));
+        api.insert("production".into(), production);
+        api.insert("test".into(), test);
+        api.insert("version".into(), json!("3"));
+
+        let mut doc = Map::new();
+        doc.insert("id".into(), json!(spec.id));
+        doc.insert("name".into(), json!(spec.name));
+        doc.insert("api".into(), Value::Object(api));
+        Manifest { doc }
+    }
+
+    /// Pretty JSON with a trailing newline, as written to disk.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.doc).expect("a JSON map serialises");
+        text.push('\n');
+        text
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        self.doc.get("id").and_then(Value::as_str)
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.doc.get("name").and_then(Value::as_str)
+    }
+
+    pub fn api(&self) -> Option<&Map<String, Value>> {
+        self.doc.get("api").and_then(Value::as_object)
+    }
+
+    fn api_str(&self, key: &str) -> Option<&str> {
+        self.api()?.get(key)?.as_str()
+    }
+
+    pub fn password(&self) -> Option<&str> {
+        self.api_str("password")
+    }
+
+    pub fn sso_salt(&self) -> Option<&str> {
+        self.api_str("sso_salt").filter(|s| !s.is_empty())
+    }
+
+    /// True for the v3 API (`"version": "3"`); anything else is legacy v1.
+    pub fn is_v3(&self) -> bool {
+        self.api()
+            .and_then(|api| api.get("version"))
+            .is_some_and(|v| v.as_str() == Some("3") || v.as_u64() == Some(3))
+    }
+
+    /// `config_vars_prefix`, or the id upper-cased with `-` as `_`.
+    pub fn config_prefix(&self) -> Option<String> {
+        self.api_str("config_vars_prefix")
+            .map(str::to_owned)
+            .or_else(|| self.id().map(slug::config_prefix))
+    }
+
+    pub fn config_vars(&self) -> Vec<String> {
+        string_list(self.api().and_then(|api| api.get("config_vars")))
+    }
+
+    pub fn requires(&self) -> Vec<String> {
+        string_list(self.api().and_then(|api| api.get("requires")))
+    }
+
+    pub fn regions(&self) -> Vec<String> {
+        string_list(self.api().and_then(|api| api.get("regions")))
+    }
+
+    /// The test or production endpoint, if it has one of the two known shapes.
+    pub fn endpoint(&self, production: bool) -> Option<Endpoint> {
+        let key = if production { "production" } else { "test" };
+        Endpoint::from_value(self.api()?.get(key)?)
+    }
+
+    /// Points the test URLs at `http://localhost:<port>`, keeping their shape.
+    pub fn set_test_port(&mut self, port: u16) {
+        let Some(api) = self.doc.get_mut("api").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let local = format!("http://localhost:{port}");
+        let test = match api.get("test") {
+            Some(Value::String(_)) => json!(format!("{local}/")),
+            Some(Value::Object(o)) => urls(&local, o.contains_key("sso_url")),
+            _ => return,
+        };
+        api.insert("test".into(), test);
+    }
+}
+
+/// Where requests go: object URLs (current) or a plain root URL (legacy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Urls {
+        base_url: String,
+        sso_url: Option<String>,
+    },
+    Root(String),
+}
+
+impl Endpoint {
+    fn from_value(value: &Value) -> Option<Endpoint> {
+        match value {
+            Value::String(root) => Some(Endpoint::Root(root.clone())),
+            Value::Object(o) => Some(Endpoint::Urls {
+                base_url: o.get("base_url")?.as_str()?.to_owned(),
+                sso_url: o.get("sso_url").and_then(Value::as_str).map(str::to_owned),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The collection URL provision requests go to (`…/heroku/resources`).
+    pub fn resources_url(&self) -> String {
+        match self {
+            Endpoint::Urls { base_url, .. } => base_url.clone(),
+            Endpoint::Root(root) => format!("{}/heroku/resources", root.trim_end_matches('/')),
+        }
+    }
+
+    /// The URL of one resource (plan change, deprovision, legacy GET SSO).
+    pub fn resource_url(&self, id: &str) -> String {
+        format!(
+            "{}/{}",
+            self.resources_url().trim_end_matches('/'),
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        )
+    }
+}
+
+fn urls(root: &str, with_sso: bool) -> Value {
+    let mut o = Map::new();
+    o.insert("base_url".into(), json!(format!("{root}/heroku/resources")));
+    if with_sso {
+        o.insert("sso_url".into(), json!(format!("{root}/sso/login")));
+    }
+    Value::Object(o)
+}
+
+fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// serde_json appends " at line L column C"; the error already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(sso: Option<SsoMethod>) -> AddonSpec {
+        AddonSpec {
+            id: "my-addon".into(),
+            name: "My Addon".into(),
+            regions: vec!["us".into()],
+            sso,
+            port: 4567,
+        }
+    }
+
+    #[test]
+    fn new_manifest_has_the_protocol_shape() {
+        let m = Manifest::new_addon(&spec(Some(SsoMethod::Post)));
+        assert_eq!(m.id(), Some("my-addon"));
+        assert_eq!(m.config_vars(), ["MY_ADDON_URL"]);
+        assert_eq!(m.config_prefix().as_deref(), Some("MY_ADDON"));
+        assert!(m.is_v3());
+        assert_eq!(m.password().unwrap().len(), 32);
+        assert_eq!(m.sso_salt().unwrap().len(), 32);
+        assert_eq!(
+            m.endpoint(false),
+            Some(Endpoint::Urls {
+                base_url: "http://localhost:4567/heroku/resources".into(),
+                sso_url: Some("http://localhost:4567/sso/login".into()),
+            })
+        );
+        assert!(validate::validate(&m).iter().all(|r| !r.verdict.is_fail()));
+    }
+
+    #[test]
+    fn get_sso_writes_legacy_string_urls() {
+        let m = Manifest::new_addon(&spec(Some(SsoMethod::Get)));
+        let e = m.endpoint(false).unwrap();
+        assert_eq!(e, Endpoint::Root("http://localhost:4567/".into()));
+        assert_eq!(
+            e.resource_url("a b"),
+            "http://localhost:4567/heroku/resources/a+b"
+        );
+    }
+
+    #[test]
+    fn without_sso_has_no_salt_and_no_sso_url() {
+        let m = Manifest::new_addon(&spec(None));
+        assert_eq!(m.sso_salt(), None);
+        assert!(!m.to_json().contains("sso_url"));
+    }
+
+    #[test]
+    fn unknown_keys_survive_a_round_trip() {
+        let text =
+            r#"{"$base":"x","id":"a","api":{"cli_plugin_name":"p","version":"3"},"zeta":[1]}"#;
+        let m = Manifest::parse(text.as_bytes(), Path::new("m.json")).unwrap();
+        let again: Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(again, serde_json::from_str::<Value>(text).unwrap());
+        let keys: Vec<_> = m.doc.keys().collect();
+        assert_eq!(keys, ["$base", "id", "api", "zeta"], "order is kept");
+    }
+
+    #[test]
+    fn parse_errors_name_file_line_and_column() {
+        let err = Manifest::parse(b"{\n  \"id\": \"a\",\n  oops\n}", Path::new("m.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.json:3:3: manifest is not valid JSON"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_non_object_is_refused() {
+        let err = Manifest::parse(b"[1]", Path::new("m.json")).unwrap_err();
+        assert!(err.to_string().contains("found an array"), "{err}");
+    }
+}

@@ -1,0 +1,542 @@
+//! The manifest rules of PROTOCOL.md §1, in the order old kensa ran them, each a named
+//! result. A failure names the field and says how to fix it.
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::{json_type, Manifest, KNOWN_REGIONS};
+use crate::slug;
+use crate::verdict::Verdict;
+
+/// Feature flags Heroku knows for `api.requires`.
+pub const KNOWN_REQUIRES: &[&str] = &["log_input", "syslog_drain", "many_per_app", "attachable"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleResult {
+    pub name: &'static str,
+    pub verdict: Verdict,
+}
+
+/// Runs every rule; rules on `api.*` are skipped when `api` is not an object.
+pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
+    let doc = &manifest.doc;
+    let mut results = vec![
+        rule("id is a non-blank string", id_present(doc)),
+        rule("id is a slug", id_is_slug(doc)),
+    ];
+    let api = doc.get("api");
+    let Some(api) = api.and_then(Value::as_object) else {
+        let found = api.map_or("nothing", json_type);
+        results.push(rule(
+            "api is an object",
+            Verdict::Fail(format!(
+                "`api` must be an object holding password, regions, test and production URLs; found {found}"
+            )),
+        ));
+        for name in API_RULES {
+            results.push(rule(name, Verdict::Skip("`api` is not an object".into())));
+        }
+        return results;
+    };
+    results.push(rule("api is an object", Verdict::Pass));
+    let prefix = manifest.config_prefix().unwrap_or_default();
+    let checks = [
+        regions_array(api),
+        regions_include_us(api),
+        regions_known(api),
+        password_present(api),
+        endpoint_present(api, "test"),
+        endpoint_present(api, "production"),
+        production_https(api),
+        config_vars_array(api),
+        config_vars_upper(api),
+        config_vars_prefixed(api, &prefix),
+        no_username(api),
+        requires_known(api),
+        version_set(api),
+    ];
+    results.extend(API_RULES.iter().zip(checks).map(|(name, v)| rule(name, v)));
+    results
+}
+
+const API_RULES: [&str; 13] = [
+    "api.regions is an array",
+    "api.regions includes us or *",
+    "api.regions are known regions",
+    "api.password is set",
+    "api.test is set",
+    "api.production is set",
+    "production URLs use https",
+    "api.config_vars is an array",
+    "config var names are upper case",
+    "config vars start with the prefix",
+    "api.username is not used",
+    "api.requires are known features",
+    "api.version is set",
+];
+
+fn rule(name: &'static str, verdict: Verdict) -> RuleResult {
+    RuleResult { name, verdict }
+}
+
+fn id_present(doc: &Map<String, Value>) -> Verdict {
+    match doc.get("id") {
+        None => Verdict::Fail("`id` is missing: add \"id\": \"your-addon-slug\"".into()),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Verdict::Fail("`id` is blank: set it to your add-on's slug".into())
+        }
+        Some(Value::String(_)) => Verdict::Pass,
+        Some(other) => Verdict::Fail(format!(
+            "`id` must be a string (the add-on slug), found {}",
+            json_type(other)
+        )),
+    }
+}
+
+fn id_is_slug(doc: &Map<String, Value>) -> Verdict {
+    match doc.get("id").and_then(Value::as_str) {
+        None => Verdict::Skip("no string `id`".into()),
+        Some(id) => match slug::problem(id) {
+            None => Verdict::Pass,
+            Some(why) => Verdict::Fail(format!("`id` {id:?} is not a valid slug: {why}")),
+        },
+    }
+}
+
+fn regions(api: &Map<String, Value>) -> Option<Vec<&Value>> {
+    api.get("regions")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+}
+
+fn regions_array(api: &Map<String, Value>) -> Verdict {
+    match api.get("regions") {
+        Some(Value::Array(_)) => Verdict::Pass,
+        None => Verdict::Fail("`api.regions` is missing: add \"regions\": [\"us\"]".into()),
+        Some(other) => Verdict::Fail(format!(
+            "`api.regions` must be an array such as [\"us\", \"eu\"], found {}",
+            json_type(other)
+        )),
+    }
+}
+
+fn regions_include_us(api: &Map<String, Value>) -> Verdict {
+    let Some(regions) = regions(api) else {
+        return Verdict::Skip("`api.regions` is not an array".into());
+    };
+    let has = |r: &str| regions.iter().any(|v| v.as_str() == Some(r));
+    Verdict::check(has("us") || has("*"), || {
+        "`api.regions` must include \"us\" (or \"*\" for every region)".into()
+    })
+}
+
+fn regions_known(api: &Map<String, Value>) -> Verdict {
+    let Some(regions) = regions(api) else {
+        return Verdict::Skip("`api.regions` is not an array".into());
+    };
+    let unknown: Vec<String> = regions
+        .iter()
+        .filter(|v| !v.as_str().is_some_and(|r| KNOWN_REGIONS.contains(&r)))
+        .map(|v| v.to_string())
+        .collect();
+    Verdict::check(unknown.is_empty(), || {
+        format!(
+            "`api.regions` has unknown regions {}; known: {}",
+            unknown.join(", "),
+            KNOWN_REGIONS.join(", ")
+        )
+    })
+}
+
+fn password_present(api: &Map<String, Value>) -> Verdict {
+    match api.get("password") {
+        Some(Value::String(s)) if !s.is_empty() => Verdict::Pass,
+        Some(Value::String(_)) => {
+            Verdict::Fail("`api.password` is empty: `kensa init` generates one".into())
+        }
+        None => Verdict::Fail(
+            "`api.password` is missing: add a long random string (Heroku's Basic-auth password)"
+                .into(),
+        ),
+        Some(other) => Verdict::Fail(format!(
+            "`api.password` must be a string, found {}",
+            json_type(other)
+        )),
+    }
+}
+
+fn endpoint_present(api: &Map<String, Value>, key: &str) -> Verdict {
+    let shape = format!(
+        "set `api.{key}` to {{\"base_url\": \"…/heroku/resources\", \"sso_url\": \"…/sso/login\"}} or a root URL string"
+    );
+    match api.get(key) {
+        None => Verdict::Fail(format!("`api.{key}` is missing: {shape}")),
+        Some(Value::String(root)) => url_problem(root).map_or(Verdict::Pass, |why| {
+            Verdict::Fail(format!("`api.{key}` {root:?} {why}"))
+        }),
+        Some(Value::Object(o)) => {
+            let mut problems = Vec::new();
+            match o.get("base_url") {
+                Some(Value::String(u)) => {
+                    if let Some(why) = url_problem(u) {
+                        problems.push(format!("`api.{key}.base_url` {u:?} {why}"));
+                    }
+                }
+                Some(_) => problems.push(format!("`api.{key}.base_url` must be a string")),
+                None => problems.push(format!("`api.{key}.base_url` is missing")),
+            }
+            match o.get("sso_url") {
+                Some(Value::String(u)) => {
+                    if let Some(why) = url_problem(u) {
+                        problems.push(format!("`api.{key}.sso_url` {u:?} {why}"));
+                    }
+                }
+                Some(_) => problems.push(format!("`api.{key}.sso_url` must be a string")),
+                None => {}
+            }
+            Verdict::check(problems.is_empty(), || problems.join("; "))
+        }
+        Some(other) => Verdict::Fail(format!(
+            "`api.{key}` must be an object or a string, found {}: {shape}",
+            json_type(other)
+        )),
+    }
+}
+
+fn url_problem(text: &str) -> Option<String> {
+    match url::Url::parse(text) {
+        Err(e) => Some(format!("is not a URL ({e})")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            Some("must be an http or https URL".into())
+        }
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("has no host".into()),
+        Ok(_) => None,
+    }
+}
+
+fn production_https(api: &Map<String, Value>) -> Verdict {
+    let urls: Vec<(String, &str)> = match api.get("production") {
+        Some(Value::String(root)) => vec![("api.production".into(), root.as_str())],
+        Some(Value::Object(o)) => ["base_url", "sso_url"]
+            .iter()
+            .filter_map(|k| Some((format!("api.production.{k}"), o.get(*k)?.as_str()?)))
+            .collect(),
+        _ => return Verdict::Skip("`api.production` is not set".into()),
+    };
+    let plain: Vec<String> = urls
+        .iter()
+        .filter(|(_, u)| !u.starts_with("https:"))
+        .map(|(k, u)| format!("`{k}` {u:?}"))
+        .collect();
+    Verdict::check(plain.is_empty(), || {
+        format!("{} must start with https:", plain.join(", "))
+    })
+}
+
+fn config_vars_array(api: &Map<String, Value>) -> Verdict {
+    match api.get("config_vars") {
+        None | Some(Value::Array(_)) => Verdict::Pass,
+        Some(other) => Verdict::Fail(format!(
+            "`api.config_vars` must be an array of names such as [\"MYADDON_URL\"], found {}",
+            json_type(other)
+        )),
+    }
+}
+
+fn config_var_names(api: &Map<String, Value>) -> Option<&Vec<Value>> {
+    api.get("config_vars").and_then(Value::as_array)
+}
+
+fn config_vars_upper(api: &Map<String, Value>) -> Verdict {
+    let Some(names) = config_var_names(api) else {
+        return Verdict::Skip("no `api.config_vars` array".into());
+    };
+    let pattern = Regex::new(r"^[A-Z][0-9A-Z_]+$").expect("valid regex");
+    let bad: Vec<String> = names
+        .iter()
+        .filter(|v| !v.as_str().is_some_and(|s| pattern.is_match(s)))
+        .map(Value::to_string)
+        .collect();
+    Verdict::check(bad.is_empty(), || {
+        format!(
+            "config var names must match ^[A-Z][0-9A-Z_]+$ (upper case, digits, _): {}",
+            bad.join(", ")
+        )
+    })
+}
+
+fn config_vars_prefixed(api: &Map<String, Value>, prefix: &str) -> Verdict {
+    let Some(names) = config_var_names(api) else {
+        return Verdict::Skip("no `api.config_vars` array".into());
+    };
+    let wanted = format!("{prefix}_");
+    let bad: Vec<&str> = names
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|s| !s.starts_with(&wanted))
+        .collect();
+    Verdict::check(bad.is_empty(), || {
+        format!(
+            "config vars must start with {wanted} (from `api.config_vars_prefix` or the id): {}",
+            bad.join(", ")
+        )
+    })
+}
+
+fn no_username(api: &Map<String, Value>) -> Verdict {
+    Verdict::check(!api.contains_key("username"), || {
+        "`api.username` is deprecated: remove it; Heroku authenticates with the manifest `id`"
+            .into()
+    })
+}
+
+fn requires_known(api: &Map<String, Value>) -> Verdict {
+    let Some(requires) = api.get("requires") else {
+        return Verdict::Pass;
+    };
+    let Some(items) = requires.as_array() else {
+        return Verdict::Fail(format!(
+            "`api.requires` must be an array of feature names, found {}",
+            json_type(requires)
+        ));
+    };
+    let unknown: Vec<String> = items
+        .iter()
+        .filter(|v| !v.as_str().is_some_and(|f| KNOWN_REQUIRES.contains(&f)))
+        .map(Value::to_string)
+        .collect();
+    if unknown.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Warn(format!(
+            "unknown `api.requires` values {} (known: {})",
+            unknown.join(", "),
+            KNOWN_REQUIRES.join(", ")
+        ))
+    }
+}
+
+fn version_set(api: &Map<String, Value>) -> Verdict {
+    match api.get("version") {
+        Some(Value::String(v)) if v == "3" => Verdict::Pass,
+        None => Verdict::Warn(
+            "no `api.version`: testing the legacy v1 API; add \"version\": \"3\" for v3".into(),
+        ),
+        Some(other) => Verdict::Warn(format!(
+            "`api.version` is {other}: only \"3\" selects the v3 API; testing v1"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn good() -> Value {
+        json!({
+            "id": "my-addon",
+            "api": {
+                "config_vars_prefix": "MY_ADDON",
+                "config_vars": ["MY_ADDON_URL"],
+                "password": "secret",
+                "sso_salt": "salt",
+                "regions": ["us"],
+                "requires": [],
+                "production": {"base_url": "https://x.com/heroku/resources", "sso_url": "https://x.com/sso/login"},
+                "test": {"base_url": "http://localhost:5000/heroku/resources", "sso_url": "http://localhost:5000/sso/login"},
+                "version": "3"
+            }
+        })
+    }
+
+    fn verdict_of(doc: Value, name: &str) -> Verdict {
+        let m = Manifest {
+            doc: doc.as_object().unwrap().clone(),
+        };
+        validate(&m)
+            .into_iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no rule {name}"))
+            .verdict
+    }
+
+    fn with(mut doc: Value, pointer: &str, value: Value) -> Value {
+        *doc.pointer_mut(pointer).unwrap() = value;
+        doc
+    }
+
+    fn without(mut doc: Value, key: &str) -> Value {
+        doc["api"].as_object_mut().unwrap().remove(key);
+        doc
+    }
+
+    #[test]
+    fn a_good_manifest_passes_every_rule() {
+        let m = Manifest {
+            doc: good().as_object().unwrap().clone(),
+        };
+        for r in validate(&m) {
+            assert_eq!(r.verdict, Verdict::Pass, "{}", r.name);
+        }
+    }
+
+    #[test]
+    fn each_rule_fails_with_a_message_naming_the_field() {
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (
+                with(good(), "/id", json!("  ")),
+                "id is a non-blank string",
+                "`id` is blank",
+            ),
+            (
+                with(good(), "/id", json!(3)),
+                "id is a non-blank string",
+                "found a number",
+            ),
+            (
+                with(good(), "/id", json!("My_Addon")),
+                "id is a slug",
+                "not a valid slug",
+            ),
+            (
+                with(good(), "/api", json!([])),
+                "api is an object",
+                "found an array",
+            ),
+            (
+                with(good(), "/api/regions", json!("us")),
+                "api.regions is an array",
+                "found a string",
+            ),
+            (
+                with(good(), "/api/regions", json!(["eu"])),
+                "api.regions includes us or *",
+                "include \"us\"",
+            ),
+            (
+                with(good(), "/api/regions", json!(["us", "mars"])),
+                "api.regions are known regions",
+                "\"mars\"",
+            ),
+            (
+                with(good(), "/api/password", json!("")),
+                "api.password is set",
+                "empty",
+            ),
+            (
+                without(good(), "password"),
+                "api.password is set",
+                "missing",
+            ),
+            (
+                without(good(), "test"),
+                "api.test is set",
+                "`api.test` is missing",
+            ),
+            (
+                with(good(), "/api/test/base_url", json!("not a url")),
+                "api.test is set",
+                "is not a URL",
+            ),
+            (
+                without(good(), "production"),
+                "api.production is set",
+                "`api.production` is missing",
+            ),
+            (
+                with(good(), "/api/production/sso_url", json!("http://x.com/sso")),
+                "production URLs use https",
+                "api.production.sso_url",
+            ),
+            (
+                with(good(), "/api/config_vars", json!("MY_ADDON_URL")),
+                "api.config_vars is an array",
+                "found a string",
+            ),
+            (
+                with(good(), "/api/config_vars", json!(["my_addon_url"])),
+                "config var names are upper case",
+                "my_addon_url",
+            ),
+            (
+                with(good(), "/api/config_vars", json!(["OTHER_URL"])),
+                "config vars start with the prefix",
+                "MY_ADDON_",
+            ),
+            (
+                with(good(), "/api/requires", json!({})),
+                "api.requires are known features",
+                "must be an array",
+            ),
+        ];
+        for (doc, name, needle) in cases {
+            match verdict_of(doc, name) {
+                Verdict::Fail(msg) => {
+                    assert!(msg.contains(needle), "{name}: {msg:?} lacks {needle:?}")
+                }
+                other => panic!("{name}: expected a failure, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn username_is_deprecated() {
+        let doc = with(good(), "/api/password", json!("p"));
+        let mut doc = doc;
+        doc["api"]["username"] = json!("me");
+        assert!(verdict_of(doc, "api.username is not used").is_fail());
+    }
+
+    #[test]
+    fn prefix_defaults_to_the_id() {
+        let doc = without(
+            with(good(), "/api/config_vars", json!(["MY_ADDON_URL"])),
+            "config_vars_prefix",
+        );
+        assert_eq!(
+            verdict_of(doc, "config vars start with the prefix"),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn unknown_requires_and_missing_version_only_warn() {
+        let doc = with(good(), "/api/requires", json!(["log_input", "teleport"]));
+        assert!(
+            matches!(verdict_of(doc, "api.requires are known features"), Verdict::Warn(m) if m.contains("teleport"))
+        );
+        assert!(matches!(
+            verdict_of(without(good(), "version"), "api.version is set"),
+            Verdict::Warn(_)
+        ));
+    }
+
+    #[test]
+    fn star_and_new_regions_are_accepted() {
+        let doc = with(good(), "/api/regions", json!(["*", "dublin", "sydney"]));
+        assert_eq!(
+            verdict_of(doc.clone(), "api.regions includes us or *"),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict_of(doc, "api.regions are known regions"),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn api_rules_are_skipped_without_api() {
+        let m = Manifest {
+            doc: json!({"id": "x"}).as_object().unwrap().clone(),
+        };
+        let results = validate(&m);
+        assert!(results
+            .iter()
+            .any(|r| r.name == "api is an object" && r.verdict.is_fail()));
+        assert!(results
+            .iter()
+            .filter(|r| r.name.starts_with("api.") && r.name != "api is an object")
+            .all(|r| matches!(r.verdict, Verdict::Skip(_))));
+    }
+}

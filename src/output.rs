@@ -1,0 +1,26 @@
+//! Styled terminal output. Colour follows `--color`, `NO_COLOR` and `CLICOLOR_FORCE`
+//! through anstream, which strips escape codes when the stream is not a terminal.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+
+pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+pub const WARN: Style = AnsiColor::Yellow.on_default();
+pub const GOOD: Style = AnsiColor::Green.on_default();
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+
+/// Prints `error: …` with every cause on its own line, to stderr.
+pub fn print_error(err: &anyhow::Error) {
+    let mut stderr = anstream::stderr().lock();
+    let _ = writeln!(stderr, "{ERROR}error:{ERROR:#} {err}");
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(stderr, "  {DIM}caused by:{DIM:#} {cause}");
+    }
+}
+
+/// Prints a yellow `warning: …` line to stderr.
+pub fn warn(message: &str) {
+    let _ = writeln!(anstream::stderr(), "{WARN}warning:{WARN:#} {message}");
+}

@@ -1,0 +1,218 @@
+//! `kensa create`: render a template into a new project with its manifest and `.env`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde_json::Value;
+use tera::Context;
+
+use super::inputs::{self, Defaults};
+use super::render::{self, OutputFile};
+use super::source::{self, Template};
+use super::wizard::Wizard;
+use super::writer::{self, Target};
+use super::{dotenv, init, interactive, values, Missing, ScaffoldError};
+use crate::cli::{CreateArgs, SsoMethod};
+use crate::manifest::{AddonSpec, Manifest, DEFAULT_FILE};
+use crate::output::{BOLD, DIM, GOOD};
+use crate::slug;
+
+/// The foreman port: the generated manifest's test URLs point at it.
+pub const PORT: u16 = 5000;
+
+pub fn run(args: CreateArgs) -> Result<ExitCode> {
+    inputs::check_flags(&args.addon)?;
+    let wizard = interactive(args.addon.no_input).then(Wizard::default);
+
+    let mut missing = Vec::new();
+    let template_arg = match (&args.template, &wizard) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(w)) => Some(w.template(&embedded_choices()?)?),
+        (None, None) => {
+            missing.push(Missing {
+                what: "template".into(),
+                how: format!(
+                    "--template NAME, one of: {} (or --template ./path/to/template)",
+                    source::embedded_names().join(", ")
+                ),
+            });
+            None
+        }
+    };
+    let dir = match (&args.dir, &wizard) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(w)) => Some(PathBuf::from(w.directory()?)),
+        (None, None) => {
+            missing.push(Missing {
+                what: "project directory".into(),
+                how: "the DIR argument: kensa create DIR --template NAME".into(),
+            });
+            None
+        }
+    };
+    let template = template_arg.as_deref().map(source::resolve).transpose()?;
+    let mut vars = match &template {
+        Some(t) => values::given(&t.spec, &args.set, args.values_file.as_deref())?,
+        None => BTreeMap::new(),
+    };
+    if wizard.is_none() {
+        missing.extend(values::missing(&vars));
+    }
+    if !missing.is_empty() {
+        return Err(ScaffoldError::Missing(missing).into());
+    }
+    let (template, dir) = (template.expect("checked"), dir.expect("checked"));
+
+    let replace = match writer::inspect(&dir)? {
+        Target::Occupied if !args.addon.force => match &wizard {
+            Some(w) if w.confirm_replace(&dir, "exists and is not empty")? => true,
+            _ => {
+                return Err(ScaffoldError::Exists {
+                    path: dir,
+                    what: " and is not empty",
+                }
+                .into())
+            }
+        },
+        Target::Occupied => true,
+        Target::Absent | Target::EmptyDir => false,
+    };
+
+    let project_name = dir_name(&dir);
+    let spec = inputs::addon_spec(
+        &args.addon,
+        Defaults {
+            id: slug::from_text(&project_name),
+            port: PORT,
+        },
+        wizard.as_ref(),
+    )?;
+    if let Some(w) = &wizard {
+        for (name, value) in vars.iter_mut().filter(|(_, v)| v.is_none()) {
+            *value = Some(w.variable(name, &template.spec.variables[name])?);
+        }
+    }
+    let vars: BTreeMap<String, Value> = vars
+        .into_iter()
+        .map(|(k, v)| (k, v.expect("every variable is set by now")))
+        .collect();
+
+    let manifest = Manifest::new_addon(&spec);
+    init::ensure_valid(&manifest)?;
+    let context = context(&project_name, &spec, &vars);
+    let mut files = render::render(&template, &context)?;
+    files.push(OutputFile {
+        path: DEFAULT_FILE.into(),
+        bytes: manifest.to_json().into_bytes(),
+        mode: 0o644,
+    });
+    files.push(OutputFile {
+        path: dotenv::FILE.into(),
+        bytes: dotenv::contents(&manifest).into_bytes(),
+        mode: dotenv::MODE,
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let mut out = anstream::stdout().lock();
+    if args.dry_run {
+        writeln!(
+            out,
+            "Would create {} from the {} template ({} files); nothing written:",
+            dir.display(),
+            template.name,
+            files.len()
+        )?;
+        for f in &files {
+            writeln!(out, "  {:o}  {:>7}  {}", f.mode, f.bytes.len(), f.path)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    writer::write_project(&dir, &files, replace)?;
+    next_steps(&mut out, &dir, &template, files.len())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The variables every template can use (templates/README.md), plus the template's own.
+pub fn context(project_name: &str, spec: &AddonSpec, vars: &BTreeMap<String, Value>) -> Context {
+    let prefix = slug::config_prefix(&spec.id);
+    let mut c = Context::new();
+    c.insert("project_name", project_name);
+    c.insert("id", &spec.id);
+    c.insert("name", &spec.name);
+    c.insert("config_var", &format!("{prefix}_URL"));
+    c.insert("config_vars_prefix", &prefix);
+    c.insert("port", &spec.port);
+    c.insert(
+        "sso_method",
+        match spec.sso {
+            Some(SsoMethod::Post) => "post",
+            Some(SsoMethod::Get) => "get",
+            None => "none",
+        },
+    );
+    c.insert("regions", &spec.regions);
+    c.insert("kensa_version", env!("CARGO_PKG_VERSION"));
+    for (name, value) in vars {
+        c.insert(name.as_str(), value);
+    }
+    c
+}
+
+fn embedded_choices() -> Result<Vec<(String, String)>> {
+    source::embedded_names()
+        .into_iter()
+        .map(|name| {
+            Ok((
+                name.to_owned(),
+                source::load_embedded(name)?.spec.description,
+            ))
+        })
+        .collect()
+}
+
+fn dir_name(dir: &Path) -> String {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn next_steps(out: &mut impl Write, dir: &Path, template: &Template, count: usize) -> Result<()> {
+    writeln!(
+        out,
+        "{GOOD}Created{GOOD:#} {BOLD}{}{BOLD:#} from the {} template ({count} files).",
+        dir.display(),
+        template.name
+    )?;
+    writeln!(out, "\nNext steps:")?;
+    writeln!(out, "  cd {}", shell_quote(&dir.display().to_string()))?;
+    let commands = &template.spec.commands;
+    if let Some(install) = &commands.install {
+        writeln!(out, "  {install}")?;
+    }
+    match &commands.start {
+        Some(start) => writeln!(out, "  {start}    {DIM}# in another terminal{DIM:#}")?,
+        None => writeln!(
+            out,
+            "  heroku local web    {DIM}# or any Procfile runner; reads .env{DIM:#}"
+        )?,
+    }
+    writeln!(out, "  kensa test all")?;
+    Ok(())
+}
+
+/// Quotes a path for the shell when it needs it.
+fn shell_quote(text: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,118 @@
+//! `kensa init`: a new manifest (and with `--foreman` a `.env`) with fresh secrets.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::inputs::{self, Defaults};
+use super::writer::parent_of;
+use super::{dotenv, interactive, ScaffoldError};
+use crate::cli::InitArgs;
+use crate::fsutil::write_atomic;
+use crate::manifest::{validate, Manifest};
+use crate::output::{BOLD, DIM};
+use crate::scaffold::wizard::Wizard;
+use crate::slug;
+
+/// Default port without foreman (Sinatra's), and with it.
+pub const PORT: u16 = 4567;
+pub const FOREMAN_PORT: u16 = 5000;
+
+pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
+    inputs::check_flags(&args.addon)?;
+    let wizard = interactive(args.addon.no_input).then(Wizard::default);
+    let dir = parent_of(manifest_path);
+    let env_path = dir.join(dotenv::FILE);
+
+    // Decide about existing files before asking anything else, and before writing anything.
+    let mut replace = args.addon.force;
+    let mut targets = vec![manifest_path];
+    if args.foreman {
+        targets.push(&env_path);
+    }
+    for path in targets {
+        if path.exists() && !replace {
+            match &wizard {
+                Some(w) if w.confirm_replace(path, "already exists")? => replace = true,
+                Some(_) => anyhow::bail!(ScaffoldError::Exists {
+                    path: path.to_owned(),
+                    what: "",
+                }),
+                None => {
+                    return Err(ScaffoldError::Exists {
+                        path: path.to_owned(),
+                        what: "",
+                    }
+                    .into())
+                }
+            }
+        }
+    }
+
+    let default_id = std::fs::canonicalize(&dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .and_then(|n| slug::from_text(&n))
+        .or_else(|| Some("myaddon".to_owned()));
+    let port = if args.foreman { FOREMAN_PORT } else { PORT };
+    let spec = inputs::addon_spec(
+        &args.addon,
+        Defaults {
+            id: default_id,
+            port,
+        },
+        wizard.as_ref(),
+    )?;
+    let manifest = Manifest::new_addon(&spec);
+    ensure_valid(&manifest)?;
+
+    write_atomic(manifest_path, manifest.to_json().as_bytes(), 0o644, replace)
+        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    let mut out = anstream::stdout().lock();
+    writeln!(
+        out,
+        "Wrote {BOLD}{}{BOLD:#} for {} (regions: {}; test URLs on http://localhost:{})",
+        manifest_path.display(),
+        spec.id,
+        spec.regions.join(","),
+        spec.port
+    )?;
+    if args.foreman {
+        write_atomic(
+            &env_path,
+            dotenv::contents(&manifest).as_bytes(),
+            dotenv::MODE,
+            replace,
+        )
+        .with_context(|| format!("cannot write {}", env_path.display()))?;
+        writeln!(
+            out,
+            "Wrote {BOLD}{}{BOLD:#} (mode 0600)",
+            env_path.display()
+        )?;
+    }
+    writeln!(
+        out,
+        "{DIM}Next: start your service, then run `kensa test all`.{DIM:#}"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// kensa never writes a manifest its own validation would reject.
+pub fn ensure_valid(manifest: &Manifest) -> Result<()> {
+    let failures: Vec<String> = validate::validate(manifest)
+        .into_iter()
+        .filter_map(|r| match r.verdict {
+            crate::verdict::Verdict::Fail(m) => Some(format!("{}: {m}", r.name)),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(
+        failures.is_empty(),
+        "refusing to write an invalid manifest:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Turns `AddonArgs` into an [`AddonSpec`]: flags first, then the wizard for what is
+//! missing (on a terminal), then defaults. Flag values are checked before anything runs.
+
+use anyhow::Result;
+
+use super::wizard::Wizard;
+use crate::cli::{AddonArgs, SsoMethod};
+use crate::error::UsageError;
+use crate::manifest::{AddonSpec, KNOWN_REGIONS};
+use crate::slug;
+
+/// Defaults that depend on the command (`init` or `create`).
+pub struct Defaults {
+    pub id: Option<String>,
+    pub port: u16,
+}
+
+/// Checks the values given by flags, naming the flag in every error.
+pub fn check_flags(args: &AddonArgs) -> Result<(), UsageError> {
+    if let Some(id) = &args.id {
+        if let Some(why) = slug::problem(id) {
+            return Err(UsageError(format!(
+                "--id {id:?} is not a valid add-on slug: {why}"
+            )));
+        }
+    }
+    if let Some(name) = &args.name {
+        if name.trim().is_empty() {
+            return Err(UsageError("--name must not be empty".into()));
+        }
+    }
+    if let Some(regions) = &args.regions {
+        check_regions(regions)?;
+    }
+    Ok(())
+}
+
+fn check_regions(regions: &[String]) -> Result<(), UsageError> {
+    let unknown: Vec<&str> = regions
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !KNOWN_REGIONS.contains(r))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(UsageError(format!(
+            "--regions: unknown region{} {}; known regions: {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown.join(", "),
+            KNOWN_REGIONS.join(", ")
+        )));
+    }
+    if !regions.iter().any(|r| r == "us" || r == "*") {
+        return Err(UsageError(
+            "--regions must include us (or *): Heroku offers every add-on in us".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves the add-on spec. `wizard` is `Some` only when a person can answer.
+pub fn addon_spec(
+    args: &AddonArgs,
+    defaults: Defaults,
+    wizard: Option<&Wizard>,
+) -> Result<AddonSpec> {
+    check_flags(args)?;
+    let id = match (&args.id, wizard, defaults.id) {
+        (Some(id), _, _) => id.clone(),
+        (None, Some(w), default) => w.id(default.as_deref())?,
+        (None, None, Some(default)) => default,
+        (None, None, None) => {
+            return Err(UsageError(
+                "cannot derive an add-on id from the directory name; pass --id SLUG".into(),
+            )
+            .into())
+        }
+    };
+    let name = match (&args.name, wizard) {
+        (Some(name), _) => name.clone(),
+        (None, Some(w)) => w.name(&slug::title(&id))?,
+        (None, None) => slug::title(&id),
+    };
+    let regions = match (&args.regions, wizard) {
+        (Some(regions), _) => regions.clone(),
+        (None, Some(w)) => w.regions()?,
+        (None, None) => vec!["us".to_owned()],
+    };
+    let sso = match (args.without_sso, args.sso, wizard) {
+        (true, _, _) => None,
+        (false, Some(method), _) => Some(method),
+        (false, None, Some(w)) => w.sso()?,
+        (false, None, None) => Some(SsoMethod::Post),
+    };
+    let port = match (args.port, wizard) {
+        (Some(port), _) => port,
+        (None, Some(w)) => w.port(defaults.port)?,
+        (None, None) => defaults.port,
+    };
+    Ok(AddonSpec {
+        id,
+        name,
+        regions,
+        sso,
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> AddonArgs {
+        AddonArgs::default()
+    }
+
+    #[test]
+    fn defaults_fill_everything_without_a_wizard() {
+        let spec = addon_spec(
+            &args(),
+            Defaults {
+                id: Some("my-addon".into()),
+                port: 5000,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(spec.name, "My Addon");
+        assert_eq!(spec.regions, ["us"]);
+        assert_eq!(spec.sso, Some(SsoMethod::Post));
+        assert_eq!(spec.port, 5000);
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let mut a = args();
+        a.id = Some("Bad_Id".into());
+        assert!(check_flags(&a).unwrap_err().to_string().starts_with("--id"));
+        let mut a = args();
+        a.regions = Some(vec!["us".into(), "mars".into()]);
+        let err = check_flags(&a).unwrap_err().to_string();
+        assert!(err.starts_with("--regions: unknown region mars"), "{err}");
+        let mut a = args();
+        a.regions = Some(vec!["eu".into()]);
+        assert!(check_flags(&a)
+            .unwrap_err()
+            .to_string()
+            .contains("must include us"));
+    }
+
+    #[test]
+    fn without_sso_wins() {
+        let mut a = args();
+        a.without_sso = true;
+        let spec = addon_spec(
+            &a,
+            Defaults {
+                id: Some("x".into()),
+                port: 1,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(spec.sso, None);
+    }
+}

@@ -1,0 +1,81 @@
+//! Scaffolding: `kensa init`, `kensa create` and `kensa templates`.
+
+pub mod create;
+pub mod dotenv;
+pub mod init;
+pub mod inputs;
+pub mod list;
+pub mod render;
+pub mod source;
+pub mod spec;
+pub mod values;
+pub mod wizard;
+pub mod writer;
+
+use std::io;
+use std::path::PathBuf;
+
+use render::FileFailure;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error("unknown template {name:?}; available: {available} (or a directory path such as ./my-template)")]
+    UnknownTemplate { name: String, available: String },
+    #[error("{} is not a template directory: {why}", path.display())]
+    NotATemplate { path: PathBuf, why: String },
+    #[error("cannot read template file {}: {source}", path.display())]
+    TemplateRead { path: PathBuf, source: io::Error },
+    #[error("template {template}: bad template.toml: {message}")]
+    Spec { template: String, message: String },
+    #[error("{}", describe_failures(.0))]
+    Render(Vec<FileFailure>),
+    #[error("{} already exists{what}; pass --force to replace it", path.display())]
+    Exists { path: PathBuf, what: &'static str },
+    #[error("{} is a symbolic link; kensa does not write through links", path.display())]
+    Symlink { path: PathBuf },
+    #[error("{}", describe_missing(.0))]
+    Missing(Vec<Missing>),
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+impl ScaffoldError {
+    /// Input problems exit 2; a render or disk failure exits 1.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, ScaffoldError::Render(_) | ScaffoldError::Write { .. })
+    }
+}
+
+/// A required value that neither a flag nor a default supplied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub what: String,
+    pub how: String,
+}
+
+fn describe_failures(failures: &[FileFailure]) -> String {
+    let mut text = format!(
+        "rendering failed for {} file{}; nothing was written:",
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" }
+    );
+    for f in failures {
+        text.push_str(&format!("\n  {}: {}", f.path, f.cause));
+    }
+    text
+}
+
+fn describe_missing(missing: &[Missing]) -> String {
+    let mut text =
+        String::from("missing required values (not prompting: --no-input or no terminal):");
+    for m in missing {
+        text.push_str(&format!("\n  {}: {}", m.what, m.how));
+    }
+    text
+}
+
+/// Prompt only when asked to be interactive and a person can answer.
+pub fn interactive(no_input: bool) -> bool {
+    use std::io::IsTerminal;
+    !no_input && io::stdin().is_terminal() && io::stderr().is_terminal()
+}
