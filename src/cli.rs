@@ -8,7 +8,9 @@ const EXAMPLES: &str = "\
 Examples:
   kensa create my-addon --template node      scaffold a provider service
   kensa init --id my-addon --regions us,eu   write addon-manifest.json here
-  kensa templates                            list the embedded templates";
+  kensa templates                            list the embedded templates
+  kensa test all                             check your running service
+  kensa run -- npm test                      provision, run, deprovision";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,6 +67,121 @@ Examples:
   kensa templates
   kensa templates --json | jq -r '.[].name'")]
     Templates(TemplatesArgs),
+
+    /// Make Heroku's calls against your service and check every answer
+    #[command(after_help = "\
+Examples:
+  kensa test                                   same as `kensa test all`
+  kensa test manifest
+  kensa test provision --plan premium --region-size large --fast
+  kensa test planchange 42 premium
+  kensa test sso 42 --uuid 01234567-89ab-cdef-0123-456789abcdef
+  kensa test deprovision 42
+  kensa test all --format junit > kensa.xml
+  kensa test all --production --timeout 10")]
+    Test(TestArgs),
+
+    /// Provision, run a command with the add-on's config vars, change plan, deprovision
+    #[command(after_help = "\
+Examples:
+  kensa run -- sh -c 'echo $MY_ADDON_URL'
+  kensa run --plan premium -- ./bin/smoke-test")]
+    Run(RunArgs),
+}
+
+/// Output format of `test` and `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+/// Flags shared by `test` (and its subcommands) and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct TestOptions {
+    /// Call the production URLs instead of the test URLs
+    #[arg(long, global = true)]
+    pub production: bool,
+
+    /// Provision plan (default test); for `all` and `run`, the plan-change target (default foo)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub plan: Option<String>,
+
+    /// Seconds to wait for each answer
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 25,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human, value_name = "FORMAT")]
+    pub format: Format,
+
+    /// Print each request and response (the password and salt masked) to stderr
+    #[arg(long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    #[command(subcommand)]
+    pub test: Option<TestCommand>,
+
+    #[command(flatten)]
+    pub opts: TestOptions,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TestCommand {
+    /// Check the manifest against every rule
+    Manifest,
+    /// Provision a resource and check the answer (extra --key value words become options)
+    Provision {
+        /// Provision options: --key value, --key=value or --key
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "--KEY VALUE"
+        )]
+        options: Vec<String>,
+    },
+    /// Deprovision a resource
+    Deprovision {
+        /// The provider's resource id
+        id: String,
+    },
+    /// Change a resource's plan
+    Planchange {
+        /// The provider's resource id
+        id: String,
+        /// The new plan
+        plan: String,
+    },
+    /// Sign in to a resource as Heroku would
+    Sso {
+        /// The provider's resource id
+        id: String,
+        /// Heroku's uuid of the resource: adds the v3 resource tokens
+        #[arg(long, value_name = "UUID")]
+        uuid: Option<String>,
+    },
+    /// Manifest, provision, plan change, SSO and deprovision, in order
+    All,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub opts: TestOptions,
+
+    /// The command to run, after `--`
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
 }
 
 /// How the manifest's SSO URLs are shaped.
@@ -191,6 +308,43 @@ mod tests {
             panic!("expected init")
         };
         assert_eq!(args.addon.regions.unwrap(), ["us", "eu"]);
+    }
+
+    #[test]
+    fn provision_options_keep_kensa_flags_before_them() {
+        let cli = Cli::try_parse_from([
+            "kensa",
+            "test",
+            "--timeout",
+            "5",
+            "provision",
+            "--plan",
+            "big",
+            "--foo",
+            "bar",
+            "--fast",
+        ])
+        .unwrap();
+        let Command::Test(args) = cli.command else {
+            panic!("expected test")
+        };
+        assert_eq!(args.opts.timeout, 5);
+        assert_eq!(args.opts.plan.as_deref(), Some("big"));
+        let Some(TestCommand::Provision { options }) = args.test else {
+            panic!("expected provision")
+        };
+        assert_eq!(options, ["--foo", "bar", "--fast"]);
+    }
+
+    #[test]
+    fn run_takes_the_command_after_dashes() {
+        let cli =
+            Cli::try_parse_from(["kensa", "run", "--plan", "x", "--", "sh", "-c", "true"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(args.command, ["sh", "-c", "true"]);
+        assert_eq!(args.opts.plan.as_deref(), Some("x"));
     }
 
     #[test]

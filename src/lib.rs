@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`run`]; integration tests drive the binary, unit tests
 //! live next to the code they test.
 
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
@@ -11,6 +12,7 @@ pub mod output;
 pub mod scaffold;
 pub mod secrets;
 pub mod slug;
+pub mod sso;
 pub mod verdict;
 
 use std::ffi::OsString;
@@ -53,5 +55,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Init(args) => scaffold::init::run(&cli.filename, args),
         cli::Command::Create(args) => scaffold::create::run(args),
         cli::Command::Templates(args) => scaffold::list::run(args),
+        cli::Command::Test(args) => check::suite::test(&cli.filename, args),
+        cli::Command::Run(args) => check::suite::run(&cli.filename, args),
     }
 }

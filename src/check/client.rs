@@ -1,0 +1,276 @@
+//! The HTTP side of the simulator: one request, fully read, with a timeout, never a panic.
+//! Redirects are not followed here; the SSO check follows them itself with a cookie jar.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+use ureq::Agent;
+
+/// Largest response body read; a bigger one fails its check instead of eating memory.
+pub const BODY_LIMIT: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    Basic { user: &'a str, password: &'a str },
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Json(Value),
+    Form(Vec<(String, String)>),
+    Empty,
+}
+
+/// A request and its complete answer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: &'static str,
+    pub url: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("unable to connect to {url}")]
+    Connect { url: String },
+    #[error("no answer from {url} within {secs} s (raise it with --timeout)")]
+    Timeout { url: String, secs: u64 },
+    #[error("the answer from {url} is larger than {BODY_LIMIT} bytes")]
+    TooLarge { url: String },
+    #[error("request to {url} failed: {message}")]
+    Other { url: String, message: String },
+}
+
+pub struct Client {
+    agent: Agent,
+    timeout: Duration,
+    verbose: bool,
+    /// Strings never printed in verbose output (the password, the salt).
+    secrets: Vec<String>,
+}
+
+impl Client {
+    pub fn new(timeout: Duration, verbose: bool, secrets: Vec<String>) -> Client {
+        let config = Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("kensa/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            agent: config.into(),
+            timeout,
+            verbose,
+            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        auth: Auth<'_>,
+        payload: &Payload,
+        headers: &[(&str, &str)],
+    ) -> Result<Exchange, HttpError> {
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        if let Auth::Basic { user, password } = auth {
+            let token = STANDARD.encode(format!("{user}:{password}"));
+            builder = builder.header("Authorization", format!("Basic {token}"));
+        }
+        let body: Vec<u8> = match payload {
+            Payload::Json(v) => {
+                builder = builder.header("Content-Type", "application/json");
+                serde_json::to_vec(v).expect("JSON serialises")
+            }
+            Payload::Form(pairs) => {
+                builder = builder.header("Content-Type", "application/x-www-form-urlencoded");
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish()
+                    .into_bytes()
+            }
+            Payload::Empty => Vec::new(),
+        };
+        if self.verbose {
+            self.log_request(method, url, auth, &body);
+        }
+        let other = |message: String| HttpError::Other {
+            url: url.to_owned(),
+            message,
+        };
+        let started = Instant::now();
+        let result = match payload {
+            Payload::Empty => builder
+                .body(())
+                .map_err(|e| other(e.to_string()))
+                .and_then(|r| self.agent.run(r).map_err(|e| self.classify(url, e))),
+            _ => builder
+                .body(body)
+                .map_err(|e| other(e.to_string()))
+                .and_then(|r| self.agent.run(r).map_err(|e| self.classify(url, e))),
+        };
+        let response = result?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+            .map_err(|e| self.classify(url, e))?;
+        let exchange = Exchange {
+            method,
+            url: url.to_owned(),
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+        };
+        if self.verbose {
+            self.log_response(&exchange);
+        }
+        Ok(exchange)
+    }
+
+    fn classify(&self, url: &str, err: ureq::Error) -> HttpError {
+        let url = url.to_owned();
+        match err {
+            ureq::Error::Timeout(_) => HttpError::Timeout {
+                url,
+                secs: self.timeout.as_secs(),
+            },
+            ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => HttpError::Timeout {
+                url,
+                secs: self.timeout.as_secs(),
+            },
+            ureq::Error::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::AddrNotAvailable
+                ) =>
+            {
+                HttpError::Connect { url }
+            }
+            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => HttpError::Connect { url },
+            ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge { url },
+            other => HttpError::Other {
+                url,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn mask(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "********"))
+    }
+
+    fn log_request(&self, method: &str, url: &str, auth: Auth<'_>, body: &[u8]) {
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(err, "> {method} {url}");
+        if let Auth::Basic { user, .. } = auth {
+            let _ = writeln!(err, "> Authorization: Basic {user}:********");
+        }
+        if !body.is_empty() {
+            let _ = writeln!(err, "> {}", self.mask(&String::from_utf8_lossy(body)));
+        }
+    }
+
+    fn log_response(&self, exchange: &Exchange) {
+        let mut err = anstream::stderr().lock();
+        let _ = writeln!(
+            err,
+            "< {} ({} ms)",
+            exchange.status,
+            exchange.elapsed.as_millis()
+        );
+        for (k, v) in &exchange.headers {
+            let _ = writeln!(err, "< {k}: {}", self.mask(v));
+        }
+        if !exchange.body.is_empty() {
+            let _ = writeln!(err, "< {}", self.mask(&exchange.snippet(2000)));
+        }
+    }
+}
+
+impl Exchange {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON, or why it is not.
+    pub fn json(&self) -> Result<Value, String> {
+        if self.body.is_empty() {
+            return Err("the body is empty".into());
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| format!("the body is not JSON ({e}): {}", self.snippet(120)))
+    }
+
+    /// The start of the body as text, for messages; never panics on any bytes.
+    pub fn snippet(&self, max: usize) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let mut cut: String = text.chars().take(max).collect();
+        if text.chars().count() > max {
+            cut.push('…');
+        }
+        cut.replace(['\n', '\r'], " ")
+    }
+
+    /// `name=value` pairs from every `Set-Cookie` header.
+    pub fn set_cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, v)| {
+                let pair = v.split(';').next()?;
+                let (name, value) = pair.split_once('=')?;
+                Some((
+                    name.trim().to_owned(),
+                    value.trim().trim_matches('"').to_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// `200 OK`-style summary with the start of the body, for failure details.
+    pub fn describe(&self) -> String {
+        if self.body.is_empty() {
+            format!("{} with an empty body", self.status)
+        } else {
+            format!("{}: {}", self.status, self.snippet(200))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `kensa run`'s child command, and Ctrl-C handling: an interrupt must not leave a
+//! provisioned resource behind, so kensa notes it and goes on to deprovision.
+
+use std::io::ErrorKind;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use super::report::{Check, Recorder};
+use crate::verdict::Verdict;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// From now on Ctrl-C sets a flag instead of killing kensa (the child still gets it).
+pub fn catch_interrupts() {
+    // Failing to install (already installed) only loses the nicety, never correctness.
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Runs `argv` with the config vars added to its environment, output passing through.
+pub fn run(rec: &mut Recorder, argv: &[String], config: &Map<String, Value>) -> bool {
+    let shown = argv.join(" ");
+    rec.section(format!("running {shown}"));
+    let env = config.iter().map(|(k, v)| {
+        let value = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        (k.clone(), value)
+    });
+    let started = Instant::now();
+    let status = Command::new(&argv[0]).args(&argv[1..]).envs(env).status();
+    let verdict = match status {
+        Ok(s) if s.success() => Verdict::Pass,
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => Verdict::Fail(format!("`{shown}` exited with status {code}")),
+            (None, Some(sig)) => Verdict::Fail(format!("`{shown}` was killed by signal {sig}")),
+            _ => Verdict::Fail(format!("`{shown}` failed: {s}")),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            Verdict::Fail(format!("cannot run `{}`: not found on PATH", argv[0]))
+        }
+        Err(e) => Verdict::Fail(format!("cannot run `{}`: {e}", argv[0])),
+    };
+    let ok = !verdict.is_fail();
+    rec.record(Check {
+        name: "command exits 0".into(),
+        verdict,
+        duration: started.elapsed(),
+        request: None,
+    });
+    ok
+}

@@ -1,0 +1,175 @@
+//! The simulator: makes the calls Heroku makes and checks every answer
+//! (`kensa test …`, `kensa run`). Checks record results; reporters render them.
+
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod deprovision;
+pub mod options;
+pub mod planchange;
+pub mod provision;
+pub mod report;
+pub mod sso;
+pub mod suite;
+
+use std::time::Duration;
+
+use client::{Auth, Client, Exchange, HttpError, Payload};
+use report::{Check, Recorder, RequestInfo};
+
+use crate::manifest::{Endpoint, Manifest};
+use crate::verdict::Verdict;
+
+/// Heroku's "should answer within" time; slower answers pass with a warning.
+pub const SLOW: Duration = Duration::from_secs(3);
+
+/// The provider under test, as the manifest describes it.
+pub struct Target<'a> {
+    pub manifest: &'a Manifest,
+    pub endpoint: Endpoint,
+    pub production: bool,
+    pub client: Client,
+}
+
+/// A resource the provider created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub id: String,
+    /// Heroku's uuid for it, when kensa provisioned it (unknown for `test sso <id>`).
+    pub uuid: Option<String>,
+    pub heroku_id: Option<String>,
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Target<'_> {
+    pub fn addon_id(&self) -> &str {
+        self.manifest.id().unwrap_or_default()
+    }
+
+    pub fn password(&self) -> &str {
+        self.manifest.password().unwrap_or_default()
+    }
+
+    pub fn auth(&self) -> Auth<'_> {
+        Auth::Basic {
+            user: self.addon_id(),
+            password: self.password(),
+        }
+    }
+
+    /// The v3 API also announces itself in Accept.
+    fn accept(&self) -> &'static str {
+        if self.manifest.is_v3() {
+            "application/vnd.heroku-addons+json; version=3, application/json"
+        } else {
+            "application/json"
+        }
+    }
+
+    pub fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        auth: Auth<'_>,
+        payload: &Payload,
+    ) -> Result<Exchange, HttpError> {
+        self.client
+            .send(method, url, auth, payload, &[("Accept", self.accept())])
+    }
+}
+
+/// A check about one request, timed by its answer.
+pub fn check_of(
+    name: impl Into<String>,
+    method: &str,
+    url: &str,
+    elapsed: Duration,
+    verdict: Verdict,
+) -> Check {
+    Check {
+        name: name.into(),
+        verdict,
+        duration: elapsed,
+        request: Some(RequestInfo {
+            method: method.to_owned(),
+            url: url.to_owned(),
+        }),
+    }
+}
+
+/// Records the answer's status check: `ok` says which statuses pass; slow answers warn.
+pub fn record_status(
+    rec: &mut Recorder,
+    name: &str,
+    method: &str,
+    url: &str,
+    result: &Result<Exchange, HttpError>,
+    ok: impl Fn(&Exchange) -> Result<(), String>,
+) {
+    let check = match result {
+        Err(e) => check_of(
+            name,
+            method,
+            url,
+            Duration::ZERO,
+            Verdict::Fail(e.to_string()),
+        ),
+        Ok(x) => {
+            let verdict = match ok(x) {
+                Err(why) => Verdict::Fail(why),
+                Ok(()) if x.elapsed > SLOW => Verdict::Warn(format!(
+                    "answered in {:.1} s; Heroku expects an answer within {} s",
+                    x.elapsed.as_secs_f64(),
+                    SLOW.as_secs()
+                )),
+                Ok(()) => Verdict::Pass,
+            };
+            check_of(name, method, url, x.elapsed, verdict)
+        }
+    };
+    rec.record(check);
+}
+
+/// Sends a request with the wrong password, then one with none; both must get 401.
+/// Returns the answers that wrongly succeeded, so the caller can clean up after them.
+pub fn check_auth(
+    rec: &mut Recorder,
+    target: &Target,
+    method: &'static str,
+    url: &str,
+    payload: impl Fn() -> Payload,
+) -> Vec<Exchange> {
+    let wrong = format!("{}-wrong", target.password());
+    let attempts = [
+        (
+            "wrong credentials get 401",
+            Auth::Basic {
+                user: target.addon_id(),
+                password: &wrong,
+            },
+        ),
+        ("no credentials get 401", Auth::None),
+    ];
+    let mut accepted = Vec::new();
+    for (name, auth) in attempts {
+        let result = target.send(method, url, auth, &payload());
+        record_status(rec, name, method, url, &result, |x| match x.status {
+            401 => Ok(()),
+            s if (200..300).contains(&s) => Err(format!(
+                "expected 401, got {s}: the provider accepted a request {}",
+                if matches!(auth, Auth::None) {
+                    "without credentials"
+                } else {
+                    "with a wrong password"
+                }
+            )),
+            _ => Err(format!("expected 401, got {}", x.describe())),
+        });
+        if let Ok(x) = result {
+            if x.is_success() {
+                accepted.push(x);
+            }
+        }
+    }
+    accepted
+}

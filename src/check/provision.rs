@@ -1,0 +1,335 @@
+//! Provision: `POST <base_url>` with the v1 or v3 body, and every rule of PROTOCOL.md §2.
+
+use serde_json::{json, Map, Value};
+
+use super::client::{Exchange, Payload};
+use super::report::Recorder;
+use super::{check_auth, check_of, config, deprovision, record_status, Resource, Target};
+use crate::verdict::Verdict;
+
+/// What one provision request carries.
+#[derive(Debug, Clone)]
+pub struct ProvisionRequest {
+    pub uuid: String,
+    pub heroku_id: String,
+    pub body: Value,
+}
+
+impl ProvisionRequest {
+    /// A fresh request; `heroku_id` is only used (and only sent) for the v1 API.
+    pub fn new(
+        target: &Target,
+        plan: &str,
+        options: &Map<String, Value>,
+        heroku_id: Option<&str>,
+    ) -> Self {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let heroku_id = heroku_id.map_or_else(fresh_heroku_id, str::to_owned);
+        let requires = target.manifest.requires();
+        let mut body = Map::new();
+        body.insert("uuid".into(), json!(uuid));
+        body.insert("plan".into(), json!(plan));
+        body.insert("options".into(), Value::Object(options.clone()));
+        if target.manifest.is_v3() {
+            let addon = target.addon_id();
+            body.insert("name".into(), json!(format!("{addon}-{}", &uuid[..8])));
+            body.insert("region".into(), json!("amazon-web-services::us-east-1"));
+            body.insert(
+                "callback_url".into(),
+                json!(format!("https://api.heroku.com/addons/{uuid}")),
+            );
+            let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(300);
+            body.insert(
+                "oauth_grant".into(),
+                json!({
+                    "code": uuid::Uuid::new_v4().to_string(),
+                    "expires_at": humantime::format_rfc3339_seconds(expires).to_string(),
+                    "type": "authorization_code",
+                }),
+            );
+            if requires.iter().any(|r| r == "log_input") {
+                body.insert(
+                    "log_input_url".into(),
+                    json!(format!("https://token:t.{uuid}@logs.example.com/logs")),
+                );
+            }
+            if requires.iter().any(|r| r == "syslog_drain") {
+                body.insert("log_drain_token".into(), json!(format!("d.{uuid}")));
+            }
+        } else {
+            body.insert("heroku_id".into(), json!(heroku_id));
+            body.insert("region".into(), json!("us"));
+            body.insert(
+                "callback_url".into(),
+                json!(format!("https://api.heroku.com/vendor/apps/{heroku_id}")),
+            );
+            body.insert("logplex_token".into(), json!(format!("t.{uuid}")));
+        }
+        ProvisionRequest {
+            uuid,
+            heroku_id,
+            body: Value::Object(body),
+        }
+    }
+}
+
+fn fresh_heroku_id() -> String {
+    let n = u32::from_le_bytes(
+        uuid::Uuid::new_v4().as_bytes()[..4]
+            .try_into()
+            .expect("4 bytes"),
+    );
+    format!("app{}@kensa.heroku.com", n % 10_000_000)
+}
+
+/// Runs every provision check; returns the resource when one was created.
+pub fn run(
+    rec: &mut Recorder,
+    target: &Target,
+    plan: &str,
+    options: &Map<String, Value>,
+) -> Option<Resource> {
+    let url = target.endpoint.resources_url();
+    rec.section(format!("POST {url}"));
+    let request = ProvisionRequest::new(target, plan, options, None);
+    let v3 = target.manifest.is_v3();
+    let result = target.send(
+        "POST",
+        &url,
+        target.auth(),
+        &Payload::Json(request.body.clone()),
+    );
+    let accepted = |status: u16| matches!(status, 200 | 201) || (v3 && status == 202);
+    record_status(rec, "response", "POST", &url, &result, |x| match x.status {
+        s if accepted(s) => Ok(()),
+        202 => {
+            Err("202 (asynchronous provisioning) needs the v3 API: set api.version to \"3\"".into())
+        }
+        _ => Err(format!("expected 200 or 201, got {}", x.describe())),
+    });
+    let exchange = match result {
+        Ok(x) if accepted(x.status) => x,
+        _ => return None,
+    };
+    let answer = answer_object(rec, &exchange)?;
+    let id = id_of(&answer);
+    rec.record(check_of(
+        "id",
+        "POST",
+        &url,
+        std::time::Duration::ZERO,
+        match &id {
+            Some(_) => Verdict::Pass,
+            None => Verdict::Fail(format!(
+                "the answer needs a non-empty `id` (your resource's id): {}",
+                exchange.snippet(200)
+            )),
+        },
+    ));
+    if exchange.status != 202 {
+        config::check(rec, target, &answer, true);
+    }
+    if target
+        .manifest
+        .requires()
+        .iter()
+        .any(|r| r == "syslog_drain")
+    {
+        let verdict = match answer.get("log_drain_url").and_then(Value::as_str) {
+            Some(u) if u.starts_with("https://") || u.starts_with("syslog://") => Verdict::Pass,
+            Some(u) => Verdict::Fail(format!(
+                "log_drain_url {u:?} must start with https:// or syslog://"
+            )),
+            None => Verdict::Fail(
+                "api.requires has syslog_drain, so the answer needs a log_drain_url".into(),
+            ),
+        };
+        rec.note("log_drain_url", verdict);
+    }
+    let id = id?;
+    if !v3 {
+        rec.note(
+            "id is not derived from heroku_id",
+            derived_check(&id, &request.heroku_id),
+        );
+    }
+
+    let mut extra: Vec<String> = Vec::new();
+    let accepted = check_auth(rec, target, "POST", &url, || {
+        Payload::Json(ProvisionRequest::new(target, plan, options, None).body)
+    });
+    extra.extend(
+        accepted
+            .iter()
+            .filter_map(|x| x.json().ok().as_ref().and_then(id_of_value)),
+    );
+
+    // Delivery is at least once: the very same request again must not make a second resource.
+    let again = target.send(
+        "POST",
+        &url,
+        target.auth(),
+        &Payload::Json(request.body.clone()),
+    );
+    let verdict = match &again {
+        Err(e) => Verdict::Fail(e.to_string()),
+        Ok(x) if !x.is_success() => Verdict::Fail(format!(
+            "a second delivery of uuid {} got {}; answer it like the first",
+            request.uuid,
+            x.describe()
+        )),
+        Ok(x) => match x.json().ok().as_ref().and_then(id_of_value) {
+            Some(second) if second == id => Verdict::Pass,
+            Some(second) => {
+                extra.push(second.clone());
+                Verdict::Fail(format!(
+                    "the same uuid {} created a second resource ({id}, then {second}); provisioning must be idempotent on uuid",
+                    request.uuid
+                ))
+            }
+            None => Verdict::Fail(format!(
+                "the second delivery's answer has no id: {}",
+                x.snippet(200)
+            )),
+        },
+    };
+    let elapsed = again.as_ref().map(|x| x.elapsed).unwrap_or_default();
+    rec.record(check_of(
+        "same uuid gives the same id",
+        "POST",
+        &url,
+        elapsed,
+        verdict,
+    ));
+
+    // A new uuid is a new resource (for v1, on another app unless many_per_app allows the same).
+    let many = target
+        .manifest
+        .requires()
+        .iter()
+        .any(|r| r == "many_per_app");
+    let other_app = (!many)
+        .then_some(None)
+        .unwrap_or(Some(request.heroku_id.as_str()));
+    let other = ProvisionRequest::new(target, plan, options, other_app);
+    let second = target.send("POST", &url, target.auth(), &Payload::Json(other.body));
+    let verdict = match &second {
+        Err(e) => Verdict::Fail(e.to_string()),
+        Ok(x) if !x.is_success() => {
+            Verdict::Fail(format!("a provision with a new uuid got {}", x.describe()))
+        }
+        Ok(x) => match x.json().ok().as_ref().and_then(id_of_value) {
+            Some(other_id) if other_id == id => Verdict::Fail(format!(
+                "a different uuid got the same id {id}: every resource needs its own id"
+            )),
+            Some(other_id) => {
+                extra.push(other_id);
+                Verdict::Pass
+            }
+            None => Verdict::Fail(format!("the answer has no id: {}", x.snippet(200))),
+        },
+    };
+    let elapsed = second.as_ref().map(|x| x.elapsed).unwrap_or_default();
+    rec.record(check_of(
+        "a new uuid gives a new id",
+        "POST",
+        &url,
+        elapsed,
+        verdict,
+    ));
+
+    cleanup(rec, target, &extra);
+    Some(Resource {
+        id,
+        uuid: Some(request.uuid),
+        heroku_id: (!v3).then_some(request.heroku_id),
+        config: answer
+            .get("config")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+/// The answer as a JSON object, recording the "valid JSON" check.
+pub fn answer_object(rec: &mut Recorder, exchange: &Exchange) -> Option<Map<String, Value>> {
+    let (verdict, object) = match exchange.json() {
+        Ok(Value::Object(o)) => (Verdict::Pass, Some(o)),
+        Ok(other) => (
+            Verdict::Fail(format!(
+                "the body must be a JSON object, found {}",
+                crate::manifest::json_type(&other)
+            )),
+            None,
+        ),
+        Err(why) => (Verdict::Fail(why), None),
+    };
+    rec.record(check_of(
+        "valid JSON",
+        exchange.method,
+        &exchange.url,
+        std::time::Duration::ZERO,
+        verdict,
+    ));
+    object
+}
+
+fn id_of(answer: &Map<String, Value>) -> Option<String> {
+    match answer.get("id")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn id_of_value(value: &Value) -> Option<String> {
+    value.as_object().and_then(id_of)
+}
+
+/// v1: the id must be the provider's own, not the app's `heroku_id` dressed up.
+fn derived_check(id: &str, heroku_id: &str) -> Verdict {
+    let app = heroku_id.split('@').next().unwrap_or(heroku_id);
+    let number = app.trim_start_matches("app");
+    let derived =
+        id == heroku_id || id.contains(app) || (!number.is_empty() && id.contains(number));
+    Verdict::check(!derived, || {
+        format!("id {id:?} is derived from heroku_id {heroku_id:?}; use an id of your own")
+    })
+}
+
+/// Deprovisions the resources extra calls created, so a test run leaves nothing behind.
+fn cleanup(rec: &mut Recorder, target: &Target, ids: &[String]) {
+    if ids.is_empty() {
+        return;
+    }
+    let failures: Vec<String> = ids
+        .iter()
+        .filter_map(|id| {
+            deprovision::delete(target, id)
+                .err()
+                .map(|e| format!("{id}: {e}"))
+        })
+        .collect();
+    rec.note(
+        format!("extra resources are deprovisioned ({})", ids.len()),
+        if failures.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Warn(format!("could not deprovision {}", failures.join("; ")))
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_caught() {
+        let hid = "app123@kensa.heroku.com";
+        assert!(derived_check("app123", hid).is_fail());
+        assert!(derived_check("res-123", hid).is_fail());
+        assert!(derived_check(hid, hid).is_fail());
+        assert_eq!(derived_check("b7f3c1d2", hid), Verdict::Pass);
+    }
+}

@@ -1,0 +1,66 @@
+//! `--format json`: one document with every section and check. Keys are always present
+//! (null when empty) so scripts can rely on the shape.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+
+use super::{Check, Report, Reporter};
+
+pub struct Json<W: Write> {
+    out: W,
+    pub manifest: String,
+    pub target: &'static str,
+}
+
+impl<W: Write> Json<W> {
+    pub fn new(out: W, manifest: String, target: &'static str) -> Self {
+        Json {
+            out,
+            manifest,
+            target,
+        }
+    }
+}
+
+pub fn check_json(check: &Check) -> Value {
+    json!({
+        "name": check.name,
+        "status": check.verdict.label().to_ascii_lowercase(),
+        "message": check.verdict.message(),
+        "duration_ms": millis(check.duration),
+        "request": check.request.as_ref().map(|r| json!({"method": r.method, "url": r.url})),
+    })
+}
+
+fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}
+
+pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
+    let c = report.counts();
+    json!({
+        "kensa_version": env!("CARGO_PKG_VERSION"),
+        "manifest": manifest,
+        "target": target,
+        "passed": !report.failed(),
+        "resource": report.resource,
+        "summary": {"total": c.total(), "pass": c.pass, "fail": c.fail, "warn": c.warn, "skip": c.skip},
+        "sections": report.sections.iter().map(|s| json!({
+            "name": s.name,
+            "duration_ms": millis(s.duration()),
+            "checks": s.checks.iter().map(check_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+impl<W: Write> Reporter for Json<W> {
+    fn finish(&mut self, report: &Report) -> io::Result<()> {
+        serde_json::to_writer_pretty(
+            &mut self.out,
+            &document(report, &self.manifest, self.target),
+        )?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,177 @@
+//! Entry points for `kensa test …` and `kensa run`: load the manifest, check it, then run
+//! the requested calls, always cleaning up what was provisioned.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::client::Client;
+use super::report::{human::Human, json::Json, junit::Junit, Recorder, Report, Reporter};
+use super::{command, deprovision, options, planchange, provision, sso, Resource, Target};
+use crate::cli::{Format, RunArgs, TestArgs, TestCommand, TestOptions};
+use crate::manifest::{validate, Manifest};
+
+/// Default plan for provisioning, and for `all`/`run` the plan-change target.
+pub const PROVISION_PLAN: &str = "test";
+pub const CHANGE_PLAN: &str = "foo";
+
+pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
+    let which = args.test.unwrap_or(TestCommand::All);
+    let provision_options = match &which {
+        TestCommand::Provision { options } => options::parse(options)?,
+        _ => Default::default(),
+    };
+    let manifest = Manifest::load(manifest_path)?;
+    if matches!(which, TestCommand::All) {
+        command::catch_interrupts();
+    }
+    let report = session(
+        manifest_path,
+        &manifest,
+        &args.opts,
+        |rec, target| match which {
+            TestCommand::Manifest => None,
+            TestCommand::Provision { .. } => {
+                let plan = args.opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
+                provision::run(rec, target, plan, &provision_options)
+            }
+            TestCommand::Deprovision { id } => {
+                deprovision::run(rec, target, &id);
+                None
+            }
+            TestCommand::Planchange { id, plan } => {
+                let resource = Resource {
+                    id,
+                    uuid: None,
+                    heroku_id: None,
+                    config: Default::default(),
+                };
+                planchange::run(rec, target, &resource, &plan);
+                None
+            }
+            TestCommand::Sso { id, uuid } => {
+                let resource = Resource {
+                    id,
+                    uuid,
+                    heroku_id: None,
+                    config: Default::default(),
+                };
+                sso::run(rec, target, &resource);
+                None
+            }
+            TestCommand::All => {
+                let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+                lifecycle(rec, target, change, |rec, target, resource| {
+                    if !command::interrupted() {
+                        sso::run(rec, target, resource);
+                    }
+                });
+                None
+            }
+        },
+    )?;
+    Ok(exit_code(&report))
+}
+
+pub fn run(manifest_path: &Path, args: RunArgs) -> Result<ExitCode> {
+    let manifest = Manifest::load(manifest_path)?;
+    command::catch_interrupts();
+    let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+    let report = session(manifest_path, &manifest, &args.opts, |rec, target| {
+        lifecycle(rec, target, change, |rec, _, resource| {
+            command::run(rec, &args.command, &resource.config);
+        });
+        None
+    })?;
+    Ok(exit_code(&report))
+}
+
+/// Provision, `middle`, plan change, deprovision: the resource is deprovisioned whatever
+/// happened in between, Ctrl-C included.
+fn lifecycle(
+    rec: &mut Recorder,
+    target: &Target,
+    change_plan: &str,
+    middle: impl FnOnce(&mut Recorder, &Target, &Resource),
+) {
+    let Some(resource) = provision::run(rec, target, PROVISION_PLAN, &Default::default()) else {
+        return;
+    };
+    if !command::interrupted() {
+        middle(rec, target, &resource);
+    }
+    if !command::interrupted() {
+        planchange::run(rec, target, &resource, change_plan);
+    }
+    deprovision::run(rec, target, &resource.id);
+}
+
+/// Checks the manifest, then (if it passed) runs `calls`; renders the report.
+fn session(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    opts: &TestOptions,
+    calls: impl FnOnce(&mut Recorder, &Target) -> Option<Resource>,
+) -> Result<Report> {
+    let target_name = if opts.production {
+        "production"
+    } else {
+        "test"
+    };
+    let shown = manifest_path.display().to_string();
+    let mut reporter: Box<dyn Reporter> = match opts.format {
+        Format::Human => Box::new(Human::new(anstream::stdout())),
+        Format::Json => Box::new(Json::new(std::io::stdout(), shown.clone(), target_name)),
+        Format::Junit => Box::new(Junit::new(std::io::stdout())),
+    };
+    let mut rec = Recorder::new(reporter.as_mut());
+    rec.section(format!("manifest {shown}"));
+    for rule in validate::validate(manifest) {
+        rec.note(rule.name, rule.verdict);
+    }
+    let mut resource = None;
+    if !rec.failed() {
+        if let Some(endpoint) = manifest.endpoint(opts.production) {
+            let secrets = [manifest.password(), manifest.sso_salt()]
+                .into_iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect();
+            let target = Target {
+                manifest,
+                endpoint,
+                production: opts.production,
+                client: Client::new(Duration::from_secs(opts.timeout), opts.verbose, secrets),
+            };
+            resource = calls(&mut rec, &target);
+        }
+    }
+    rec.set_resource(
+        resource
+            .as_ref()
+            .map(|r| json!({"id": r.id, "uuid": r.uuid})),
+    );
+    let report = rec.finish()?;
+    if let (Some(r), Format::Human) = (&report.resource, opts.format) {
+        let id = r["id"].as_str().unwrap_or_default();
+        let mut out = anstream::stdout();
+        writeln!(
+            out,
+            "Provisioned resource {id} (uuid {}); it is still there: `kensa test deprovision {id}` removes it",
+            r["uuid"].as_str().unwrap_or("?"),
+        )?;
+    }
+    Ok(report)
+}
+
+fn exit_code(report: &Report) -> ExitCode {
+    if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

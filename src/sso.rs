@@ -1,0 +1,175 @@
+//! Single sign-on as Heroku performs it (PROTOCOL.md §4): tokens, nav-data and the
+//! request parameters, shared by `kensa test sso` and `kensa sso`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+/// v1 `token = sha1(id:salt:timestamp)`, id being the provider's resource id.
+pub fn v1_token(id: &str, salt: &str, timestamp: i64) -> String {
+    hex::encode(Sha1::digest(format!("{id}:{salt}:{timestamp}")))
+}
+
+/// v3 `resource_token = sha1(uuid:salt:timestamp)`.
+pub fn resource_token(uuid: &str, salt: &str, timestamp: i64) -> String {
+    hex::encode(Sha1::digest(format!("{uuid}:{salt}:{timestamp}")))
+}
+
+/// v3 `user_scoped_resource_token = sha256(uuid:salt:timestamp:user_id:email)`.
+pub fn user_scoped_token(
+    uuid: &str,
+    salt: &str,
+    timestamp: i64,
+    user_id: &str,
+    email: &str,
+) -> String {
+    hex::encode(Sha256::digest(format!(
+        "{uuid}:{salt}:{timestamp}:{user_id}:{email}"
+    )))
+}
+
+/// base64url (no padding) of the small JSON object naming the add-on and the app.
+pub fn nav_data(addon_id: &str, addon_name: &str, app: &str) -> String {
+    let doc = json!({
+        "addon": addon_name,
+        "appname": app,
+        "addons": [{"slug": addon_id, "name": addon_name, "current": true}],
+    });
+    URL_SAFE_NO_PAD.encode(doc.to_string())
+}
+
+/// Who signs in, from which app: the parts of an SSO request that are not secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visitor {
+    pub email: String,
+    pub user_id: String,
+    pub app: String,
+}
+
+impl Default for Visitor {
+    fn default() -> Self {
+        Visitor {
+            email: "username@example.com".into(),
+            user_id: uuid::Uuid::new_v4().to_string(),
+            app: "myapp".into(),
+        }
+    }
+}
+
+/// Everything needed to sign in to one resource.
+#[derive(Debug, Clone)]
+pub struct SsoRequest<'a> {
+    /// The provider's resource id.
+    pub id: &'a str,
+    /// Heroku's uuid for the resource, when known: adds the v3 tokens.
+    pub uuid: Option<&'a str>,
+    pub salt: &'a str,
+    pub addon_id: &'a str,
+    pub addon_name: &'a str,
+    pub visitor: &'a Visitor,
+}
+
+impl SsoRequest<'_> {
+    /// The parameters Heroku sends, in a stable order, for a given timestamp.
+    pub fn params(&self, timestamp: i64) -> Vec<(String, String)> {
+        let v = self.visitor;
+        let mut params = vec![
+            ("id".to_owned(), self.id.to_owned()),
+            ("token".to_owned(), v1_token(self.id, self.salt, timestamp)),
+            ("timestamp".to_owned(), timestamp.to_string()),
+        ];
+        if let Some(uuid) = self.uuid {
+            params.push(("resource_id".into(), uuid.to_owned()));
+            params.push((
+                "resource_token".into(),
+                resource_token(uuid, self.salt, timestamp),
+            ));
+            params.push((
+                "user_scoped_resource_token".into(),
+                user_scoped_token(uuid, self.salt, timestamp, &v.user_id, &v.email),
+            ));
+        }
+        params.extend([
+            (
+                "nav-data".to_owned(),
+                nav_data(self.addon_id, self.addon_name, &v.app),
+            ),
+            ("email".to_owned(), v.email.clone()),
+            ("user_id".to_owned(), v.user_id.clone()),
+            ("app".to_owned(), v.app.clone()),
+            ("context_app".to_owned(), v.app.clone()),
+        ]);
+        params
+    }
+}
+
+/// Now, in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_token_matches_the_published_vector() {
+        assert_eq!(
+            v1_token(
+                "123",
+                "2f97bfa52ca102f8874716e2eb1d3b4920ad0be4",
+                1267597772
+            ),
+            "bb466eb1d6bc345d11072c3cd25c311f21be130d"
+        );
+    }
+
+    #[test]
+    fn v3_tokens_follow_their_formulas() {
+        // sha1("u:s:1") and sha256("u:s:1:user:e@x") computed independently.
+        assert_eq!(
+            resource_token("u", "s", 1),
+            hex::encode(Sha1::digest("u:s:1"))
+        );
+        assert_eq!(
+            user_scoped_token("u", "s", 1, "user", "e@x"),
+            hex::encode(Sha256::digest("u:s:1:user:e@x"))
+        );
+        assert_eq!(resource_token("u", "s", 1).len(), 40);
+        assert_eq!(user_scoped_token("u", "s", 1, "a", "b").len(), 64);
+    }
+
+    #[test]
+    fn nav_data_is_unpadded_base64url_json() {
+        let nav = nav_data("my-addon", "My Addon", "myapp");
+        assert!(!nav.contains('=') && !nav.contains('+') && !nav.contains('/'));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&nav).unwrap()).unwrap();
+        assert_eq!(doc["appname"], "myapp");
+        assert_eq!(doc["addon"], "My Addon");
+    }
+
+    #[test]
+    fn params_carry_v3_tokens_only_with_a_uuid() {
+        let visitor = Visitor::default();
+        let mut req = SsoRequest {
+            id: "42",
+            uuid: None,
+            salt: "s",
+            addon_id: "a",
+            addon_name: "A",
+            visitor: &visitor,
+        };
+        let names = |p: Vec<(String, String)>| p.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert!(!names(req.params(1)).contains(&"resource_token".to_owned()));
+        req.uuid = Some("u");
+        let params = req.params(1);
+        assert!(params.contains(&("resource_token".into(), resource_token("u", "s", 1))));
+        assert!(names(params).contains(&"user_scoped_resource_token".to_owned()));
+    }
+}
