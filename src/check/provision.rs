@@ -208,9 +208,11 @@ pub fn run(
         .requires()
         .iter()
         .any(|r| r == "many_per_app");
-    let other_app = (!many)
-        .then_some(None)
-        .unwrap_or(Some(request.heroku_id.as_str()));
+    let other_app = if many {
+        Some(request.heroku_id.as_str())
+    } else {
+        None
+    };
     let other = ProvisionRequest::new(target, plan, options, other_app);
     let second = target.send("POST", &url, target.auth(), &Payload::Json(other.body));
     let verdict = match &second {

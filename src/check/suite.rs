@@ -82,30 +82,29 @@ pub fn run(manifest_path: &Path, args: RunArgs) -> Result<ExitCode> {
     command::catch_interrupts();
     let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
     let report = session(manifest_path, &manifest, &args.opts, |rec, target| {
-        lifecycle(rec, target, change, |rec, _, resource| {
+        lifecycle(rec, target, |rec, target, resource| {
             command::run(rec, &args.command, &resource.config);
+            if !command::interrupted() {
+                planchange::run(rec, target, resource, change);
+            }
         });
         None
     })?;
     Ok(exit_code(&report))
 }
 
-/// Provision, `middle`, plan change, deprovision: the resource is deprovisioned whatever
-/// happened in between, Ctrl-C included.
+/// Provision, `steps`, deprovision: the resource is deprovisioned whatever happened in
+/// between, Ctrl-C included.
 fn lifecycle(
     rec: &mut Recorder,
     target: &Target,
-    change_plan: &str,
-    middle: impl FnOnce(&mut Recorder, &Target, &Resource),
+    steps: impl FnOnce(&mut Recorder, &Target, &Resource),
 ) {
     let Some(resource) = provision::run(rec, target, PROVISION_PLAN, &Default::default()) else {
         return;
     };
     if !command::interrupted() {
-        middle(rec, target, &resource);
-    }
-    if !command::interrupted() {
-        planchange::run(rec, target, &resource, change_plan);
+        steps(rec, target, &resource);
     }
     deprovision::run(rec, target, &resource.id);
 }

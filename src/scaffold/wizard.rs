@@ -13,16 +13,9 @@ use crate::cli::SsoMethod;
 use crate::manifest::KNOWN_REGIONS;
 use crate::slug;
 
+#[derive(Default)]
 pub struct Wizard {
     theme: ColorfulTheme,
-}
-
-impl Default for Wizard {
-    fn default() -> Self {
-        Wizard {
-            theme: ColorfulTheme::default(),
-        }
-    }
 }
 
 impl Wizard {
