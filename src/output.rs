@@ -24,3 +24,29 @@ pub fn print_error(err: &anyhow::Error) {
 pub fn warn(message: &str) {
     let _ = writeln!(anstream::stderr(), "{WARN}warning:{WARN:#} {message}");
 }
+
+/// Quotes a word for a POSIX shell when it needs it, so printed commands can be pasted.
+pub fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("my-addon/x.y"), "my-addon/x.y");
+        assert_eq!(shell_quote("exit 3"), "'exit 3'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -26,7 +26,11 @@ pub fn interrupted() -> bool {
 
 /// Runs `argv` with the config vars added to its environment, output passing through.
 pub fn run(rec: &mut Recorder, argv: &[String], config: &Map<String, Value>) -> bool {
-    let shown = argv.join(" ");
+    let shown = argv
+        .iter()
+        .map(|w| crate::output::shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
     rec.section(format!("running {shown}"));
     let env = config.iter().map(|(k, v)| {
         let value = match v {

@@ -65,7 +65,8 @@ pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
             }
             TestCommand::All => {
                 let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
-                lifecycle(rec, target, change, |rec, target, resource| {
+                lifecycle(rec, target, |rec, target, resource| {
+                    planchange::run(rec, target, resource, change);
                     if !command::interrupted() {
                         sso::run(rec, target, resource);
                     }

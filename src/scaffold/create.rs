@@ -189,7 +189,11 @@ fn next_steps(out: &mut impl Write, dir: &Path, template: &Template, count: usiz
         template.name
     )?;
     writeln!(out, "\nNext steps:")?;
-    writeln!(out, "  cd {}", shell_quote(&dir.display().to_string()))?;
+    writeln!(
+        out,
+        "  cd {}",
+        crate::output::shell_quote(&dir.display().to_string())
+    )?;
     let commands = &template.spec.commands;
     if let Some(install) = &commands.install {
         writeln!(out, "  {install}")?;
@@ -203,16 +207,4 @@ fn next_steps(out: &mut impl Write, dir: &Path, template: &Template, count: usiz
     }
     writeln!(out, "  kensa test all")?;
     Ok(())
-}
-
-/// Quotes a path for the shell when it needs it.
-fn shell_quote(text: &str) -> String {
-    let plain = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    if plain {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
