@@ -10,8 +10,9 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kensa=${KENSA:-$root/target/debug/kensa}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kensa-e2e.XXXXXX")
-# One cargo target directory for every rust-axum run: dependencies compile once.
-export KENSA_E2E_CARGO_TARGET=${KENSA_E2E_CARGO_TARGET:-$root/target/e2e-rust-axum}
+# One cargo target directory for every rust-axum run, kept between runs on the same
+# machine: dependencies compile once.
+export KENSA_E2E_CARGO_TARGET=${KENSA_E2E_CARGO_TARGET:-${XDG_CACHE_HOME:-$HOME/.cache}/kensa/e2e-rust-axum}
 server_pid=
 trap 'stop_server; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
