@@ -10,7 +10,9 @@ Examples:
   kensa init --id my-addon --regions us,eu   write addon-manifest.json here
   kensa templates                            list the embedded templates
   kensa test all                             check your running service
-  kensa run -- npm test                      provision, run, deprovision";
+  kensa run -- npm test                      provision, run, deprovision
+  kensa sso 42                               open a signed-in session in the browser
+  kensa pull my-addon / push / diff          sync the manifest with the add-ons service";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,6 +76,8 @@ Examples:
   kensa test                                   same as `kensa test all`
   kensa test manifest
   kensa test provision --plan premium --region-size large --fast
+  kensa test provision --plan async --async-timeout 30
+  kensa test provision --redeliver 5
   kensa test planchange 42 premium
   kensa test sso 42 --uuid 01234567-89ab-cdef-0123-456789abcdef
   kensa test deprovision 42
@@ -87,6 +91,126 @@ Examples:
   kensa run -- sh -c 'echo $MY_ADDON_URL'
   kensa run --plan premium -- ./bin/smoke-test")]
     Run(RunArgs),
+
+    /// Open a single sign-on session in your browser, as Heroku would
+    #[command(after_help = "\
+Examples:
+  kensa sso 42                                 open the test sso_url (or GET URL) signed in
+  kensa sso 42 --no-browser                    only print the URL or the local page address
+  kensa sso 42 --uuid 3f0c2f6e-9b1f-4d8e-a2c1-7f5e9a0b1c2d --email me@example.com
+  kensa sso 42 --production --app my-real-app")]
+    Sso(SsoArgs),
+
+    /// Send the local manifest to the add-ons service (validated first)
+    #[command(after_help = "\
+Examples:
+  HEROKU_API_KEY=$(heroku auth:token) kensa push
+  kensa push -f config/addon-manifest.json
+  kensa push --addons-url http://localhost:3000 --verbose")]
+    Push(PushArgs),
+
+    /// Fetch an add-on's current manifest from the add-ons service
+    #[command(after_help = "\
+Examples:
+  kensa pull my-addon                          write addon-manifest.json (never over one)
+  kensa pull my-addon --force                  replace the local manifest
+  kensa pull my-addon -f remote.json")]
+    Pull(PullArgs),
+
+    /// Show how the local manifest differs from the add-ons service's current one
+    #[command(after_help = "\
+Examples:
+  kensa diff                                   exit 0 when equal, 1 when different
+  kensa diff --color always | less -R
+  kensa diff -f config/addon-manifest.json")]
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SsoArgs {
+    /// The provider's resource id (from provisioning)
+    pub id: String,
+
+    /// Use the production URLs instead of the test URLs
+    #[arg(long)]
+    pub production: bool,
+
+    /// Only print the URL (GET) or the address of the local page (POST); open nothing
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// Email of the signing-in user
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+
+    /// Heroku user id of the signing-in user (default: a random uuid)
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<String>,
+
+    /// Name of the app the user comes from
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+
+    /// Heroku's uuid of the resource: adds the v3 resource tokens
+    #[arg(long, value_name = "UUID")]
+    pub uuid: Option<String>,
+
+    /// Seconds the local POST page waits to be opened
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+/// How to reach the add-ons service: shared by `push`, `pull` and `diff`.
+#[derive(Debug, Clone, Args)]
+pub struct PlatformArgs {
+    /// Base URL of the add-ons service
+    #[arg(
+        long,
+        env = "ADDONS_URL",
+        value_name = "URL",
+        default_value = "https://addons.heroku.com"
+    )]
+    pub addons_url: String,
+
+    /// Seconds to wait for the add-ons service
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Print each request and response to stderr (the API key and secrets masked)
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// The add-on's slug
+    #[arg(value_name = "SLUG")]
+    pub slug: String,
+
+    /// Replace an existing local manifest
+    #[arg(long)]
+    pub force: bool,
+
+    /// Never prompt: without --force an existing manifest is an error
+    #[arg(long)]
+    pub no_input: bool,
+
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 /// Output format of `test` and `run`.
@@ -120,6 +244,16 @@ pub struct TestOptions {
     /// Print each request and response (the password and salt masked) to stderr
     #[arg(long, global = true)]
     pub verbose: bool,
+
+    /// Expect the v3 asynchronous flow (grant exchange, config via API, provision action)
+    /// even when the provider answers 200
+    #[arg(long = "async", global = true)]
+    pub force_async: bool,
+
+    /// Seconds to wait for the provider's asynchronous callbacks
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=43200))]
+    pub async_timeout: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -137,6 +271,10 @@ pub enum TestCommand {
     Manifest,
     /// Provision a resource and check the answer (extra --key value words become options)
     Provision {
+        /// Send the same provision N times at once; exactly one resource must result
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..=64))]
+        redeliver: u64,
         /// Provision options: --key value, --key=value or --key
         #[arg(
             trailing_var_arg = true,

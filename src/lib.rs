@@ -9,10 +9,12 @@ pub mod error;
 pub mod fsutil;
 pub mod manifest;
 pub mod output;
+pub mod platform;
 pub mod scaffold;
 pub mod secrets;
 pub mod slug;
 pub mod sso;
+pub mod sso_open;
 pub mod verdict;
 
 use std::ffi::OsString;
@@ -57,5 +59,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Templates(args) => scaffold::list::run(args),
         cli::Command::Test(args) => check::suite::test(&cli.filename, args),
         cli::Command::Run(args) => check::suite::run(&cli.filename, args),
+        cli::Command::Sso(args) => sso_open::run(&cli.filename, args),
+        cli::Command::Push(args) => platform::push(&cli.filename, args),
+        cli::Command::Pull(args) => platform::pull(&cli.filename, args),
+        cli::Command::Diff(args) => platform::diff(&cli.filename, args),
     }
 }

@@ -35,7 +35,13 @@ pub fn check(rec: &mut Recorder, target: &Target, answer: &Map<String, Value>, r
         }
     };
     rec.note("config is an object", Verdict::Pass);
+    check_values(rec, target, config);
+}
 
+/// Declared keys, string values and valid URLs: for an answer's config or one set
+/// through the Platform API.
+pub fn check_values(rec: &mut Recorder, target: &Target, config: &Map<String, Value>) {
+    let declared = target.manifest.config_vars();
     let undeclared: Vec<&str> = config
         .keys()
         .map(String::as_str)

@@ -1,10 +1,11 @@
 //! Deprovision: `DELETE <base_url>/<id>`: 401 for bad credentials, then 2xx.
 
-use super::client::{HttpError, Payload};
+use super::client::Payload;
 use super::report::Recorder;
 use super::{check_auth, record_status, Target};
+use crate::verdict::Verdict;
 
-pub fn run(rec: &mut Recorder, target: &Target, id: &str) -> bool {
+pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) -> bool {
     let url = target.endpoint.resource_url(id);
     rec.section(format!("DELETE {url}"));
     // Bad credentials first: if the provider wrongly honours them, the real call shows it.
@@ -22,19 +23,46 @@ pub fn run(rec: &mut Recorder, target: &Target, id: &str) -> bool {
             _ => Err(format!("expected 200 or 204, got {}", x.describe())),
         }
     });
-    result.is_ok_and(|x| x.is_success())
+    let ok = result.as_ref().is_ok_and(|x| x.is_success());
+    if let (Ok(x), Some(fake), Some(uuid)) = (&result, &target.heroku, uuid) {
+        if x.status == 202 {
+            // Asynchronous deprovisioning: the provider reports back when it is done.
+            let (record, _) =
+                fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some());
+            let callback = fake.callback_url(uuid);
+            rec.note(
+                "deprovision marked done",
+                match (&record.deprovisioned, &record.refused) {
+                    (Some(Ok(())), _) => Verdict::Pass,
+                    (Some(Err(why)), _) | (None, Some(why)) => Verdict::Fail(why.clone()),
+                    (None, None) => Verdict::Fail(format!(
+                        "answered 202 but never called POST {callback}/actions/deprovision within {} s (--async-timeout)",
+                        target.async_timeout.as_secs()
+                    )),
+                },
+            );
+        }
+    }
+    ok && !rec.section_failed()
 }
 
-/// A plain authenticated DELETE, for cleaning up; no checks recorded.
-pub fn delete(target: &Target, id: &str) -> Result<(), HttpError> {
+/// A plain authenticated DELETE, for cleaning up; no checks recorded. A 202 waits for the
+/// provider's deprovision callback, so it does not call back a fake Heroku that is gone.
+pub fn delete(target: &Target, id: &str, uuid: Option<&str>) -> Result<(), String> {
     let url = target.endpoint.resource_url(id);
-    let x = target.send("DELETE", &url, target.auth(), &Payload::Empty)?;
-    if x.is_success() {
-        Ok(())
-    } else {
-        Err(HttpError::Other {
-            url,
-            message: format!("answered {}", x.describe()),
-        })
+    let x = target
+        .send("DELETE", &url, target.auth(), &Payload::Empty)
+        .map_err(|e| e.to_string())?;
+    if !x.is_success() {
+        return Err(format!("{url} answered {}", x.describe()));
     }
+    if let (202, Some(fake), Some(uuid)) = (x.status, &target.heroku, uuid) {
+        let (_, done) = fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some());
+        if !done {
+            return Err(format!(
+                "{url} answered 202 but the provider never called actions/deprovision"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod deprovision;
+pub mod fake_heroku;
 pub mod options;
 pub mod planchange;
 pub mod provision;
@@ -29,6 +30,11 @@ pub struct Target<'a> {
     pub endpoint: Endpoint,
     pub production: bool,
     pub client: Client,
+    /// Heroku's identity service and Platform API on loopback (v3, test URLs only).
+    pub heroku: Option<fake_heroku::FakeHeroku>,
+    /// Wait for the asynchronous flow even when the provider answers 200.
+    pub force_async: bool,
+    pub async_timeout: Duration,
 }
 
 /// A resource the provider created.

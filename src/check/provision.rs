@@ -34,15 +34,23 @@ impl ProvisionRequest {
             let addon = target.addon_id();
             body.insert("name".into(), json!(format!("{addon}-{}", &uuid[..8])));
             body.insert("region".into(), json!("amazon-web-services::us-east-1"));
-            body.insert(
-                "callback_url".into(),
-                json!(format!("https://api.heroku.com/addons/{uuid}")),
-            );
-            let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(300);
+            // With the loopback fake, the callback and the grant are real and checkable.
+            let (callback_url, code, expires) = match &target.heroku {
+                Some(fake) => {
+                    let grant = fake.grant(&uuid);
+                    (fake.callback_url(&uuid), grant.code, grant.expires_at)
+                }
+                None => (
+                    format!("https://api.heroku.com/addons/{uuid}"),
+                    uuid::Uuid::new_v4().to_string(),
+                    std::time::SystemTime::now() + std::time::Duration::from_secs(300),
+                ),
+            };
+            body.insert("callback_url".into(), json!(callback_url));
             body.insert(
                 "oauth_grant".into(),
                 json!({
-                    "code": uuid::Uuid::new_v4().to_string(),
+                    "code": code,
                     "expires_at": humantime::format_rfc3339_seconds(expires).to_string(),
                     "type": "authorization_code",
                 }),
@@ -88,6 +96,7 @@ pub fn run(
     target: &Target,
     plan: &str,
     options: &Map<String, Value>,
+    redeliver: usize,
 ) -> Option<Resource> {
     let url = target.endpoint.resources_url();
     rec.section(format!("POST {url}"));
@@ -147,6 +156,12 @@ pub fn run(
         rec.note("log_drain_url", verdict);
     }
     let id = id?;
+    let mut config_vars = answer
+        .get("config")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let asynchronous = v3 && (exchange.status == 202 || target.force_async);
     if !v3 {
         rec.note(
             "id is not derived from heroku_id",
@@ -154,14 +169,16 @@ pub fn run(
         );
     }
 
-    let mut extra: Vec<String> = Vec::new();
+    // Resources the extra calls created: (id, uuid), deprovisioned at the end.
+    let mut extra: Vec<(String, Option<String>)> = Vec::new();
     let accepted = check_auth(rec, target, "POST", &url, || {
         Payload::Json(ProvisionRequest::new(target, plan, options, None).body)
     });
     extra.extend(
         accepted
             .iter()
-            .filter_map(|x| x.json().ok().as_ref().and_then(id_of_value)),
+            .filter_map(|x| x.json().ok().as_ref().and_then(id_of_value))
+            .map(|id| (id, None)),
     );
 
     // Delivery is at least once: the very same request again must not make a second resource.
@@ -181,7 +198,7 @@ pub fn run(
         Ok(x) => match x.json().ok().as_ref().and_then(id_of_value) {
             Some(second) if second == id => Verdict::Pass,
             Some(second) => {
-                extra.push(second.clone());
+                extra.push((second.clone(), Some(request.uuid.clone())));
                 Verdict::Fail(format!(
                     "the same uuid {} created a second resource ({id}, then {second}); provisioning must be idempotent on uuid",
                     request.uuid
@@ -214,6 +231,7 @@ pub fn run(
         None
     };
     let other = ProvisionRequest::new(target, plan, options, other_app);
+    let other_uuid = other.uuid.clone();
     let second = target.send("POST", &url, target.auth(), &Payload::Json(other.body));
     let verdict = match &second {
         Err(e) => Verdict::Fail(e.to_string()),
@@ -225,7 +243,7 @@ pub fn run(
                 "a different uuid got the same id {id}: every resource needs its own id"
             )),
             Some(other_id) => {
-                extra.push(other_id);
+                extra.push((other_id, Some(other_uuid)));
                 Verdict::Pass
             }
             None => Verdict::Fail(format!("the answer has no id: {}", x.snippet(200))),
@@ -240,16 +258,19 @@ pub fn run(
         verdict,
     ));
 
+    if redeliver > 1 {
+        extra.extend(concurrent_deliveries(rec, target, plan, options, redeliver));
+    }
     cleanup(rec, target, &extra);
+    // Last, so the provider's callbacks run while the other checks do.
+    if asynchronous {
+        config_vars = async_callbacks(rec, target, &request.uuid);
+    }
     Some(Resource {
         id,
         uuid: Some(request.uuid),
         heroku_id: (!v3).then_some(request.heroku_id),
-        config: answer
-            .get("config")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default(),
+        config: config_vars,
     })
 }
 
@@ -300,17 +321,13 @@ fn derived_check(id: &str, heroku_id: &str) -> Verdict {
 }
 
 /// Deprovisions the resources extra calls created, so a test run leaves nothing behind.
-fn cleanup(rec: &mut Recorder, target: &Target, ids: &[String]) {
+fn cleanup(rec: &mut Recorder, target: &Target, ids: &[(String, Option<String>)]) {
     if ids.is_empty() {
         return;
     }
     let failures: Vec<String> = ids
         .iter()
-        .filter_map(|id| {
-            deprovision::delete(target, id)
-                .err()
-                .map(|e| format!("{id}: {e}"))
-        })
+        .filter_map(|(id, uuid)| deprovision::delete(target, id, uuid.as_deref()).err())
         .collect();
     rec.note(
         format!("extra resources are deprovisioned ({})", ids.len()),
@@ -320,6 +337,130 @@ fn cleanup(rec: &mut Recorder, target: &Target, ids: &[String]) {
             Verdict::Warn(format!("could not deprovision {}", failures.join("; ")))
         },
     );
+}
+
+/// After a 202 (or with `--async`): waits for the provider to call the fake Heroku back,
+/// and checks each step. Returns the config set through the API.
+fn async_callbacks(rec: &mut Recorder, target: &Target, uuid: &str) -> Map<String, Value> {
+    let Some(fake) = &target.heroku else {
+        rec.note(
+            "asynchronous provisioning",
+            Verdict::Warn(
+                "answered 202; the callbacks of a production service cannot be observed from here"
+                    .into(),
+            ),
+        );
+        return Map::new();
+    };
+    let callback = fake.callback_url(uuid);
+    rec.section(format!("async provisioning callbacks to {callback}"));
+    let secs = target.async_timeout.as_secs();
+    let (record, _) = fake.wait_until(uuid, target.async_timeout, |r| r.provisioned.is_some());
+    let refused = record.refused.clone();
+    let never = |what: &str| match &refused {
+        Some(why) => Verdict::Fail(format!("{what} within {secs} s; a call was refused: {why}")),
+        None => Verdict::Fail(format!("{what} within {secs} s (--async-timeout)")),
+    };
+    rec.note(
+        "grant code exchanged",
+        match &record.exchange {
+            Some(Ok(())) => Verdict::Pass,
+            Some(Err(why)) => Verdict::Fail(why.clone()),
+            None => never(&format!(
+                "the provider never exchanged oauth_grant.code at {}/oauth/token",
+                fake.base_url()
+            )),
+        },
+    );
+    let config: Map<String, Value> = record.config.iter().cloned().collect();
+    let declared = target.manifest.config_vars();
+    if config.is_empty() && !declared.is_empty() {
+        rec.note(
+            "config set through the API",
+            never(&format!("no config was set with PATCH {callback}/config")),
+        );
+    } else {
+        rec.note("config set through the API", Verdict::Pass);
+        config::check_values(rec, target, &config);
+    }
+    rec.note(
+        "provision marked done",
+        match &record.provisioned {
+            Some(Ok(())) => Verdict::Pass,
+            Some(Err(why)) => Verdict::Fail(why.clone()),
+            None => never(&format!(
+                "the provider never called POST {callback}/actions/provision"
+            )),
+        },
+    );
+    config
+}
+
+/// `--redeliver N`: the same request N times at once must give one resource, in time.
+/// Returns every id the copies produced, for cleanup.
+fn concurrent_deliveries(
+    rec: &mut Recorder,
+    target: &Target,
+    plan: &str,
+    options: &Map<String, Value>,
+    copies: usize,
+) -> Vec<(String, Option<String>)> {
+    let url = target.endpoint.resources_url();
+    let request = ProvisionRequest::new(target, plan, options, None);
+    let uuid = request.uuid.clone();
+    let payload = Payload::Json(request.body);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..copies)
+            .map(|_| scope.spawn(|| target.send("POST", &url, target.auth(), &payload)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a delivery thread does not panic"))
+            .collect()
+    });
+    let slowest = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|x| x.elapsed))
+        .max()
+        .unwrap_or_default();
+    let problems: Vec<String> = results
+        .iter()
+        .filter_map(|r| match r {
+            Err(e) => Some(e.to_string()),
+            Ok(x) if !x.is_success() => Some(format!("got {}", x.describe())),
+            Ok(_) => None,
+        })
+        .collect();
+    rec.record(check_of(
+        format!("{copies} concurrent deliveries all answer"),
+        "POST",
+        &url,
+        slowest,
+        Verdict::check(problems.is_empty(), || {
+            format!(
+                "{} of {copies} copies failed: {}",
+                problems.len(),
+                problems.join("; ")
+            )
+        }),
+    ));
+    let mut ids: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.json().ok().as_ref().and_then(id_of_value))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    rec.note(
+        format!("{copies} concurrent deliveries make one resource"),
+        Verdict::check(ids.len() <= 1, || {
+            format!(
+                "one uuid sent {copies} times at once made {} resources ({}); make provisioning idempotent on uuid (e.g. a unique index)",
+                ids.len(),
+                ids.join(", ")
+            )
+        }),
+    );
+    ids.into_iter().map(|id| (id, Some(uuid.clone()))).collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::client::Client;
+use super::fake_heroku::FakeHeroku;
 use super::report::{human::Human, json::Json, junit::Junit, Recorder, Report, Reporter};
 use super::{command, deprovision, options, planchange, provision, sso, Resource, Target};
 use crate::cli::{Format, RunArgs, TestArgs, TestCommand, TestOptions};
@@ -22,7 +23,7 @@ pub const CHANGE_PLAN: &str = "foo";
 pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
     let which = args.test.unwrap_or(TestCommand::All);
     let provision_options = match &which {
-        TestCommand::Provision { options } => options::parse(options)?,
+        TestCommand::Provision { options, .. } => options::parse(options)?,
         _ => Default::default(),
     };
     let manifest = Manifest::load(manifest_path)?;
@@ -35,12 +36,12 @@ pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
         &args.opts,
         |rec, target| match which {
             TestCommand::Manifest => None,
-            TestCommand::Provision { .. } => {
+            TestCommand::Provision { redeliver, .. } => {
                 let plan = args.opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
-                provision::run(rec, target, plan, &provision_options)
+                provision::run(rec, target, plan, &provision_options, redeliver as usize)
             }
             TestCommand::Deprovision { id } => {
-                deprovision::run(rec, target, &id);
+                deprovision::run(rec, target, &id, None);
                 None
             }
             TestCommand::Planchange { id, plan } => {
@@ -101,13 +102,13 @@ fn lifecycle(
     target: &Target,
     steps: impl FnOnce(&mut Recorder, &Target, &Resource),
 ) {
-    let Some(resource) = provision::run(rec, target, PROVISION_PLAN, &Default::default()) else {
+    let Some(resource) = provision::run(rec, target, PROVISION_PLAN, &Default::default(), 1) else {
         return;
     };
     if !command::interrupted() {
         steps(rec, target, &resource);
     }
-    deprovision::run(rec, target, &resource.id);
+    deprovision::run(rec, target, &resource.id, resource.uuid.as_deref());
 }
 
 /// Checks the manifest, then (if it passed) runs `calls`; renders the report.
@@ -141,11 +142,18 @@ fn session(
                 .flatten()
                 .map(str::to_owned)
                 .collect();
+            // The provider under test can only call back to this machine on test URLs.
+            let heroku = (manifest.is_v3() && !opts.production)
+                .then(|| FakeHeroku::start(client_secret(manifest_path)))
+                .transpose()?;
             let target = Target {
                 manifest,
                 endpoint,
                 production: opts.production,
                 client: Client::new(Duration::from_secs(opts.timeout), opts.verbose, secrets),
+                heroku,
+                force_async: opts.force_async,
+                async_timeout: Duration::from_secs(opts.async_timeout),
             };
             resource = calls(&mut rec, &target);
         }
@@ -166,6 +174,24 @@ fn session(
         )?;
     }
     Ok(report)
+}
+
+/// The provider's OAuth client secret, which the fake identity service checks when known:
+/// `HEROKU_CLIENT_SECRET` from the environment, else from the `.env` beside the manifest.
+fn client_secret(manifest_path: &Path) -> Option<String> {
+    if let Some(secret) = std::env::var("HEROKU_CLIENT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        return Some(secret);
+    }
+    let env_file =
+        crate::scaffold::writer::parent_of(manifest_path).join(crate::scaffold::dotenv::FILE);
+    let text = std::fs::read_to_string(env_file).ok()?;
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("HEROKU_CLIENT_SECRET="))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .find(|v| !v.is_empty())
 }
 
 fn exit_code(report: &Report) -> ExitCode {

@@ -11,9 +11,15 @@ try {
 }
 
 // Heroku (and `heroku local`) set PORT; the app itself never listens, so tests can import it.
-const server = createApp(settings).listen(settings.port, () => {
+const app = createApp(settings);
+const server = app.listen(settings.port, () => {
   console.log(`${ADDON_NAME} listening on port ${settings.port}`);
 });
 
-// Dynos get SIGTERM before they stop: finish in-flight requests, then exit.
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// Dynos get SIGTERM, then SIGKILL 30 s later: finish in-flight requests and background
+// provisioning jobs (each bounded by its retries and timeouts), then exit.
+process.on('SIGTERM', () => {
+  const closed = new Promise((resolve) => server.close(resolve));
+  Promise.all([closed, app.locals.provisioner.settled()]).then(() => process.exit(0));
+  setTimeout(() => process.exit(0), 25_000).unref();
+});

@@ -5,14 +5,28 @@ import express from 'express';
 // memory and is not for production) just to remember those few fields. The cookie is signed,
 // not encrypted: the user can read it but not change it, so never put secrets in the session.
 import cookieSession from 'cookie-session';
+import { CONFIG_VAR } from './config.js';
+import { HerokuClient } from './heroku.js';
+import { AsyncProvisioner } from './provisioning.js';
 import { resourcesRouter } from './resources.js';
 import { ssoRouter } from './sso.js';
 import { MemoryStore } from './store.js';
 
-// Builds the app without listening, so tests drive it in process (server.js listens).
-export function createApp(settings, { store = new MemoryStore(), log = true } = {}) {
+// Builds the app without listening, so tests drive it in process (server.js listens). `heroku`
+// is the client for Heroku's API used by asynchronous provisioning; `logger` gets its reports.
+export function createApp(settings, {
+  store = new MemoryStore(),
+  log = true,
+  heroku = new HerokuClient({ clientSecret: settings.clientSecret, identityUrl: settings.identityUrl }),
+  logger = log ? console : undefined,
+} = {}) {
   const app = express();
   app.disable('x-powered-by');
+
+  const configFor = (resource) => ({ [CONFIG_VAR]: `${settings.publicUrl}/resources/${resource.id}` });
+  const provisioner = new AsyncProvisioner({ store, heroku, configFor, logger });
+  // server.js waits for background jobs on shutdown; tests wait for them too.
+  app.locals.provisioner = provisioner;
 
   if (log) {
     // Method, path and status only: query strings carry SSO tokens, headers carry the password.
@@ -33,7 +47,7 @@ export function createApp(settings, { store = new MemoryStore(), log = true } = 
   }));
 
   app.use(ssoRouter({ settings, store }));
-  app.use('/heroku/resources', resourcesRouter({ settings, store }));
+  app.use('/heroku/resources', resourcesRouter({ settings, store, provisioner, configFor }));
 
   app.use((req, res) => res.status(404).json({ message: 'Not found.' }));
 

@@ -22,5 +22,9 @@ export function settingsFromEnv(env = process.env) {
       env.SESSION_SECRET || createHmac('sha256', env.SSO_SALT).update('session-cookie').digest('hex'),
     // Base of the URL handed to apps in the config var; set PUBLIC_URL in production.
     publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    // Asynchronous provisioning: the OAuth client secret from Heroku's Partner Portal (needed only
+    // by the async plan), and where Heroku's identity service is when not derived from callback_url.
+    clientSecret: env.HEROKU_CLIENT_SECRET || undefined,
+    identityUrl: env.HEROKU_IDENTITY_URL || undefined,
   };
 }

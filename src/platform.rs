@@ -1,0 +1,281 @@
+//! Manifest sync with the add-ons service: `kensa push`, `kensa pull <slug>`, `kensa diff`
+//! (PROTOCOL.md §6). Nothing local changes unless the service answered well, and then only
+//! through one atomic write.
+
+pub mod api;
+pub mod credentials;
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anstyle::{AnsiColor, Style};
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+use similar::{ChangeTag, TextDiff};
+
+use crate::cli::{DiffArgs, PlatformArgs, PullArgs, PushArgs};
+use crate::error::UsageError;
+use crate::fsutil::write_atomic;
+use crate::manifest::{validate, Manifest};
+use crate::output::{self, BOLD, DIM};
+use crate::scaffold::{interactive, wizard::Wizard};
+use crate::slug;
+use crate::verdict::Verdict;
+use api::Service;
+
+/// Mode of a manifest kensa creates (as `kensa init` writes it); a replaced one keeps its own.
+const NEW_FILE_MODE: u32 = 0o644;
+
+const REMOVED: Style = AnsiColor::Red.on_default();
+const ADDED: Style = AnsiColor::Green.on_default();
+const HUNK: Style = AnsiColor::Cyan.on_default();
+
+pub fn push(manifest_path: &Path, args: PushArgs) -> Result<ExitCode> {
+    let shown = manifest_path.display();
+    let (before, manifest) = load(manifest_path)?;
+    let failures: Vec<String> = validate::validate(&manifest)
+        .into_iter()
+        .filter_map(|r| match r.verdict {
+            Verdict::Fail(m) => Some(format!("{}: {m}", r.name)),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(
+        failures.is_empty(),
+        "refusing to push {shown}: it breaks {} manifest rule{} (`kensa test manifest` shows them all):\n  {}",
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" },
+        failures.join("\n  ")
+    );
+    let id = manifest.id().unwrap_or_default().to_owned();
+    let service = connect(&args.platform, &manifest)?;
+
+    let returned = Manifest {
+        doc: service.push_manifest(&id, &manifest.doc)?,
+    };
+    let mut out = anstream::stdout().lock();
+    writeln!(
+        out,
+        "Pushed {BOLD}{shown}{BOLD:#} to {} as add-on {BOLD}{id}{BOLD:#}",
+        service.base()
+    )?;
+    let after = returned.to_json();
+    if after.as_bytes() == before.as_slice() {
+        writeln!(
+            out,
+            "{DIM}{shown} already matches the stored manifest{DIM:#}"
+        )?;
+    } else {
+        write_atomic(
+            manifest_path,
+            after.as_bytes(),
+            mode_of(manifest_path),
+            true,
+        )
+        .with_context(|| format!("cannot write the returned manifest to {shown}"))?;
+        writeln!(out, "Wrote the manifest the service stored back to {shown}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pull(manifest_path: &Path, args: PullArgs) -> Result<ExitCode> {
+    let shown = manifest_path.display();
+    if let Some(problem) = slug::problem(&args.slug) {
+        return Err(
+            UsageError::new(format!("{:?} is not an add-on slug: {problem}", args.slug)).into(),
+        );
+    }
+    // Decide about an existing file before any network call.
+    let mut replace = args.force;
+    if fs::symlink_metadata(manifest_path).is_ok() && !replace {
+        let confirmed = interactive(args.no_input)
+            && Wizard::default().confirm_replace(manifest_path, "already exists")?;
+        if !confirmed {
+            return Err(UsageError::new(format!(
+                "{shown} already exists; pass --force to replace it (or -f to pull into another file)"
+            ))
+            .into());
+        }
+        replace = true;
+    }
+    let service = connect(&args.platform, &Manifest { doc: Map::new() })?;
+    let pulled = Manifest {
+        doc: service.current_manifest(&args.slug)?,
+    };
+    write_atomic(
+        manifest_path,
+        pulled.to_json().as_bytes(),
+        mode_of(manifest_path),
+        replace,
+    )
+    .map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => UsageError::new(format!(
+            "{shown} appeared meanwhile; pass --force to replace it"
+        ))
+        .into(),
+        _ => anyhow::Error::new(e).context(format!("cannot write {shown}")),
+    })?;
+    writeln!(
+        anstream::stdout(),
+        "Pulled the current manifest of {BOLD}{}{BOLD:#} from {} into {BOLD}{shown}{BOLD:#}",
+        args.slug,
+        service.base()
+    )?;
+    if let Some(id) = pulled.id().filter(|id| *id != args.slug) {
+        output::warn(&format!(
+            "the pulled manifest's id is {id:?}, not {:?}",
+            args.slug
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(manifest_path: &Path, args: DiffArgs) -> Result<ExitCode> {
+    let shown = manifest_path.display();
+    let (_, manifest) = load(manifest_path)?;
+    let id = manifest.id().unwrap_or_default().to_owned();
+    if let Some(problem) = slug::problem(&id) {
+        return Err(UsageError::new(format!(
+            "{shown}: the manifest's id {id:?} is not an add-on slug ({problem}), so there is nothing to compare it with"
+        ))
+        .into());
+    }
+    let service = connect(&args.platform, &manifest)?;
+    let remote = service.current_manifest(&id)?;
+
+    let remote_text = canonical(&Value::Object(remote));
+    let local_text = canonical(&Value::Object(manifest.doc));
+    if remote_text == local_text {
+        let _ = writeln!(
+            anstream::stderr(),
+            "No differences: {shown} matches the current manifest of {id} at {}",
+            service.base()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = anstream::stdout().lock();
+    write_diff(
+        &mut out,
+        &remote_text,
+        &local_text,
+        &format!("remote {id} ({})", service.base()),
+        &format!("local {shown}"),
+    )?;
+    Ok(ExitCode::from(1))
+}
+
+/// The file's bytes and the manifest in them.
+fn load(path: &Path) -> Result<(Vec<u8>, Manifest)> {
+    let bytes = fs::read(path).map_err(|source| crate::manifest::ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let manifest = Manifest::parse(&bytes, path)?;
+    Ok((bytes, manifest))
+}
+
+/// Credentials, then the service; the manifest's secrets are masked in `--verbose` too.
+fn connect(args: &PlatformArgs, manifest: &Manifest) -> Result<Service> {
+    let (key, _source) = credentials::find()?;
+    let secrets = [manifest.password(), manifest.sso_salt()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(Service::new(args, key, secrets)?)
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(NEW_FILE_MODE)
+}
+
+/// Pretty JSON with every object's keys sorted, and a final newline. The service stores
+/// the manifest as a JSON document and need not keep its key order or layout, so the diff
+/// compares content: a reordered key or a reindented file is not a difference.
+pub fn canonical(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&sorted(value)).expect("JSON serialises");
+    text.push('\n');
+    text
+}
+
+/// A unified diff (3 lines of context) from `old` to `new`, styled; anstream drops the
+/// styles when the output is not a terminal (or `--color never`, `NO_COLOR`).
+pub fn write_diff(
+    out: &mut impl Write,
+    old: &str,
+    new: &str,
+    old_name: &str,
+    new_name: &str,
+) -> io::Result<()> {
+    let diff = TextDiff::from_lines(old, new);
+    writeln!(out, "{BOLD}--- {old_name}{BOLD:#}")?;
+    writeln!(out, "{BOLD}+++ {new_name}{BOLD:#}")?;
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        writeln!(out, "{HUNK}{}{HUNK:#}", hunk.header())?;
+        for change in hunk.iter_changes() {
+            let (sign, style) = match change.tag() {
+                ChangeTag::Delete => ('-', REMOVED),
+                ChangeTag::Insert => ('+', ADDED),
+                ChangeTag::Equal => (' ', Style::new()),
+            };
+            let line = change.value().trim_end_matches(['\n', '\r']);
+            writeln!(out, "{style}{sign}{line}{style:#}")?;
+            if change.missing_newline() {
+                writeln!(out, "\\ No newline at end of file")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_sorts_keys_at_every_depth() {
+        let a = canonical(&json!({"b": 1, "a": {"z": [{"y": 1, "x": 2}], "c": true}}));
+        let b = canonical(&json!({"a": {"c": true, "z": [{"x": 2, "y": 1}]}, "b": 1}));
+        assert_eq!(a, b);
+        assert!(a.find("\"a\"").unwrap() < a.find("\"b\"").unwrap());
+        assert!(a.ends_with("}\n"));
+    }
+
+    #[test]
+    fn diff_is_unified_with_context() {
+        let old = "a\nb\nc\nd\ne\nf\ng\nh\n";
+        let new = "a\nb\nc\nd\nE\nf\ng\nh\n";
+        let mut out = Vec::new();
+        write_diff(&mut out, old, new, "remote", "local").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let plain = text.replace("\u{1b}[1m", "").replace("\u{1b}[0m", "");
+        assert!(plain.contains("--- remote\n+++ local\n"), "{plain}");
+        assert!(plain.contains("@@ -2,7 +2,7 @@"), "{plain}");
+        assert!(plain.contains("\u{1b}[31m-e"), "{plain}");
+        assert!(plain.contains("\u{1b}[32m+E"), "{plain}");
+        assert!(plain.contains(" d\n"), "{plain}");
+    }
+}

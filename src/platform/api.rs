@@ -1,0 +1,213 @@
+//! The add-ons service's manifest endpoints (PROTOCOL.md §6), over the simulator's HTTP
+//! client: Bearer API key, `Accept: application/vnd.heroku+json; version=3`, a timeout on
+//! every call, and an error per failure kind carrying the service's own message.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::credentials::ApiKey;
+use crate::check::client::{Auth, Client, Exchange, HttpError, Payload};
+use crate::cli::PlatformArgs;
+use crate::error::UsageError;
+use crate::output;
+
+pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
+
+/// A failed call. All of them exit 1; the local files are untouched by then.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the add-ons service refused the API key (401 Unauthorized){}; check HEROKU_API_KEY, or log in again with `heroku login`", said(.message))]
+    Unauthorized { message: Option<String> },
+    #[error("the add-ons service does not let this account manage add-on {slug} (403 Forbidden){}; ask an owner of the add-on to add you as a collaborator", said(.message))]
+    Forbidden {
+        slug: String,
+        message: Option<String>,
+    },
+    #[error("the add-ons service has no add-on {slug} (404 Not Found){}; check the slug (the manifest's `id`) and --addons-url", said(.message))]
+    NotFound {
+        slug: String,
+        message: Option<String>,
+    },
+    #[error("the add-ons service rejected the request for {slug} (422 Unprocessable Entity){}", said(.message))]
+    Rejected {
+        slug: String,
+        message: Option<String>,
+    },
+    #[error("the add-ons service answered {status} for {method} {url}{}", said(.message))]
+    Status {
+        method: &'static str,
+        url: String,
+        status: u16,
+        message: Option<String>,
+    },
+    #[error("the add-ons service answered {status} for {method} {url}, but {why}")]
+    BadBody {
+        method: &'static str,
+        url: String,
+        status: u16,
+        why: String,
+    },
+    #[error("cannot reach the add-ons service ({source}); check --addons-url / ADDONS_URL and your network")]
+    Network { source: HttpError },
+}
+
+fn said(message: &Option<String>) -> String {
+    match message {
+        Some(m) => format!(": {m:?}"),
+        None => String::new(),
+    }
+}
+
+/// The add-ons service, with the key to talk to it.
+pub struct Service {
+    base: String,
+    key: ApiKey,
+    client: Client,
+}
+
+impl Service {
+    /// `secrets` (the manifest's password and salt) are masked, like the key, in
+    /// `--verbose` output.
+    pub fn new(
+        args: &PlatformArgs,
+        key: ApiKey,
+        secrets: Vec<String>,
+    ) -> Result<Service, UsageError> {
+        let base = args.addons_url.trim().trim_end_matches('/').to_owned();
+        let parsed = url::Url::parse(&base).map_err(|e| {
+            UsageError::new(format!(
+                "--addons-url / ADDONS_URL {:?} is not a URL: {e}",
+                args.addons_url
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(UsageError::new(format!(
+                "--addons-url / ADDONS_URL {:?} must be an http(s) URL such as https://addons.heroku.com",
+                args.addons_url
+            )));
+        }
+        let loopback = matches!(
+            parsed.host(),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+        ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || parsed.host_str() == Some("localhost");
+        if parsed.scheme() == "http" && !loopback {
+            output::warn(&format!(
+                "{base} is plain http: your API key crosses the network unencrypted"
+            ));
+        }
+        let mut masked = vec![key.expose().to_owned()];
+        masked.extend(secrets);
+        Ok(Service {
+            base,
+            client: Client::new(Duration::from_secs(args.timeout), args.verbose, masked),
+            key,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn addon_url(&self, slug: &str, rest: &str) -> String {
+        let slug: String = url::form_urlencoded::byte_serialize(slug.as_bytes()).collect();
+        format!("{}/api/v3/addons/{slug}/{rest}", self.base)
+    }
+
+    /// `GET /api/v3/addons/<slug>/current_manifest` → its `contents`.
+    pub fn current_manifest(&self, slug: &str) -> Result<Map<String, Value>, ApiError> {
+        let url = self.addon_url(slug, "current_manifest");
+        self.call("GET", &url, slug, &Payload::Empty)
+    }
+
+    /// `POST /api/v3/addons/<slug>/manifests` with `{"contents": …}` → the stored `contents`.
+    pub fn push_manifest(
+        &self,
+        slug: &str,
+        contents: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let url = self.addon_url(slug, "manifests");
+        self.call(
+            "POST",
+            &url,
+            slug,
+            &Payload::Json(json!({ "contents": contents })),
+        )
+    }
+
+    fn call(
+        &self,
+        method: &'static str,
+        url: &str,
+        slug: &str,
+        payload: &Payload,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let bearer = format!("Bearer {}", self.key.expose());
+        let headers = [("Authorization", bearer.as_str()), ("Accept", ACCEPT)];
+        let exchange = self
+            .client
+            .send(method, url, Auth::None, payload, &headers)
+            .map_err(|source| ApiError::Network { source })?;
+        let message = self.server_message(&exchange);
+        let slug = slug.to_owned();
+        match exchange.status {
+            200..=299 => contents_of(&exchange).map_err(|why| ApiError::BadBody {
+                method,
+                url: url.to_owned(),
+                status: exchange.status,
+                why,
+            }),
+            401 => Err(ApiError::Unauthorized { message }),
+            403 => Err(ApiError::Forbidden { slug, message }),
+            404 => Err(ApiError::NotFound { slug, message }),
+            422 => Err(ApiError::Rejected { slug, message }),
+            status => Err(ApiError::Status {
+                method,
+                url: url.to_owned(),
+                status,
+                message,
+            }),
+        }
+    }
+
+    /// The service's own words: `message` or `error` of a JSON body, else the start of a
+    /// text body; the key masked should the service ever echo it.
+    fn server_message(&self, exchange: &Exchange) -> Option<String> {
+        let text = match serde_json::from_slice::<Value>(&exchange.body) {
+            Ok(Value::Object(o)) => {
+                ["message", "error", "error_description"]
+                    .iter()
+                    .find_map(|k| match o.get(*k) {
+                        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                        Some(Value::Object(inner)) => inner
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        _ => None,
+                    })?
+            }
+            Ok(_) => return None,
+            Err(_) if exchange.body.iter().all(u8::is_ascii_whitespace) => return None,
+            Err(_) => exchange.snippet(200),
+        };
+        Some(text.replace(self.key.expose(), "********"))
+    }
+}
+
+fn contents_of(exchange: &Exchange) -> Result<Map<String, Value>, String> {
+    let body = exchange.json()?;
+    match body.get("contents") {
+        Some(Value::Object(contents)) => Ok(contents.clone()),
+        // Tolerate a service that stores the manifest as a JSON string.
+        Some(Value::String(text)) => match serde_json::from_str(text) {
+            Ok(Value::Object(contents)) => Ok(contents),
+            _ => Err("its `contents` is a string that is not a JSON object".into()),
+        },
+        Some(other) => Err(format!(
+            "its `contents` is {}, not a manifest object",
+            crate::manifest::json_type(other)
+        )),
+        None => Err("the body has no `contents`".into()),
+    }
+}
