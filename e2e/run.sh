@@ -3,6 +3,7 @@
 # dependencies the way this Debian machine allows, run its own unit tests, start the `web`
 # process from its Procfile with the generated .env, and run kensa against it:
 #   kensa test all; kensa test sso <fresh id>; kensa test all on the legacy GET-SSO manifest;
+#   kensa test provision --plan async (v3 callbacks); --redeliver 5;
 #   kensa run -- <command reading the config var>.
 # Any failure fails the script. Usage: bash e2e/run.sh [template …]   (default: all four)
 set -uo pipefail
@@ -134,6 +135,10 @@ m["api"]["test"] = "http://localhost:%s/" % sys.argv[1]
 json.dump(m, open("legacy-manifest.json", "w"), indent=2)
 PY
   run_kensa "kensa test all (legacy GET SSO manifest)" -f legacy-manifest.json test all
+
+  # v3 asynchronous provisioning against kensa's loopback Heroku, and concurrent redelivery.
+  run_kensa "kensa test provision --plan async" test provision --plan async --async-timeout 60
+  run_kensa "kensa test provision --redeliver 5" test provision --redeliver 5
 
   run_kensa "kensa run" run -- sh -c "test -n \"\$${prefix}_URL\" && echo \"config var ${prefix}_URL=\$${prefix}_URL\""
 
