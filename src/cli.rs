@@ -468,7 +468,7 @@ mod tests {
         };
         assert_eq!(args.opts.timeout, 5);
         assert_eq!(args.opts.plan.as_deref(), Some("big"));
-        let Some(TestCommand::Provision { options }) = args.test else {
+        let Some(TestCommand::Provision { options, .. }) = args.test else {
             panic!("expected provision")
         };
         assert_eq!(options, ["--foo", "bar", "--fast"]);

@@ -155,8 +155,7 @@ impl Drop for FakeHeroku {
 }
 
 fn handle(shared: &Shared, mut request: Request) {
-    let mut body = Vec::new();
-    let _ = request.as_reader().take(1 << 20).read_to_end(&mut body);
+    let body = read_body(&mut request);
     let method = request.method().clone();
     let path = request.url().split('?').next().unwrap_or("").to_owned();
     let header = |name: &str| {
@@ -229,6 +228,28 @@ fn handle(shared: &Shared, mut request: Request) {
     let _ = request.respond(response);
 }
 
+/// Reads the body by its declared length (or chunked encoding). With `Connection: Upgrade`
+/// (Java's client asks for h2c by default) tiny_http hands over the raw stream, so reading
+/// to the end would wait for the client to hang up.
+fn read_body(request: &mut Request) -> Vec<u8> {
+    const LIMIT: u64 = 1 << 20;
+    let chunked = request.headers().iter().any(|h| {
+        h.field
+            .as_str()
+            .as_str()
+            .eq_ignore_ascii_case("transfer-encoding")
+            && h.value.as_str().to_ascii_lowercase().contains("chunked")
+    });
+    let length = match (request.body_length(), chunked) {
+        (Some(n), _) => (n as u64).min(LIMIT),
+        (None, true) => LIMIT,
+        (None, false) => 0,
+    };
+    let mut body = Vec::new();
+    let _ = request.as_reader().take(length).read_to_end(&mut body);
+    body
+}
+
 fn error(id: &str, message: &str) -> Value {
     json!({"id": id, "message": message})
 }
@@ -241,14 +262,21 @@ fn exchange(state: &mut State, body: &[u8]) -> (u16, Value) {
     let (status, answer) = exchange_grant(state, &form, &code);
     if let Some(uuid) = uuid {
         let record = state.addons.entry(uuid).or_default();
-        record.exchange = Some(if status == 200 {
+        let outcome = if status == 200 {
             Ok(())
         } else {
             Err(format!(
                 "POST /oauth/token answered {status}: {}",
                 answer["message"].as_str().unwrap_or("")
             ))
-        });
+        };
+        if let Err(why) = &outcome {
+            record.refused.get_or_insert(why.clone());
+        }
+        // A provider that got its token keeps it; a later refused retry does not undo that.
+        if !matches!(record.exchange, Some(Ok(()))) {
+            record.exchange = Some(outcome);
+        }
     }
     (status, answer)
 }
@@ -373,4 +401,101 @@ fn set_config(record: &mut AddonRecord, body: &[u8]) -> (u16, Value) {
         .map(|(n, v)| json!({"name": n, "value": v}))
         .collect();
     (200, Value::Array(all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpStream;
+
+    /// One raw HTTP/1.1 exchange; returns the status code and body.
+    fn raw(fake: &FakeHeroku, head: &str, body: &str) -> (u16, Value) {
+        let addr = fake.base_url().trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let request = format!(
+            "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut text = String::new();
+        stream
+            .read_to_string(&mut text)
+            .expect("an answer, not a hang");
+        let status = text[9..12].parse().unwrap();
+        let json = text.split("\r\n\r\n").nth(1).unwrap_or("null");
+        (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    }
+
+    fn token_request(code: &str, secret: &str) -> String {
+        format!("grant_type=authorization_code&code={code}&client_secret={secret}")
+    }
+
+    const API: &str = "Accept: application/vnd.heroku+json; version=3";
+
+    #[test]
+    fn the_whole_flow_and_each_refusal() {
+        let fake = FakeHeroku::start(Some("s3cret".into())).unwrap();
+        let grant = fake.grant("u1");
+        let form = "POST /oauth/token HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded";
+        assert_eq!(raw(&fake, form, &token_request(&grant.code, "nope")).0, 401);
+        let (status, answer) = raw(&fake, form, &token_request(&grant.code, "s3cret"));
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["token_type"], "Bearer");
+        let token = answer["access_token"].as_str().unwrap().to_owned();
+        let (again, why) = raw(&fake, form, &token_request(&grant.code, "s3cret"));
+        assert_eq!(again, 400, "a code works once: {why}");
+
+        let patch = |t: &str, uuid: &str| {
+            format!("PATCH /addons/{uuid}/config HTTP/1.1\r\nAuthorization: Bearer {t}\r\n{API}")
+        };
+        let config = r#"{"config":[{"name":"X_URL","value":"http://x"}]}"#;
+        assert_eq!(raw(&fake, &patch("wrong", "u1"), config).0, 401);
+        assert_eq!(raw(&fake, &patch(&token, "nobody"), config).0, 404);
+        assert_eq!(raw(&fake, &patch(&token, "u1"), config).0, 200);
+        let action = format!(
+            "POST /addons/u1/actions/provision HTTP/1.1\r\nAuthorization: Bearer {token}\r\n{API}"
+        );
+        assert_eq!(raw(&fake, &action, "").0, 200);
+
+        let record = fake.record("u1");
+        assert_eq!(record.exchange, Some(Ok(())));
+        assert_eq!(record.config, [("X_URL".to_owned(), json!("http://x"))]);
+        assert_eq!(record.provisioned, Some(Ok(())));
+        assert!(record.refused.unwrap().contains("401"));
+    }
+
+    #[test]
+    fn the_api_wants_version_3() {
+        let fake = FakeHeroku::start(None).unwrap();
+        let grant = fake.grant("u2");
+        let form = "POST /oauth/token HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded";
+        let (_, answer) = raw(&fake, form, &token_request(&grant.code, "any"));
+        let token = answer["access_token"].as_str().unwrap();
+        let head = format!("POST /addons/u2/actions/provision HTTP/1.1\r\nAuthorization: Bearer {token}\r\nAccept: application/json");
+        assert_eq!(raw(&fake, &head, "").0, 400);
+    }
+
+    #[test]
+    fn an_h2c_upgrade_request_gets_an_answer() {
+        // Java's HttpClient sends these headers on plain http by default.
+        let fake = FakeHeroku::start(None).unwrap();
+        let grant = fake.grant("u3");
+        let head = "POST /oauth/token HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQBAAAAAAIAAAAA\r\nContent-Type: application/x-www-form-urlencoded";
+        let (status, _) = raw(&fake, head, &token_request(&grant.code, "any"));
+        assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn waiting_ends_at_the_timeout() {
+        let fake = FakeHeroku::start(None).unwrap();
+        fake.grant("u4");
+        let (_, done) = fake.wait_until("u4", Duration::from_millis(100), |r| {
+            r.provisioned.is_some()
+        });
+        assert!(!done);
+    }
 }

@@ -4,12 +4,17 @@ require "sinatra/base"
 require "json"
 require "openssl"
 require_relative "config/addon"
+require_relative "lib/async_provisioner"
 require_relative "lib/resource_store"
 require_relative "lib/sso"
 
 # The add-on provider service: Heroku's provisioning API, single sign-on, and
 # the dashboard an SSO session lands on. See README.md for how to run and test it.
 class AddonApp < Sinatra::Base
+  # Resources on this plan are provisioned asynchronously (v3): 202 first, the
+  # config later through Heroku's Platform API. Every other plan is synchronous.
+  ASYNC_PLAN = "async"
+
   # Settings come from the environment (.env locally, config vars on Heroku).
   # Fail at boot, not on the first request, when one is missing.
   def self.env!(name)
@@ -34,6 +39,9 @@ class AddonApp < Sinatra::Base
     public_url = ENV.fetch("PUBLIC_URL", "")
     set :public_url, (public_url.empty? ? "http://localhost:#{port}" : public_url).chomp("/")
     set :store, ResourceStore.new
+    # Read when an async job runs, not required at boot: only the async plan needs them.
+    set :async_provisioner, AsyncProvisioner.new(client_secret: ENV.fetch("HEROKU_CLIENT_SECRET", ""),
+                                                 identity_url: ENV.fetch("HEROKU_IDENTITY_URL", ""))
 
     # The SSO session lives in a signed cookie (Sinatra 4 insists on a 64+ byte
     # secret); Secure whenever the service is reached over https.
@@ -116,6 +124,28 @@ class AddonApp < Sinatra::Base
       redirect "/", 302 # 302, not the 303 Sinatra picks after a POST: what Heroku expects
     end
 
+    # The async plan needs what a v3 request carries: an http(s) callback_url and
+    # an oauth_grant code. Returns the code; 422 when either is missing.
+    def async_grant_code!(data)
+      grant = data["oauth_grant"]
+      code = grant["code"] if grant.is_a?(Hash)
+      callback = data["callback_url"]
+      uri = URI.parse(callback) if callback.is_a?(String)
+      return code if code.is_a?(String) && !code.empty? && uri.is_a?(URI::HTTP) && uri.host && !uri.host.empty?
+
+      halt_json 422, message: "The #{ASYNC_PLAN} plan provisions asynchronously (v3): " \
+                              "the request needs a callback_url and an oauth_grant"
+    rescue URI::InvalidURIError
+      halt_json 422, message: "callback_url is not a URL"
+    end
+
+    # Runs the block once the response has been written: Puma calls the
+    # "rack.after_reply" hooks then; other servers (and tests) get it at once.
+    def after_response(&block)
+      hooks = request.env["rack.after_reply"]
+      hooks.is_a?(Array) ? hooks << block : block.call
+    end
+
     def h(text)
       Rack::Utils.escape_html(text.to_s)
     end
@@ -127,17 +157,36 @@ class AddonApp < Sinatra::Base
     data = json_request
     uuid = data["uuid"].is_a?(String) && !data["uuid"].empty? ? data["uuid"] : nil
     options = data["options"].is_a?(Hash) ? data["options"] : {}
+    async = data["plan"] == ASYNC_PLAN
+    grant_code = async_grant_code!(data) if async
     resource, created = store.provision(uuid: uuid, plan: data["plan"], region: data["region"],
-                                        callback_url: data["callback_url"], options: options)
-
-    # Synchronous provisioning: the resource is ready, so the config goes back now.
-    # An asynchronous mode (v3) would answer 202 with only {id, message} here, then
-    # have a background job exchange data["oauth_grant"], set the config through
-    # callback_url and mark the add-on provisioned (PROTOCOL.md section 5).
-    status created ? 201 : 200
+                                        callback_url: data["callback_url"], options: options, async: async)
     content_type :json
-    JSON.generate(id: resource.id, config: config_for(resource),
-                  message: created ? "#{ADDON[:name]} is ready" : "Already provisioned")
+
+    if resource.async && resource.state != "provisioned"
+      # Asynchronous (v3): {id, message} now; once the 202 is sent, a background
+      # thread exchanges the grant, sets the config through callback_url and marks
+      # the add-on provisioned (lib/async_provisioner.rb). Only the request that
+      # created the resource starts it: a redelivered uuid gets the same id.
+      if created
+        provisioner = settings.async_provisioner
+        resources = store
+        config = config_for(resource)
+        after_response { provisioner.provision_later(resources, resource.id, grant_code, config) }
+      end
+      status 202
+      message = if resource.state == "failed"
+                  "Provisioning #{ADDON[:name]} did not complete"
+                else
+                  "#{ADDON[:name]} is being provisioned"
+                end
+      JSON.generate(id: resource.id, message: message)
+    else
+      # Synchronous provisioning (or a replay once an async one is done): the config goes back now.
+      status created ? 201 : 200
+      JSON.generate(id: resource.id, config: config_for(resource),
+                    message: created ? "#{ADDON[:name]} is ready" : "Already provisioned")
+    end
   end
 
   # Plan change
@@ -154,10 +203,23 @@ class AddonApp < Sinatra::Base
   # Deprovision
   delete "/heroku/resources/:id" do
     require_heroku!
-    halt_json 404, message: "No such resource" unless store.delete(params[:id])
+    resource = store.delete(params[:id])
+    halt_json 404, message: "No such resource" unless resource
 
-    status 204
-    body ""
+    if resource.async && resource.access_token
+      # Asynchronous (v3): 202 now, then POST <callback_url>/actions/deprovision
+      # with the resource's token once the response is sent.
+      provisioner = settings.async_provisioner
+      after_response { provisioner.deprovision_later(resource) }
+      status 202
+      content_type :json
+      JSON.generate(message: "Deprovisioning #{ADDON[:name]}")
+    else
+      # Synchronous, and async resources whose grant was never exchanged (no token
+      # to call Heroku back with): gone now.
+      status 204
+      body ""
+    end
   end
 
   # Single sign-on: the legacy GET (id in the path) and the form POST.

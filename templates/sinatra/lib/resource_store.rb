@@ -6,11 +6,22 @@ require "securerandom"
 #
 # This one keeps them in memory: they vanish when the process restarts and are
 # not shared between dynos. A real provider plugs its database in here, behind
-# the same five methods, with a unique index on `uuid` (Heroku delivers a
-# provision request at least once, so the same uuid may arrive twice).
+# the same six methods, with a unique index on `uuid` (Heroku delivers a
+# provision request at least once, so the same uuid may arrive twice, even
+# several copies at the same moment). The OAuth tokens of asynchronously
+# provisioned resources are secrets: encrypt those columns in a real database.
 class ResourceStore
+  # `state` is "provisioned", or for an asynchronous (v3) resource "provisioning"
+  # until its background job has finished, then "provisioned" or "failed".
   Resource = Struct.new(:id, :uuid, :plan, :region, :callback_url, :options, :created_at,
-                        keyword_init: true)
+                        :async, :state, :access_token, :refresh_token, :token_expires_at,
+                        keyword_init: true) do
+    # Never shows the OAuth tokens, wherever a resource ends up printed.
+    def inspect
+      "#<resource #{id} uuid=#{uuid.inspect} plan=#{plan.inspect} state=#{state}>"
+    end
+    alias_method :to_s, :inspect
+  end
 
   def initialize
     @mutex = Mutex.new # Puma serves requests from several threads
@@ -20,14 +31,17 @@ class ResourceStore
 
   # Returns [resource, created]. A uuid seen before gives back its resource
   # rather than a second one; a request without a uuid always creates one.
-  def provision(plan:, uuid: nil, region: nil, callback_url: nil, options: {})
+  # Check and insert happen under one lock, so concurrent copies of one
+  # request make one resource and exactly one of them gets created = true.
+  def provision(plan:, uuid: nil, region: nil, callback_url: nil, options: {}, async: false)
     @mutex.synchronize do
       existing = uuid && @by_uuid[uuid]
       return [existing, false] if existing
 
       # The provider's own random id: never derived from anything Heroku sent.
       resource = Resource.new(id: SecureRandom.hex(12), uuid: uuid, plan: plan, region: region,
-                              callback_url: callback_url, options: options, created_at: Time.now)
+                              callback_url: callback_url, options: options, created_at: Time.now,
+                              async: async, state: async ? "provisioning" : "provisioned")
       @by_id[resource.id] = resource
       @by_uuid[uuid] = resource if uuid
       [resource, true]
@@ -47,6 +61,16 @@ class ResourceStore
     @mutex.synchronize do
       resource = @by_id[id]
       resource&.plan = plan
+      resource
+    end
+  end
+
+  # Changes a resource under the lock: yields it and returns it, or returns nil
+  # (without yielding) when the id is unknown, e.g. deprovisioned meanwhile.
+  def update(id)
+    @mutex.synchronize do
+      resource = @by_id[id]
+      yield resource if resource
       resource
     end
   end

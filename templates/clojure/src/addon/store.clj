@@ -48,6 +48,15 @@
                     (get-in state [:resources id]) (assoc-in [:resources id :plan] plan))))
       (get-in [:resources id])))
 
+(defn update!
+  "Merges `attrs` into resource `id` (for instance the tokens and :status of an asynchronous
+  provision); returns the updated resource, or nil if there is none (deprovisioned meanwhile)."
+  [id attrs]
+  (-> (swap! db (fn [state]
+                  (cond-> state
+                    (get-in state [:resources id]) (update-in [:resources id] merge attrs))))
+      (get-in [:resources id])))
+
 (defn deprovision!
   "Removes resource `id` (its uuid may then be provisioned again); returns the removed
   resource, or nil if there was none."

@@ -2,6 +2,7 @@
   "The add-on's HTTP service: Heroku's provisioning API (Basic auth), single sign-on and
   the dashboard the user lands on. Start it with `clojure -M -m addon.web` (see bin/web)."
   (:require [addon.config :as config]
+            [addon.heroku :as heroku]
             [addon.sso :as sso]
             [addon.store :as store]
             [addon.views :as views]
@@ -32,6 +33,11 @@
      :password (non-blank (get env "HEROKU_PASSWORD"))
      :sso-salt (non-blank (get env "SSO_SALT"))
      :session-secret (non-blank (get env "SESSION_SECRET"))
+     ;; Asynchronous provisioning (plan "async"): the OAuth client secret from Heroku's
+     ;; Partner Portal, and where Heroku's identity service is (see addon.heroku/identity-url).
+     :client-secret (non-blank (get env "HEROKU_CLIENT_SECRET"))
+     :identity-url (non-blank (get env "HEROKU_IDENTITY_URL"))
+     :retry-delays-ms heroku/default-retry-delays-ms
      ;; The URL customers' apps receive in the config var; set it in production.
      :public-url (str/replace (or (non-blank (get env "PUBLIC_URL"))
                                   (str "http://localhost:" port))
@@ -113,6 +119,65 @@
       (not (non-blank (get body "plan"))) (json-response 422 {:message "The request must name a plan."})
       :else (f body))))
 
+;; --- Asynchronous provisioning (v3) ----------------------------------------------------
+;; A provision for this plan is answered 202 without a config; a background job (a future)
+;; then exchanges the OAuth grant, sets the config through Heroku's Platform API and marks
+;; the add-on provisioned. Replace the plan test with whatever makes your provisioning slow.
+
+(def async-plan "async")
+
+(defn- heroku-client
+  "What addon.heroku needs to call Heroku back about a resource with `callback-url`."
+  [settings callback-url]
+  {:identity-url (heroku/identity-url (:identity-url settings) callback-url)
+   :client-secret (:client-secret settings)
+   :retry-delays-ms (:retry-delays-ms settings)})
+
+(defn- failure-reason
+  "A loggable reason: ex-info messages come from addon.heroku and hold no secrets; for
+  anything else only the exception's class."
+  [^Throwable e]
+  (if (instance? clojure.lang.ExceptionInfo e) (ex-message e) (.getName (class e))))
+
+(defn- provision-in-background
+  "Steps 1-3 of PROTOCOL.md section 5, in a future (which returns at once). Stops quietly
+  if the resource is deprovisioned meanwhile."
+  [settings {:keys [id callback-url]} code]
+  (future
+    (try
+      (let [client (heroku-client settings callback-url)
+            tokens (heroku/exchange-grant! client code)]
+        (when-let [resource (store/update! id tokens)]
+          (heroku/set-config! client callback-url (:access-token tokens) (addon-config settings resource))
+          (when (store/find-by-id id)
+            (heroku/action! client callback-url (:access-token tokens) "provision")
+            (when (store/update! id {:status :provisioned})
+              (log "async provision done" id)))))
+      (catch Throwable e
+        (store/update! id {:status :failed})
+        (log "async provision failed" id "-" (failure-reason e))))))
+
+(defn- deprovision-in-background [settings {:keys [id callback-url access-token]}]
+  (future
+    (try
+      (heroku/action! (heroku-client settings callback-url) callback-url access-token "deprovision")
+      (log "async deprovision done" id)
+      (catch Throwable e
+        (log "async deprovision failed" id "-" (failure-reason e))))))
+
+(defn- async-refusal
+  "Why an async provision cannot be served, as a response, or nil."
+  [settings body]
+  (cond
+    (not (and (non-blank (get body "uuid"))
+              (heroku/callback-url? (get body "callback_url"))
+              (non-blank (get-in body ["oauth_grant" "code"]))))
+    (json-response 422 {:message (str "The " async-plan " plan needs a v3 request (uuid, callback_url and oauth_grant).")})
+
+    (not (:client-secret settings))
+    (do (log "async provision refused: HEROKU_CLIENT_SECRET is not set")
+        (json-response 503 {:message (str config/addon-name " cannot provision asynchronously yet; please try again later.")}))))
+
 (defn- provision
   "POST /heroku/resources. v3 sends uuid/name/callback_url/oauth_grant, v1 sends
   heroku_id/logplex_token; unknown fields are ignored. Any plan name is accepted: check it
@@ -120,21 +185,31 @@
   [settings request]
   (with-plan request
     (fn [body]
-      (let [{:keys [resource created?]}
-            (store/provision! {:uuid (non-blank (get body "uuid"))
-                               :plan (get body "plan")
-                               :region (get body "region")
-                               :heroku-id (get body "heroku_id")
-                               :options (get body "options")})]
-        (log (if created? "provisioned" "provision replayed") (:id resource) "plan" (:plan resource))
-        ;; To provision asynchronously (v3), answer 202 {"id", "message"} here without a
-        ;; config, then exchange oauth_grant and call Heroku back (PROTOCOL.md section 5).
-        (json-response (if created? 201 200)
-                       {:id (:id resource)
-                        :config (addon-config settings resource)
-                        :message (if created?
-                                   (str config/addon-name " is ready.")
-                                   (str config/addon-name " was already provisioned for this resource."))})))))
+      (let [async? (= async-plan (get body "plan"))]
+        (or (when async? (async-refusal settings body))
+            ;; store/provision! is an atomic update: of concurrent deliveries of one uuid,
+            ;; exactly one gets created? true, so the background job starts once.
+            (let [{:keys [resource created?]}
+                  (store/provision! (cond-> {:uuid (non-blank (get body "uuid"))
+                                             :plan (get body "plan")
+                                             :region (get body "region")
+                                             :heroku-id (get body "heroku_id")
+                                             :options (get body "options")}
+                                      async? (assoc :async? true
+                                                    :status :provisioning
+                                                    :callback-url (get body "callback_url"))))]
+              (log (if created? "provisioned" "provision replayed") (:id resource) "plan" (:plan resource))
+              (when (and created? (:async? resource))
+                (provision-in-background settings resource (get-in body ["oauth_grant" "code"])))
+              (if (and (:async? resource) (not= :provisioned (:status resource)))
+                (json-response 202 {:id (:id resource)
+                                    :message (str config/addon-name " is being provisioned; it will be ready in a moment.")})
+                (json-response (if created? 201 200)
+                               {:id (:id resource)
+                                :config (addon-config settings resource)
+                                :message (if created?
+                                           (str config/addon-name " is ready.")
+                                           (str config/addon-name " was already provisioned for this resource."))}))))))))
 
 (defn- change-plan [settings id request]
   (with-plan request
@@ -145,10 +220,18 @@
                                 :message (str "Plan changed to " (:plan resource) ".")}))
         (not-found)))))
 
-(defn- deprovision [id]
-  (if (store/deprovision! id)
-    (do (log "deprovisioned" id)
-        {:status 204 :headers {} :body nil})
+(defn- deprovision
+  "DELETE /heroku/resources/:id. A resource provisioned asynchronously is deprovisioned
+  asynchronously too (202, then actions/deprovision with its token), unless it never got a
+  token (its provision failed or is still running): then there is nobody to call back."
+  [settings id]
+  (if-let [resource (store/deprovision! id)]
+    (if (and (:async? resource) (:access-token resource))
+      (do (log "deprovisioned" id "(async)")
+          (deprovision-in-background settings resource)
+          (json-response 202 {:message (str config/addon-name " is being deprovisioned.")}))
+      (do (log "deprovisioned" id)
+          {:status 204 :headers {} :body nil}))
     (not-found)))
 
 ;; ---------------------------------------------------------------------------------------
@@ -233,7 +316,7 @@
        (-> (routes
             (POST "/heroku/resources" request (provision settings request))
             (PUT "/heroku/resources/:id" [id :as request] (change-plan settings id request))
-            (DELETE "/heroku/resources/:id" [id] (deprovision id)))
+            (DELETE "/heroku/resources/:id" [id] (deprovision settings id)))
            (wrap-routes #(wrap-heroku-auth % settings)))
        ;; Only SSO reads query and form parameters: wrapping everything in wrap-params
        ;; would swallow an API body sent with a form content type.
@@ -264,5 +347,7 @@
       (System/exit 1))
     ;; Jetty is loaded here rather than in the ns form, so tests start without it.
     (let [run-jetty (requiring-resolve 'ring.adapter.jetty/run-jetty)]
+      (when-not (:client-secret settings)
+        (log "HEROKU_CLIENT_SECRET is not set: provisions on the" async-plan "plan will be refused (503)"))
       (log config/addon-name "listening on port" (:port settings))
       (run-jetty (app settings) {:port (:port settings) :join? true}))))
