@@ -15,6 +15,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("directory {} does not exist", dir.display()),
+        ));
+    }
     // The temp file is created 0600, so a secret is never readable by others, even briefly.
     let mut tmp = NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;

@@ -179,14 +179,14 @@ fn load(path: &Path) -> Result<(Vec<u8>, Manifest)> {
 
 /// Credentials, then the service; the manifest's secrets are masked in `--verbose` too.
 fn connect(args: &PlatformArgs, manifest: &Manifest) -> Result<Service> {
-    let (key, _source) = credentials::find()?;
+    let (key, source) = credentials::find()?;
     let secrets = [manifest.password(), manifest.sso_salt()]
         .into_iter()
         .flatten()
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    Ok(Service::new(args, key, secrets)?)
+    Ok(Service::new(args, key, source, secrets)?)
 }
 
 fn mode_of(path: &Path) -> u32 {

@@ -2,8 +2,9 @@
 //! provisioned resource behind, so kensa notes it and goes on to deprovision.
 
 use std::io::ErrorKind;
+use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -25,7 +26,14 @@ pub fn interrupted() -> bool {
 }
 
 /// Runs `argv` with the config vars added to its environment, output passing through.
-pub fn run(rec: &mut Recorder, argv: &[String], config: &Map<String, Value>) -> bool {
+/// With `stdout_to_stderr` (machine-readable reports) the command's stdout goes to stderr,
+/// so kensa's stdout stays one document.
+pub fn run(
+    rec: &mut Recorder,
+    argv: &[String],
+    config: &Map<String, Value>,
+    stdout_to_stderr: bool,
+) -> bool {
     let shown = argv
         .iter()
         .map(|w| crate::output::shell_quote(w))
@@ -40,7 +48,14 @@ pub fn run(rec: &mut Recorder, argv: &[String], config: &Map<String, Value>) -> 
         (k.clone(), value)
     });
     let started = Instant::now();
-    let status = Command::new(&argv[0]).args(&argv[1..]).envs(env).status();
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]).envs(env);
+    if stdout_to_stderr {
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            command.stdout(Stdio::from(fd));
+        }
+    }
+    let status = command.status();
     let verdict = match status {
         Ok(s) if s.success() => Verdict::Pass,
         Ok(s) => match (s.code(), s.signal()) {

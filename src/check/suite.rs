@@ -15,6 +15,7 @@ use super::report::{human::Human, json::Json, junit::Junit, Recorder, Report, Re
 use super::{command, deprovision, options, planchange, provision, sso, Resource, Target};
 use crate::cli::{Format, RunArgs, TestArgs, TestCommand, TestOptions};
 use crate::manifest::{validate, Manifest};
+use crate::verdict::Verdict;
 
 /// Default plan for provisioning, and for `all`/`run` the plan-change target.
 pub const PROVISION_PLAN: &str = "test";
@@ -68,8 +69,19 @@ pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
                 let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
                 lifecycle(rec, target, |rec, target, resource| {
                     planchange::run(rec, target, resource, change);
-                    if !command::interrupted() {
+                    if command::interrupted() {
+                        return;
+                    }
+                    if target.manifest.sso_salt().is_some() {
                         sso::run(rec, target, resource);
+                    } else {
+                        rec.section("SSO");
+                        rec.note(
+                            "single sign-on",
+                            Verdict::Skip(
+                                "the manifest has no api.sso_salt, so SSO is not tested".into(),
+                            ),
+                        );
                     }
                 });
                 None
@@ -85,7 +97,8 @@ pub fn run(manifest_path: &Path, args: RunArgs) -> Result<ExitCode> {
     let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
     let report = session(manifest_path, &manifest, &args.opts, |rec, target| {
         lifecycle(rec, target, |rec, target, resource| {
-            command::run(rec, &args.command, &resource.config);
+            let machine = args.opts.format != Format::Human;
+            command::run(rec, &args.command, &resource.config, machine);
             if !command::interrupted() {
                 planchange::run(rec, target, resource, change);
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::credentials::ApiKey;
+use super::credentials::{ApiKey, Source};
 use crate::check::client::{Auth, Client, Exchange, HttpError, Payload};
 use crate::cli::PlatformArgs;
 use crate::error::UsageError;
@@ -17,8 +17,11 @@ pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
 /// A failed call. All of them exit 1; the local files are untouched by then.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("the add-ons service refused the API key (401 Unauthorized){}; check HEROKU_API_KEY, or log in again with `heroku login`", said(.message))]
-    Unauthorized { message: Option<String> },
+    #[error("the add-ons service refused the API key from {from} (401 Unauthorized){}; get a valid one with `heroku login` or `heroku auth:token`", said(.message))]
+    Unauthorized {
+        from: String,
+        message: Option<String>,
+    },
     #[error("the add-ons service does not let this account manage add-on {slug} (403 Forbidden){}; ask an owner of the add-on to add you as a collaborator", said(.message))]
     Forbidden {
         slug: String,
@@ -48,8 +51,8 @@ pub enum ApiError {
         status: u16,
         why: String,
     },
-    #[error("cannot reach the add-ons service ({source}); check --addons-url / ADDONS_URL and your network")]
-    Network { source: HttpError },
+    #[error("cannot reach the add-ons service ({http}); check --addons-url / ADDONS_URL and your network")]
+    Network { http: HttpError },
 }
 
 fn said(message: &Option<String>) -> String {
@@ -63,6 +66,7 @@ fn said(message: &Option<String>) -> String {
 pub struct Service {
     base: String,
     key: ApiKey,
+    key_source: Source,
     client: Client,
 }
 
@@ -72,6 +76,7 @@ impl Service {
     pub fn new(
         args: &PlatformArgs,
         key: ApiKey,
+        key_source: Source,
         secrets: Vec<String>,
     ) -> Result<Service, UsageError> {
         let base = args.addons_url.trim().trim_end_matches('/').to_owned();
@@ -103,6 +108,7 @@ impl Service {
             base,
             client: Client::new(Duration::from_secs(args.timeout), args.verbose, masked),
             key,
+            key_source,
         })
     }
 
@@ -148,7 +154,7 @@ impl Service {
         let exchange = self
             .client
             .send(method, url, Auth::None, payload, &headers)
-            .map_err(|source| ApiError::Network { source })?;
+            .map_err(|http| ApiError::Network { http })?;
         let message = self.server_message(&exchange);
         let slug = slug.to_owned();
         match exchange.status {
@@ -158,7 +164,10 @@ impl Service {
                 status: exchange.status,
                 why,
             }),
-            401 => Err(ApiError::Unauthorized { message }),
+            401 => Err(ApiError::Unauthorized {
+                from: self.key_source.to_string(),
+                message,
+            }),
             403 => Err(ApiError::Forbidden { slug, message }),
             404 => Err(ApiError::NotFound { slug, message }),
             422 => Err(ApiError::Rejected { slug, message }),

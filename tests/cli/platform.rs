@@ -1,0 +1,866 @@
+//! `kensa push`, `kensa pull` and `kensa diff` against a loopback fake of the add-ons
+//! service (PROTOCOL.md §6). The fake checks what it receives — method, path, the Bearer
+//! key, `Accept`, `Content-Type` and body — and answers as the service does: success, or
+//! 401 / 403 / 404 / 422 with a JSON message. A closed port stands for a network failure.
+//! Every run also checks that the API key never shows in stdout or stderr.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use serde_json::{json, Value};
+use tiny_http::{Header, Response, Server};
+
+use crate::support::{Output, Test};
+
+/// The key the fake accepts; it must never be printed.
+const KEY: &str = "hk-fake-4f9e2c1a7b3d5e6f8a9b0c1d2e3f4a5b";
+const ACCEPT: &str = "application/vnd.heroku+json; version=3";
+const SLUG: &str = "fake-addon";
+const PASSWORD: &str = "pwQ8z1X4c7V2b5N8m1K4j7H0g3F6d9S2";
+const SALT: &str = "saltW3e6R9t2Y5u8I1o4P7a0S3d6F9g2";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    accept: Option<String>,
+    content_type: Option<String>,
+    body: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// Each add-on's current manifest.
+    addons: BTreeMap<String, Value>,
+    /// Every authenticated, well-formed request gets this instead.
+    forced: Option<(u16, Value)>,
+    seen: Vec<Seen>,
+    pushes: u64,
+}
+
+/// The fake add-ons service on 127.0.0.1:<free port>, one thread, stopped on drop.
+struct Fake {
+    url: String,
+    server: Arc<Server>,
+    state: Arc<Mutex<State>>,
+}
+
+impl Fake {
+    /// A service that knows add-on [`SLUG`] with `manifest` as its current manifest.
+    fn start(manifest: Value) -> Fake {
+        let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        state.lock().unwrap().addons.insert(SLUG.into(), manifest);
+        let (srv, st) = (server.clone(), state.clone());
+        thread::spawn(move || {
+            for mut request in srv.incoming_requests() {
+                let header = |name: &'static str| {
+                    request
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.equiv(name))
+                        .map(|h| h.value.as_str().to_owned())
+                };
+                let mut seen = Seen {
+                    method: request.method().as_str().to_owned(),
+                    path: request.url().to_owned(),
+                    authorization: header("Authorization"),
+                    accept: header("Accept"),
+                    content_type: header("Content-Type"),
+                    body: String::new(),
+                };
+                let _ = request.as_reader().read_to_string(&mut seen.body);
+                let (status, body) = answer(&mut st.lock().unwrap(), &seen);
+                st.lock().unwrap().seen.push(seen);
+                let response = Response::from_string(body.to_string())
+                    .with_status_code(status)
+                    .with_header(Header::from_bytes("Content-Type", "application/json").unwrap());
+                let _ = request.respond(response);
+            }
+        });
+        Fake {
+            url: format!("http://127.0.0.1:{port}"),
+            server,
+            state,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    fn force(&self, status: u16, body: Value) {
+        self.state().forced = Some((status, body));
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state().seen.clone()
+    }
+
+    fn remote(&self) -> Value {
+        self.state().addons[SLUG].clone()
+    }
+
+    /// A kensa run pointed at the fake, with the right key in HEROKU_API_KEY.
+    fn kensa(&self) -> Test {
+        Test::new()
+            .env("ADDONS_URL", &self.url)
+            .env("HEROKU_API_KEY", KEY)
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+/// What the service answers, after checking the request as the real one would.
+fn answer(state: &mut State, seen: &Seen) -> (u16, Value) {
+    if seen.authorization.as_deref() != Some(&format!("Bearer {KEY}")) {
+        return (
+            401,
+            json!({"id": "unauthorized", "message": "Invalid credentials provided."}),
+        );
+    }
+    if seen.accept.as_deref() != Some(ACCEPT) {
+        return (
+            406,
+            json!({"message": format!("fake: Accept must be {ACCEPT:?}, got {:?}", seen.accept)}),
+        );
+    }
+    if let Some((status, body)) = &state.forced {
+        return (*status, body.clone());
+    }
+    let parts: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
+    let not_found = || {
+        (
+            404,
+            json!({"id": "not_found", "message": "Couldn't find that add-on."}),
+        )
+    };
+    match (seen.method.as_str(), parts.as_slice()) {
+        ("GET", ["api", "v3", "addons", slug, "current_manifest"]) => {
+            match state.addons.get(*slug) {
+                Some(m) => (200, json!({"contents": m})),
+                None => not_found(),
+            }
+        }
+        ("POST", ["api", "v3", "addons", slug, "manifests"]) => {
+            if !state.addons.contains_key(*slug) {
+                return not_found();
+            }
+            if seen.content_type.as_deref() != Some("application/json") {
+                return (400, json!({"message": "fake: the body must be JSON"}));
+            }
+            let Ok(body) = serde_json::from_str::<Value>(&seen.body) else {
+                return (400, json!({"message": "fake: the body is not JSON"}));
+            };
+            let Some(Value::Object(contents)) = body.get("contents").cloned() else {
+                return (422, json!({"message": "fake: no contents object"}));
+            };
+            if contents.get("id") != Some(&json!(slug)) {
+                return (422, json!({"message": "fake: contents.id is not the slug"}));
+            }
+            // The service stamps what it stores, so kensa must write back the answer.
+            state.pushes += 1;
+            let mut stored = contents;
+            stored.insert("$base".into(), json!(1000 + state.pushes));
+            let stored = Value::Object(stored);
+            state.addons.insert((*slug).to_owned(), stored.clone());
+            (
+                201,
+                json!({"id": "5d1c3e1a-manifest", "created_at": "2025-01-01T00:00:00Z", "contents": stored}),
+            )
+        }
+        _ => (
+            405,
+            json!({"message": format!("fake: unexpected {} {}", seen.method, seen.path)}),
+        ),
+    }
+}
+
+fn manifest() -> Value {
+    json!({
+        "id": SLUG,
+        "name": "Fake Addon",
+        "api": {
+            "config_vars_prefix": "FAKE_ADDON",
+            "config_vars": ["FAKE_ADDON_URL"],
+            "password": PASSWORD,
+            "sso_salt": SALT,
+            "regions": ["us"],
+            "requires": [],
+            "production": {"base_url": "https://fake.example.com/heroku/resources",
+                           "sso_url": "https://fake.example.com/sso/login"},
+            "test": {"base_url": "http://localhost:5000/heroku/resources",
+                     "sso_url": "http://localhost:5000/sso/login"},
+            "version": "3"
+        }
+    })
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap() + "\n"
+}
+
+/// The local manifest with a different name: what `diff` and `push` see as a change.
+fn edited() -> Value {
+    let mut m = manifest();
+    m["name"] = json!("Fake Addon, renamed");
+    m
+}
+
+/// The key is never shown, whatever happened.
+fn assert_no_key(out: &Output) {
+    assert!(
+        !out.stdout.contains(KEY) && !out.stderr.contains(KEY),
+        "the API key was printed:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+fn assert_request(seen: &Seen, method: &str, path: &str) {
+    assert_eq!(seen.method, method, "{seen:?}");
+    assert_eq!(seen.path, path, "{seen:?}");
+    assert_eq!(
+        seen.authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(seen.accept.as_deref(), Some(ACCEPT));
+}
+
+/// An address nothing listens on.
+fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The failures every command must report distinctly, with the service's own words.
+enum Failure {
+    WrongKey,
+    Forbidden,
+    UnknownAddon,
+    Unprocessable,
+    Network,
+}
+
+const FAILURES: [Failure; 5] = [
+    Failure::WrongKey,
+    Failure::Forbidden,
+    Failure::UnknownAddon,
+    Failure::Unprocessable,
+    Failure::Network,
+];
+
+impl Failure {
+    /// Sets the fake (and the run) up for this failure; returns what stderr must contain.
+    fn arrange(&self, fake: &Fake, test: Test) -> (Test, Vec<&'static str>) {
+        match self {
+            Failure::WrongKey => (
+                test.env("HEROKU_API_KEY", "not-the-key"),
+                vec![
+                    "401 Unauthorized",
+                    "Invalid credentials provided.",
+                    "HEROKU_API_KEY",
+                ],
+            ),
+            Failure::Forbidden => {
+                fake.force(
+                    403,
+                    json!({"id": "forbidden", "message": "You do not have access to fake-addon."}),
+                );
+                (
+                    test,
+                    vec![
+                        "403 Forbidden",
+                        "You do not have access to fake-addon.",
+                        "collaborator",
+                    ],
+                )
+            }
+            Failure::UnknownAddon => {
+                fake.state().addons.clear();
+                (
+                    test,
+                    vec![
+                        "404 Not Found",
+                        "Couldn't find that add-on.",
+                        "no add-on fake-addon",
+                    ],
+                )
+            }
+            Failure::Unprocessable => {
+                // The `error` field, not `message`: kensa reads both.
+                fake.force(
+                    422,
+                    json!({"id": "invalid_params", "error": "Region eu is not enabled for this add-on."}),
+                );
+                (
+                    test,
+                    vec![
+                        "422 Unprocessable Entity",
+                        "Region eu is not enabled for this add-on.",
+                    ],
+                )
+            }
+            Failure::Network => (
+                test.env("ADDONS_URL", closed_port_url()),
+                vec![
+                    "cannot reach the add-ons service",
+                    "unable to connect",
+                    "ADDONS_URL",
+                ],
+            ),
+        }
+    }
+}
+
+fn stderr_has_all(out: &Output, parts: &[&str]) {
+    for part in parts {
+        assert!(
+            out.stderr.contains(part),
+            "stderr lacks {part:?}:\n{}",
+            out.stderr
+        );
+    }
+}
+
+// --- push -------------------------------------------------------------------------------
+
+#[test]
+fn push_sends_the_manifest_and_writes_back_what_the_service_stored() {
+    let fake = Fake::start(manifest());
+    let local = edited();
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", pretty(&local))
+        .arg("push")
+        .changes(["addon-manifest.json"])
+        .stdout_contains("Pushed addon-manifest.json")
+        .run();
+    assert_no_key(&out);
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_request(&seen[0], "POST", "/api/v3/addons/fake-addon/manifests");
+    assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
+    let sent: Value = serde_json::from_str(&seen[0].body).unwrap();
+    assert_eq!(sent, json!({"contents": local}));
+
+    let mut expected = local.clone();
+    expected["$base"] = json!(1001);
+    assert_eq!(out.json("addon-manifest.json"), expected);
+    assert_eq!(out.read("addon-manifest.json"), pretty(&expected));
+    assert_eq!(fake.remote(), expected);
+}
+
+#[test]
+fn push_keeps_the_file_mode_of_the_manifest() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = Fake::start(manifest());
+    let test = fake.kensa().write("addon-manifest.json", pretty(&edited()));
+    std::fs::set_permissions(
+        test.path().join("addon-manifest.json"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let out = test.arg("push").run();
+    assert_eq!(out.mode("addon-manifest.json"), 0o600);
+    assert_eq!(out.json("addon-manifest.json")["$base"], 1001);
+}
+
+#[test]
+fn push_refuses_an_invalid_manifest_and_sends_nothing() {
+    let fake = Fake::start(manifest());
+    let mut bad = manifest();
+    bad["api"]["regions"] = json!(["eu"]);
+    bad["api"]["production"] = json!("http://fake.example.com/");
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", pretty(&bad))
+        .arg("push")
+        .status(1)
+        .stderr_contains("refusing to push addon-manifest.json")
+        .stderr_contains("api.regions includes us or *")
+        .stderr_contains("production URLs use https")
+        .unchanged()
+        .run();
+    assert_no_key(&out);
+    assert!(fake.seen().is_empty(), "{:?}", fake.seen());
+}
+
+#[test]
+fn push_of_a_malformed_manifest_is_an_input_error() {
+    let fake = Fake::start(manifest());
+    fake.kensa()
+        .write(
+            "addon-manifest.json",
+            "{\n  \"id\": \"fake-addon\",\n  oops\n}\n",
+        )
+        .arg("push")
+        .status(2)
+        .stderr_contains("addon-manifest.json:3:3")
+        .unchanged()
+        .run();
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn a_failed_push_leaves_the_manifest_byte_identical() {
+    // Odd formatting on purpose: a rewrite of any kind would show.
+    let original = serde_json::to_string(&edited()).unwrap() + "  \n";
+    for failure in FAILURES {
+        let fake = Fake::start(manifest());
+        let (test, expected) =
+            failure.arrange(&fake, fake.kensa().write("addon-manifest.json", &original));
+        let out = test.arg("push").status(1).unchanged().run();
+        assert_eq!(out.read("addon-manifest.json"), original);
+        stderr_has_all(&out, &expected);
+        assert_no_key(&out);
+        if !matches!(failure, Failure::Network) {
+            let seen = fake.seen();
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].method, "POST");
+            assert_eq!(seen[0].path, "/api/v3/addons/fake-addon/manifests");
+        }
+    }
+}
+
+// --- pull -------------------------------------------------------------------------------
+
+#[test]
+fn pull_writes_the_current_manifest() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .args(["pull", SLUG])
+        .changes(["addon-manifest.json"])
+        .stdout_contains("Pulled the current manifest of fake-addon")
+        .run();
+    assert_no_key(&out);
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1);
+    assert_request(
+        &seen[0],
+        "GET",
+        "/api/v3/addons/fake-addon/current_manifest",
+    );
+    assert_eq!(out.read("addon-manifest.json"), pretty(&manifest()));
+    assert_eq!(out.mode("addon-manifest.json"), 0o644);
+}
+
+#[test]
+fn pull_writes_where_filename_says() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", "local\n")
+        .args(["pull", SLUG, "-f", "config/remote.json"])
+        .mkdir("config")
+        .changes(["config/remote.json"])
+        .run();
+    assert_eq!(out.json("config/remote.json"), manifest());
+}
+
+#[test]
+fn pull_refuses_an_existing_manifest_without_force() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", "mine\n")
+        .args(["pull", SLUG])
+        .status(2)
+        .stderr_contains("addon-manifest.json already exists; pass --force")
+        .unchanged()
+        .run();
+    assert_no_key(&out);
+    assert!(fake.seen().is_empty(), "asked the service before refusing");
+}
+
+#[test]
+fn pull_with_force_replaces_the_manifest() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", "mine\n")
+        .args(["pull", SLUG, "--force"])
+        .changes(["addon-manifest.json"])
+        .run();
+    assert_eq!(out.read("addon-manifest.json"), pretty(&manifest()));
+    assert_eq!(
+        out.top_level(),
+        ["addon-manifest.json"],
+        "no temp file left"
+    );
+}
+
+#[test]
+fn a_failed_pull_leaves_the_manifest_byte_identical() {
+    for failure in FAILURES {
+        let fake = Fake::start(manifest());
+        let (test, expected) = failure.arrange(
+            &fake,
+            fake.kensa()
+                .write("addon-manifest.json", "mine, untouched\n"),
+        );
+        let out = test
+            .args(["pull", SLUG, "--force"])
+            .status(1)
+            .unchanged()
+            .run();
+        assert_eq!(out.read("addon-manifest.json"), "mine, untouched\n");
+        stderr_has_all(&out, &expected);
+        assert_no_key(&out);
+    }
+}
+
+#[test]
+fn a_failed_pull_creates_no_file() {
+    for failure in FAILURES {
+        let fake = Fake::start(manifest());
+        let (test, expected) = failure.arrange(&fake, fake.kensa());
+        let out = test.args(["pull", SLUG]).status(1).unchanged().run();
+        assert!(out.top_level().is_empty(), "{:?}", out.top_level());
+        stderr_has_all(&out, &expected);
+        if !matches!(failure, Failure::Network) {
+            let seen = fake.seen();
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].method, "GET");
+            assert_eq!(seen[0].path, "/api/v3/addons/fake-addon/current_manifest");
+        }
+    }
+}
+
+#[test]
+fn pull_rejects_a_slug_that_is_not_one() {
+    let fake = Fake::start(manifest());
+    fake.kensa()
+        .args(["pull", "../etc"])
+        .status(2)
+        .stderr_contains("is not an add-on slug")
+        .unchanged()
+        .run();
+    assert!(fake.seen().is_empty());
+}
+
+// --- diff -------------------------------------------------------------------------------
+
+#[test]
+fn diff_of_equal_manifests_exits_0_whatever_the_key_order_and_layout() {
+    let fake = Fake::start(manifest());
+    // Same content, keys reversed and on one line.
+    let mut reversed = serde_json::Map::new();
+    for (k, v) in manifest().as_object().unwrap().iter().rev() {
+        reversed.insert(k.clone(), v.clone());
+    }
+    let out = fake
+        .kensa()
+        .write(
+            "addon-manifest.json",
+            serde_json::to_string(&Value::Object(reversed)).unwrap(),
+        )
+        .arg("diff")
+        .stdout("")
+        .stderr_contains("No differences")
+        .unchanged()
+        .run();
+    assert_no_key(&out);
+    assert_request(
+        &fake.seen()[0],
+        "GET",
+        "/api/v3/addons/fake-addon/current_manifest",
+    );
+}
+
+#[test]
+fn diff_shows_remote_against_local_and_exits_1() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", pretty(&edited()))
+        .arg("diff")
+        .status(1)
+        .unchanged()
+        .run();
+    assert_no_key(&out);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "--- remote fake-addon ({})\n+++ local addon-manifest.json\n@@ ",
+            fake.url
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\n-  \"name\": \"Fake Addon\"\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\n+  \"name\": \"Fake Addon, renamed\"\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\n   \"id\": \"fake-addon\",\n"),
+        "context line"
+    );
+    assert!(!out.stdout.contains('\u{1b}'), "no colour off a terminal");
+}
+
+#[test]
+fn diff_is_coloured_when_asked() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", pretty(&edited()))
+        .args(["diff", "--color", "always"])
+        .status(1)
+        .run();
+    assert!(
+        out.stdout
+            .contains("\u{1b}[31m-  \"name\": \"Fake Addon\"\u{1b}[0m"),
+        "{:?}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\u{1b}[32m+  \"name\": \"Fake Addon, renamed\"\u{1b}[0m"),
+        "{:?}",
+        out.stdout
+    );
+}
+
+#[test]
+fn diff_failures_are_told_apart() {
+    for failure in FAILURES {
+        let fake = Fake::start(manifest());
+        let (test, expected) = failure.arrange(
+            &fake,
+            fake.kensa()
+                .write("addon-manifest.json", pretty(&manifest())),
+        );
+        let out = test.arg("diff").status(1).stdout("").unchanged().run();
+        stderr_has_all(&out, &expected);
+        assert_no_key(&out);
+    }
+}
+
+#[test]
+fn diff_needs_an_id_in_the_local_manifest() {
+    let fake = Fake::start(manifest());
+    let mut doc = manifest();
+    doc.as_object_mut().unwrap().remove("id");
+    fake.kensa()
+        .write("addon-manifest.json", pretty(&doc))
+        .arg("diff")
+        .status(2)
+        .stderr_contains("is not an add-on slug")
+        .unchanged()
+        .run();
+    assert!(fake.seen().is_empty());
+}
+
+// --- credentials and the service URL ----------------------------------------------------
+
+#[test]
+fn the_key_can_come_from_a_netrc_file_named_by_netrc() {
+    let fake = Fake::start(manifest());
+    let test = Test::new().env("ADDONS_URL", &fake.url).write(
+        "secrets/netrc",
+        format!(
+            "machine git.heroku.com\n  login me@example.com\n  password wrong\n\
+                 machine api.heroku.com\n  login me@example.com\n  password {KEY}\n"
+        ),
+    );
+    let netrc = test.path().join("secrets/netrc");
+    let out = test.env("NETRC", netrc).args(["pull", SLUG]).run();
+    assert_no_key(&out);
+    assert_eq!(out.json("addon-manifest.json"), manifest());
+    assert_request(
+        &fake.seen()[0],
+        "GET",
+        "/api/v3/addons/fake-addon/current_manifest",
+    );
+}
+
+#[test]
+fn the_key_can_come_from_netrc_in_home() {
+    let fake = Fake::start(manifest());
+    let out = Test::new()
+        .env("ADDONS_URL", &fake.url)
+        .write(
+            ".netrc",
+            format!("machine api.heroku.com login me password {KEY}\n"),
+        )
+        .write("addon-manifest.json", pretty(&manifest()))
+        .arg("diff")
+        .run();
+    assert_no_key(&out);
+    assert_eq!(fake.seen().len(), 1);
+}
+
+#[test]
+fn a_refused_netrc_key_names_the_file_it_came_from() {
+    let fake = Fake::start(manifest());
+    let out = Test::new()
+        .env("ADDONS_URL", &fake.url)
+        .write(
+            ".netrc",
+            "machine api.heroku.com login me password expired-key\n",
+        )
+        .args(["pull", SLUG])
+        .status(1)
+        .stderr_contains("/.netrc (machine api.heroku.com) (401 Unauthorized)")
+        .stderr_contains("Invalid credentials provided.")
+        .unchanged()
+        .run();
+    assert!(!out.stderr.contains("expired-key"), "{}", out.stderr);
+}
+
+#[test]
+fn heroku_api_key_wins_over_netrc() {
+    let fake = Fake::start(manifest());
+    fake.kensa()
+        .write(".netrc", "machine api.heroku.com login me password stale\n")
+        .write("addon-manifest.json", pretty(&manifest()))
+        .arg("diff")
+        .run();
+}
+
+#[test]
+fn no_key_anywhere_is_an_input_error_saying_how_to_provide_one() {
+    let fake = Fake::start(manifest());
+    for args in [vec!["push"], vec!["pull", SLUG], vec!["diff"]] {
+        let original = pretty(&manifest());
+        let test = Test::new().env("ADDONS_URL", &fake.url);
+        let test = if args[0] == "pull" {
+            test
+        } else {
+            test.write("addon-manifest.json", &original)
+        };
+        test.args(&args)
+            .status(2)
+            .stderr_contains("no Heroku API key found")
+            .stderr_contains("HEROKU_API_KEY")
+            .stderr_contains("heroku login")
+            .stderr_contains(".netrc")
+            .unchanged()
+            .run();
+    }
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn a_netrc_without_heroku_says_so() {
+    Test::new()
+        .write(".netrc", "machine example.com login me password other\n")
+        .args(["pull", SLUG])
+        .status(2)
+        .stderr_contains("has no password for machine api.heroku.com")
+        .unchanged()
+        .run();
+}
+
+#[test]
+fn verbose_shows_the_exchange_but_never_the_key_or_secrets() {
+    let fake = Fake::start(manifest());
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", pretty(&edited()))
+        .args(["push", "--verbose"])
+        .stderr_contains("> POST ")
+        .stderr_contains("/api/v3/addons/fake-addon/manifests")
+        .stderr_contains("< 201")
+        .run();
+    assert_no_key(&out);
+    assert!(
+        !out.stderr.contains(PASSWORD) && !out.stderr.contains(SALT),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn addons_url_flag_overrides_the_environment() {
+    let fake = Fake::start(manifest());
+    fake.kensa()
+        .env("ADDONS_URL", closed_port_url())
+        .args(["pull", SLUG, "--addons-url", &format!("{}/", fake.url)])
+        .changes(["addon-manifest.json"])
+        .run();
+    assert_eq!(
+        fake.seen()[0].path,
+        "/api/v3/addons/fake-addon/current_manifest"
+    );
+}
+
+#[test]
+fn a_bad_addons_url_is_an_input_error() {
+    Test::new()
+        .env("HEROKU_API_KEY", KEY)
+        .args(["pull", SLUG, "--addons-url", "ftp://example.com"])
+        .status(2)
+        .stderr_contains("must be an http(s) URL")
+        .unchanged()
+        .run();
+}
+
+// --- pull on a terminal asks before replacing -------------------------------------------
+
+/// `kensa pull` on a pseudo-terminal in `dir`, answering the replace prompt with `key`.
+fn pull_on_a_terminal(dir: &std::path::Path, fake: &Fake, key: &str) -> i32 {
+    use rexpect::process::wait::WaitStatus;
+    use rexpect::session::{spawn_with_options, Options};
+
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("kensa"));
+    cmd.args(["pull", SLUG])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("TERM", "xterm")
+        .env("ADDONS_URL", &fake.url)
+        .env("HEROKU_API_KEY", KEY);
+    let options = Options {
+        timeout_ms: Some(10_000),
+        strip_ansi_escape_codes: true,
+    };
+    let mut session = spawn_with_options(cmd, options).unwrap();
+    session
+        .exp_string("addon-manifest.json already exists. Replace it?")
+        .unwrap();
+    session.send(key).unwrap();
+    session.flush().unwrap();
+    let screen = session.exp_eof().unwrap();
+    assert!(!screen.contains(KEY), "{screen}");
+    match session.process.wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("kensa did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn pull_on_a_terminal_replaces_only_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("addon-manifest.json");
+
+    let fake = Fake::start(manifest());
+    std::fs::write(&path, "mine\n").unwrap();
+    assert_eq!(pull_on_a_terminal(dir.path(), &fake, "n"), 2);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine\n");
+    assert!(fake.seen().is_empty(), "declined, so nothing was fetched");
+
+    assert_eq!(pull_on_a_terminal(dir.path(), &fake, "y"), 0);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), pretty(&manifest()));
+    assert_eq!(fake.seen().len(), 1);
+}

@@ -1,0 +1,1543 @@
+//! `kensa test …` and `kensa run` against the in-process stub provider (`stub.rs`): a
+//! correct provider passes in every manifest shape and API version, what kensa sends is
+//! what the protocol says, the report formats parse, and the exit codes hold. The checks
+//! one misbehaving provider each makes fail live in `simulator_checks.rs`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use quick_xml::events::Event;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::stub::{Addon, Misbehaviour, Recorded, Shape, Stub, Version, PASSWORD, SALT};
+
+/// A hang guard, not a speed test: every kensa run here finishes in seconds, so one still
+/// running after this long is stuck, and the test fails instead of hanging CI.
+pub const HANG_GUARD: Duration = Duration::from_secs(20);
+
+pub const MANIFEST: &str = "addon-manifest.json";
+
+/// A stub provider, a temp dir holding a manifest that points at it, and a way to run kensa
+/// there in a hermetic environment (only `PATH`; `HOME` is the temp dir).
+pub struct Sim {
+    pub addon: Addon,
+    pub stub: Stub,
+    dir: TempDir,
+}
+
+impl Sim {
+    pub fn new(addon: Addon) -> Sim {
+        let stub = Stub::start(&addon);
+        let manifest = addon.manifest(stub.port());
+        Sim::with_manifest(addon, stub, &manifest)
+    }
+
+    /// A stub for `addon` with this manifest written instead of the default one.
+    pub fn with_manifest(addon: Addon, stub: Stub, manifest: &Value) -> Sim {
+        let dir = tempfile::Builder::new()
+            .prefix("kensa-sim-")
+            .tempdir()
+            .unwrap();
+        let sim = Sim { addon, stub, dir };
+        sim.write(MANIFEST, serde_json::to_string_pretty(manifest).unwrap());
+        sim
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(rel);
+        fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// The provision URL kensa uses (both shapes lead there).
+    pub fn resources_url(&self) -> String {
+        format!("{}/heroku/resources", self.stub.url())
+    }
+
+    pub fn kensa<S: AsRef<str>>(&self, args: &[S]) -> Outcome {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kensa"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .current_dir(self.dir.path())
+            .args(&args)
+            .stdin(Stdio::null());
+        let started = Instant::now();
+        let out = assert_cmd::Command::from_std(cmd)
+            .timeout(HANG_GUARD)
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let Some(code) = out.status.code() else {
+            let why = if elapsed >= HANG_GUARD {
+                format!("did not exit within {HANG_GUARD:?}: it hangs")
+            } else {
+                format!("was killed ({})", out.status)
+            };
+            panic!("kensa {args:?} {why}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+        };
+        Outcome {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            code,
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+
+    /// Runs kensa with `--format json` added and parses the document.
+    pub fn json<S: AsRef<str>>(&self, args: &[S]) -> Run {
+        // Right after `test`/`run`: later words may belong to the command or to options.
+        let mut all: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        all.splice(1..1, ["--format", "json"]);
+        let outcome = self.kensa(&all);
+        let report = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| {
+            panic!("kensa {all:?}: stdout is not one JSON document ({e})\n{outcome}")
+        });
+        Run { outcome, report }
+    }
+
+    /// `kensa test all --format json`.
+    pub fn test_all(&self) -> Run {
+        self.json(&["test", "all"])
+    }
+
+    /// Requests the stub received with this method and path.
+    pub fn received(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.stub
+            .requests()
+            .into_iter()
+            .filter(|r| r.is(method, path))
+            .collect()
+    }
+}
+
+pub struct Outcome {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "kensa {:?} exited {} after {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Outcome {
+    pub fn status(&self, code: i32) -> &Outcome {
+        assert_eq!(self.code, code, "exit status\n{self}");
+        self
+    }
+
+    pub fn stdout_has(&self, part: &str) -> &Outcome {
+        assert!(self.stdout.contains(part), "stdout lacks {part:?}\n{self}");
+        self
+    }
+
+    pub fn stderr_has(&self, part: &str) -> &Outcome {
+        assert!(self.stderr.contains(part), "stderr lacks {part:?}\n{self}");
+        self
+    }
+}
+
+/// A `--format json` run: the outcome and the parsed document.
+pub struct Run {
+    pub outcome: Outcome,
+    pub report: Value,
+}
+
+/// One check of the report, with the first word of its section (`manifest`, `POST`, `PUT`,
+/// `DELETE`, `SSO`, `running`) standing for the section.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub kind: String,
+    pub name: String,
+    pub status: String,
+    pub message: Option<String>,
+    pub check: Value,
+}
+
+impl Run {
+    pub fn checks(&self) -> Vec<Found> {
+        let sections = self.report["sections"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no sections array\n{}", self.outcome));
+        sections
+            .iter()
+            .flat_map(|s| {
+                let section = s["name"].as_str().unwrap().to_owned();
+                let kind = section.split_whitespace().next().unwrap().to_owned();
+                s["checks"].as_array().unwrap().iter().map(move |c| Found {
+                    kind: kind.clone(),
+                    name: c["name"].as_str().unwrap().to_owned(),
+                    status: c["status"].as_str().unwrap().to_owned(),
+                    message: c["message"].as_str().map(str::to_owned),
+                    check: c.clone(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn section_kinds(&self) -> Vec<String> {
+        self.report["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                s["name"]
+                    .as_str()
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// `kind / name: status: message` lines, for failure messages.
+    pub fn listing(&self) -> String {
+        self.checks()
+            .iter()
+            .map(|c| {
+                format!(
+                    "  {} / {}: {}{}\n",
+                    c.kind,
+                    c.name,
+                    c.status,
+                    c.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// The check `name` in the (only) section of this kind; its name may end in ` (n)`.
+    pub fn check(&self, kind: &str, name: &str) -> Found {
+        let found: Vec<Found> = self
+            .checks()
+            .into_iter()
+            .filter(|c| {
+                c.kind == kind && (c.name == name || c.name.starts_with(&format!("{name} (")))
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => one.clone(),
+            [] => panic!(
+                "no check {kind} / {name}; the report has:\n{}\n{}",
+                self.listing(),
+                self.outcome
+            ),
+            _ => panic!("several checks {kind} / {name}:\n{}", self.listing()),
+        }
+    }
+
+    pub fn with_status(&self, status: &str) -> Vec<(String, String)> {
+        self.checks()
+            .into_iter()
+            .filter(|c| c.status == status)
+            .map(|c| (c.kind, c.name))
+            .collect()
+    }
+
+    /// Exit 1, and exactly these checks failed, each message containing its needle.
+    pub fn fails_only(&self, expected: &[(&str, &str, &str)]) -> &Run {
+        assert_eq!(self.outcome.code, 1, "exit status\n{}", self.listing());
+        let failed = self.with_status("fail");
+        let mut wanted: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, n, _)| (k.to_string(), self.check(k, n).name))
+            .collect();
+        wanted.sort();
+        let mut got = failed.clone();
+        got.sort();
+        assert_eq!(
+            got,
+            wanted,
+            "the failing checks differ from the expected ones; report:\n{}\n{}",
+            self.listing(),
+            self.outcome.stderr
+        );
+        for (kind, name, needle) in expected {
+            self.status_of(kind, name, "fail", needle);
+        }
+        assert_eq!(self.report["passed"], json!(false));
+        self
+    }
+
+    /// The check has this status and its message contains `needle`.
+    pub fn status_of(&self, kind: &str, name: &str, status: &str, needle: &str) -> &Run {
+        let c = self.check(kind, name);
+        assert_eq!(c.status, status, "{kind} / {name}:\n{}", self.listing());
+        let message = c.message.unwrap_or_default();
+        assert!(
+            message.contains(needle),
+            "{kind} / {name}: message {message:?} lacks {needle:?}"
+        );
+        self
+    }
+
+    /// Exit 0 and no failure at all.
+    pub fn passes(&self) -> &Run {
+        assert_eq!(
+            self.outcome.code,
+            0,
+            "exit status; report:\n{}\n{}",
+            self.listing(),
+            self.outcome.stderr
+        );
+        assert!(
+            self.with_status("fail").is_empty(),
+            "failures:\n{}",
+            self.listing()
+        );
+        assert_eq!(self.report["passed"], json!(true));
+        self
+    }
+
+    /// Exactly these checks warned (each message containing its needle); all else passed.
+    pub fn warns_only(&self, expected: &[(&str, &str, &str)]) -> &Run {
+        self.passes();
+        let mut wanted: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, n, _)| (k.to_string(), self.check(k, n).name))
+            .collect();
+        wanted.sort();
+        let mut got = self.with_status("warn");
+        got.sort();
+        assert_eq!(got, wanted, "warnings differ; report:\n{}", self.listing());
+        for (kind, name, needle) in expected {
+            self.status_of(kind, name, "warn", needle);
+        }
+        self
+    }
+}
+
+/// The manifest warning every v1 manifest gets (no `api.version`).
+pub fn v1_warning(addon: &Addon) -> Vec<(&'static str, &'static str, &'static str)> {
+    match addon.version {
+        Version::V1 => vec![("manifest", "api.version is set", "legacy v1")],
+        Version::V3 => vec![],
+    }
+}
+
+fn all_combinations() -> Vec<Addon> {
+    let mut out = Vec::new();
+    for shape in [Shape::Urls, Shape::Root] {
+        for version in [Version::V3, Version::V1] {
+            out.push(Addon::new(shape, version));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// A correct provider passes, in both shapes and both versions.
+
+fn correct_provider_passes(addon: Addon) {
+    let sim = Sim::new(addon.clone());
+    let run = sim.test_all();
+    run.warns_only(&v1_warning(&addon));
+    let sso = match addon.shape {
+        Shape::Urls => "SSO POST",
+        Shape::Root => "SSO GET",
+    };
+    let sections: Vec<String> = run.report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    let url = sim.resources_url();
+    assert_eq!(
+        sections,
+        [
+            format!("manifest {MANIFEST}"),
+            format!("POST {url}"),
+            format!("PUT {url}/res-1"),
+            match addon.shape {
+                Shape::Urls => format!("{sso} {}/sso/login", sim.stub.url()),
+                Shape::Root => format!("{sso} {url}/res-1"),
+            },
+            format!("DELETE {url}/res-1"),
+        ],
+        "{}",
+        run.listing()
+    );
+    for name in [
+        "response",
+        "valid JSON",
+        "id",
+        "config is an object",
+        "config keys are declared",
+        "config values are strings",
+        "config URLs are valid",
+        "wrong credentials get 401",
+        "no credentials get 401",
+        "same uuid gives the same id",
+        "a new uuid gives a new id",
+        "extra resources are deprovisioned",
+    ] {
+        run.status_of("POST", name, "pass", "");
+    }
+    // The heroku_id check is for v1 only: v3 sends no heroku_id.
+    match addon.version {
+        Version::V1 => {
+            run.status_of("POST", "id is not derived from heroku_id", "pass", "");
+        }
+        Version::V3 => assert!(
+            run.checks().iter().all(|c| !c.name.contains("heroku_id")),
+            "{}",
+            run.listing()
+        ),
+    }
+    for name in [
+        "wrong token gets 403",
+        "timestamp 6 minutes old gets 403",
+        "timestamp 6 minutes ahead gets 403",
+        "good token logs in",
+        "heroku-nav-data cookie is set",
+        "Heroku layout",
+    ] {
+        run.status_of("SSO", name, "pass", "");
+    }
+    for kind in ["PUT", "DELETE"] {
+        for name in [
+            "wrong credentials get 401",
+            "no credentials get 401",
+            "response",
+        ] {
+            run.status_of(kind, name, "pass", "");
+        }
+    }
+    // Everything kensa provisioned, the extra resources included, is gone.
+    assert_eq!(sim.stub.live(), Vec::<String>::new());
+    assert_eq!(run.report["resource"], Value::Null);
+}
+
+#[test]
+fn correct_provider_passes_with_object_urls_v3() {
+    correct_provider_passes(Addon::new(Shape::Urls, Version::V3));
+}
+
+#[test]
+fn correct_provider_passes_with_object_urls_v1() {
+    correct_provider_passes(Addon::new(Shape::Urls, Version::V1));
+}
+
+#[test]
+fn correct_provider_passes_with_root_url_v3() {
+    correct_provider_passes(Addon::new(Shape::Root, Version::V3));
+}
+
+#[test]
+fn correct_provider_passes_with_root_url_v1() {
+    correct_provider_passes(Addon::new(Shape::Root, Version::V1));
+}
+
+#[test]
+fn correct_provider_passes_with_log_input_and_syslog_drain() {
+    let addon = Addon::v3().requiring("log_input").requiring("syslog_drain");
+    let sim = Sim::new(addon);
+    sim.test_all()
+        .passes()
+        .status_of("POST", "log_drain_url", "pass", "");
+    let body = sim.received("POST", "/heroku/resources")[0].json();
+    let uuid = body["uuid"].as_str().unwrap();
+    assert!(
+        body["log_input_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{body}"
+    );
+    assert!(
+        body["log_drain_token"]
+            .as_str()
+            .is_some_and(|t| t.contains(uuid)),
+        "{body}"
+    );
+}
+
+#[test]
+fn bare_test_is_test_all() {
+    let sim = Sim::new(Addon::v3());
+    let run = sim.json(&["test"]);
+    run.passes();
+    assert_eq!(
+        run.section_kinds(),
+        ["manifest", "POST", "PUT", "SSO", "DELETE"]
+    );
+    assert!(sim.stub.live().is_empty());
+}
+
+#[test]
+fn human_output_has_the_old_kensa_shape() {
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&["test", "all"]);
+    out.status(0)
+        .stdout_has(&format!("Testing manifest {MANIFEST}\n"))
+        .stdout_has("  Check id is a non-blank string [PASS]\n")
+        .stdout_has(&format!("Testing POST {}\n", sim.resources_url()))
+        .stdout_has("  Check response [PASS]\n")
+        .stdout_has("  Check no credentials get 401 [PASS]\n")
+        .stdout_has(&format!("Testing SSO POST {}/sso/login\n", sim.stub.url()))
+        .stdout_has("  Check good token logs in [PASS]\n")
+        .stdout_has(&format!("Testing DELETE {}/res-1\n", sim.resources_url()));
+    assert!(
+        out.stdout.contains("\nkensa: all ") && out.stdout.contains(" checks passed"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains('\x1b'),
+        "no colour off a terminal:\n{out}"
+    );
+    assert!(
+        !out.stdout.contains("Provisioned resource"),
+        "test all leaves nothing behind:\n{out}"
+    );
+}
+
+#[test]
+fn colour_only_when_asked_off_a_terminal() {
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&["--color", "always", "test", "manifest"]);
+    out.status(0);
+    assert!(out.stdout.contains("\x1b["), "{out}");
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&["--color", "never", "test", "manifest"]);
+    assert!(!out.stdout.contains('\x1b'), "{out}");
+}
+
+#[test]
+fn human_output_indents_failure_details() {
+    let sim = Sim::new(Addon::v3());
+    sim.stub
+        .misbehave(Misbehaviour::ProvisionAcceptsWrongPassword);
+    let out = sim.kensa(&["test", "all"]);
+    out.status(1)
+        .stdout_has(&format!("Testing POST {}\n", sim.resources_url()))
+        .stdout_has("  Check response [PASS]\n")
+        .stdout_has(
+            "  Check wrong credentials get 401 [FAIL]\n    ! expected 401, got 201: the provider accepted a request with a wrong password\n",
+        )
+        .stdout_has("  Check no credentials get 401 [PASS]\n")
+        .stdout_has("kensa: 1 of ");
+    assert!(sim.stub.live().is_empty(), "{:?}", sim.stub.live());
+}
+
+// ---------------------------------------------------------------------------------------
+// What kensa sends.
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+#[test]
+fn v3_provision_sends_the_v3_body_and_headers() {
+    let sim = Sim::new(Addon::v3());
+    sim.json(&[
+        "test",
+        "provision",
+        "--foo",
+        "bar",
+        "--size=2",
+        "--fast",
+        "--region-name",
+        "x y",
+    ])
+    .passes();
+    let posts = sim.received("POST", "/heroku/resources");
+    let first = &posts[0];
+    assert_eq!(
+        first.header("authorization"),
+        Some(basic("stubby", PASSWORD).as_str())
+    );
+    let accept = first.header("accept").unwrap_or_default();
+    assert!(
+        accept.contains("application/vnd.heroku-addons+json; version=3"),
+        "{accept}"
+    );
+    assert!(accept.contains("application/json"), "{accept}");
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    let body = first.json();
+    let uuid = body["uuid"].as_str().expect("uuid");
+    assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{uuid}");
+    assert!(
+        body["name"].as_str().is_some_and(|n| !n.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["plan"], "test");
+    assert!(
+        body["region"].as_str().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+    // Heroku's callback for this resource (kensa may point it at a loopback fake).
+    let callback = body["callback_url"].as_str().expect("callback_url");
+    assert!(
+        url::Url::parse(callback).is_ok() && callback.ends_with(&format!("/addons/{uuid}")),
+        "{callback}"
+    );
+    let grant = &body["oauth_grant"];
+    assert!(
+        grant["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{body}"
+    );
+    assert_eq!(grant["type"], "authorization_code");
+    let expires = grant["expires_at"].as_str().expect("expires_at");
+    assert!(
+        humantime::parse_rfc3339(expires).is_ok(),
+        "expires_at {expires:?} is RFC 3339"
+    );
+    assert_eq!(
+        body["options"],
+        json!({"foo": "bar", "size": "2", "fast": "true", "region-name": "x y"})
+    );
+    assert!(
+        body.get("heroku_id").is_none(),
+        "v3 sends no heroku_id: {body}"
+    );
+    // No log fields without the features that need them.
+    assert!(body.get("log_input_url").is_none() && body.get("log_drain_token").is_none());
+
+    // The redelivery is the very same body; the next provision is a new uuid.
+    assert_eq!(
+        posts.len(),
+        5,
+        "provision, 2 auth checks, redelivery, new uuid"
+    );
+    let authed: Vec<&Recorded> = posts
+        .iter()
+        .filter(|r| r.basic() == Some(("stubby".into(), PASSWORD.into())))
+        .collect();
+    assert_eq!(authed.len(), 3);
+    assert_eq!(authed[1].json(), body, "a redelivery repeats the request");
+    assert_ne!(authed[2].json()["uuid"], body["uuid"]);
+    let wrong: Vec<&Recorded> = posts
+        .iter()
+        .filter(|r| r.basic().is_some_and(|(_, p)| p != PASSWORD))
+        .collect();
+    assert_eq!(wrong.len(), 1);
+    assert_eq!(wrong[0].basic().unwrap().0, "stubby");
+    assert_eq!(
+        posts
+            .iter()
+            .filter(|r| r.header("authorization").is_none())
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn v1_provision_sends_the_v1_body() {
+    let sim = Sim::new(Addon::v1());
+    let run = sim.json(&["test", "provision", "--foo", "bar"]);
+    run.warns_only(&v1_warning(&sim.addon));
+    let first = &sim.received("POST", "/heroku/resources")[0];
+    assert_eq!(first.header("accept"), Some("application/json"));
+    assert_eq!(
+        first.header("authorization"),
+        Some(basic("stubby", PASSWORD).as_str())
+    );
+    let body = first.json();
+    let heroku_id = body["heroku_id"].as_str().expect("heroku_id");
+    assert!(
+        heroku_id.starts_with("app") && heroku_id.contains("@"),
+        "{heroku_id}"
+    );
+    for key in ["logplex_token", "callback_url", "region", "uuid"] {
+        assert!(
+            body[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key} in {body}"
+        );
+    }
+    assert_eq!(body["plan"], "test");
+    assert_eq!(body["options"], json!({"foo": "bar"}));
+    assert!(body.get("oauth_grant").is_none(), "{body}");
+    // `test provision` leaves the resource in place and says so.
+    assert_eq!(sim.stub.live(), ["res-1"]);
+    assert_eq!(run.report["resource"]["id"], "res-1");
+    assert_eq!(run.report["resource"]["uuid"], body["uuid"]);
+}
+
+#[test]
+fn test_provision_names_the_resource_left_behind() {
+    let sim = Sim::new(Addon::v3());
+    sim.kensa(&["test", "provision"])
+        .status(0)
+        .stdout_has("Provisioned resource res-1 (uuid ")
+        .stdout_has("`kensa test deprovision res-1` removes it");
+    assert_eq!(sim.stub.live(), ["res-1"]);
+}
+
+#[test]
+fn sso_sends_every_parameter_with_valid_tokens() {
+    for shape in [Shape::Urls, Shape::Root] {
+        let sim = Sim::new(Addon::new(shape, Version::V3));
+        sim.test_all().passes();
+        let uuid = sim.received("POST", "/heroku/resources")[0].json()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let sso: Vec<Recorded> = match shape {
+            Shape::Urls => sim.received("POST", "/sso/login"),
+            Shape::Root => sim.received("GET", "/heroku/resources/res-1"),
+        };
+        assert_eq!(sso.len(), 4, "wrong token, old, future, good");
+        let good = &sso[3];
+        assert!(
+            good.header("authorization").is_none(),
+            "no Basic auth on SSO"
+        );
+        if shape == Shape::Urls {
+            assert_eq!(
+                good.header("content-type"),
+                Some("application/x-www-form-urlencoded")
+            );
+        }
+        let p = good.params();
+        let ts: i64 = p["timestamp"].parse().unwrap();
+        assert!((kensa::sso::now() - ts).abs() < 60, "a fresh timestamp");
+        assert_eq!(p["id"], "res-1");
+        assert_eq!(p["token"], kensa::sso::v1_token("res-1", SALT, ts));
+        assert_eq!(p["resource_id"], uuid);
+        assert_eq!(
+            p["resource_token"],
+            kensa::sso::resource_token(&uuid, SALT, ts)
+        );
+        assert_eq!(
+            p["user_scoped_resource_token"],
+            kensa::sso::user_scoped_token(&uuid, SALT, ts, &p["user_id"], &p["email"])
+        );
+        assert!(p["email"].contains('@'));
+        assert!(!p["user_id"].is_empty());
+        assert!(!p["app"].is_empty());
+        assert_eq!(p["context_app"], p["app"]);
+        let nav: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(&p["nav-data"])
+                .expect("nav-data is unpadded base64url"),
+        )
+        .expect("nav-data is JSON");
+        assert_eq!(nav["appname"], json!(p["app"]));
+
+        // The bad requests: another salt, then 6 minutes back and ahead.
+        let wrong = sso[0].params();
+        assert_ne!(
+            wrong["token"],
+            kensa::sso::v1_token("res-1", SALT, wrong["timestamp"].parse().unwrap())
+        );
+        let old: i64 = sso[1].params()["timestamp"].parse().unwrap();
+        let ahead: i64 = sso[2].params()["timestamp"].parse().unwrap();
+        assert!((ts - old - 360).abs() <= 5, "{ts} {old}");
+        assert!((ahead - ts - 360).abs() <= 5, "{ts} {ahead}");
+        assert_eq!(
+            sso[1].params()["token"],
+            kensa::sso::v1_token("res-1", SALT, old),
+            "the old request is otherwise valid"
+        );
+
+        // The redirect was followed with the cookies set.
+        let page = sim.received("GET", "/");
+        assert_eq!(page.len(), 1);
+        let cookie = page[0].header("cookie").unwrap_or_default();
+        assert!(cookie.contains("stub_session="), "{cookie}");
+        assert!(
+            cookie.contains(&format!("heroku-nav-data={}", p["nav-data"])),
+            "{cookie}"
+        );
+    }
+}
+
+#[test]
+fn standalone_sso_sends_v3_tokens_only_with_a_uuid() {
+    let uuid = "01234567-89ab-cdef-0123-456789abcdef";
+    let sim = Sim::new(Addon::v3());
+    sim.stub.seed("res-42", Some(uuid));
+    sim.json(&["test", "sso", "res-42"]).passes();
+    let good = sim.received("POST", "/sso/login").pop().unwrap().params();
+    assert_eq!(good["id"], "res-42");
+    assert!(!good.contains_key("resource_id"), "{good:?}");
+    assert!(!good.contains_key("resource_token"), "{good:?}");
+
+    let sim = Sim::new(Addon::v3());
+    sim.stub.seed("res-42", Some(uuid));
+    sim.json(&["test", "sso", "res-42", "--uuid", uuid])
+        .passes();
+    let good = sim.received("POST", "/sso/login").pop().unwrap().params();
+    let ts: i64 = good["timestamp"].parse().unwrap();
+    assert_eq!(good["resource_id"], uuid);
+    assert_eq!(
+        good["resource_token"],
+        kensa::sso::resource_token(uuid, SALT, ts)
+    );
+    assert_eq!(sim.stub.live(), ["res-42"], "test sso deletes nothing");
+}
+
+#[test]
+fn standalone_deprovision_and_planchange() {
+    let sim = Sim::new(Addon::v3());
+    sim.stub.seed("res-7", None);
+    let run = sim.json(&["test", "planchange", "res-7", "premium"]);
+    run.passes();
+    assert_eq!(run.section_kinds(), ["manifest", "PUT"]);
+    let put = sim.received("PUT", "/heroku/resources/res-7");
+    assert_eq!(put.len(), 3);
+    assert_eq!(put[2].json()["plan"], "premium");
+    assert_eq!(
+        put[2].header("authorization"),
+        Some(basic("stubby", PASSWORD).as_str())
+    );
+    assert_eq!(sim.stub.plan_of("res-7").as_deref(), Some("premium"));
+
+    let run = sim.json(&["test", "deprovision", "res-7"]);
+    run.passes();
+    assert_eq!(run.section_kinds(), ["manifest", "DELETE"]);
+    assert!(sim.stub.live().is_empty());
+
+    // An unknown id: the provider's 404 is a failure of the deprovision.
+    sim.json(&["test", "deprovision", "res-7"]).fails_only(&[(
+        "DELETE",
+        "response",
+        "expected 200 or 204, got 404",
+    )]);
+}
+
+#[test]
+fn plan_flag_sets_the_provision_plan_and_the_change_target() {
+    // Defaults: provision "test", plan change to "foo".
+    let sim = Sim::new(Addon::v3());
+    sim.test_all().passes();
+    assert_eq!(
+        sim.received("POST", "/heroku/resources")[0].json()["plan"],
+        "test"
+    );
+    let puts = sim.received("PUT", "/heroku/resources/res-1");
+    assert_eq!(puts.last().unwrap().json()["plan"], "foo");
+    assert_eq!(
+        puts.last().unwrap().json()["uuid"],
+        sim.received("POST", "/heroku/resources")[0].json()["uuid"],
+        "the plan change names the resource's uuid"
+    );
+
+    // `all --plan bar`: still provisions "test", changes to "bar".
+    let sim = Sim::new(Addon::v3());
+    sim.json(&["test", "all", "--plan", "bar"]).passes();
+    assert_eq!(
+        sim.received("POST", "/heroku/resources")[0].json()["plan"],
+        "test"
+    );
+    let puts = sim.received("PUT", "/heroku/resources/res-1");
+    assert_eq!(puts.last().unwrap().json()["plan"], "bar");
+
+    // `provision --plan premium`: provisions "premium".
+    let sim = Sim::new(Addon::v3());
+    sim.json(&["test", "provision", "--plan", "premium"])
+        .passes();
+    assert!(sim
+        .received("POST", "/heroku/resources")
+        .iter()
+        .all(|r| r.json()["plan"] == "premium"));
+    assert_eq!(sim.stub.plan_of("res-1").as_deref(), Some("premium"));
+}
+
+#[test]
+fn v1_plan_change_sends_heroku_id() {
+    let sim = Sim::new(Addon::v1());
+    sim.test_all().warns_only(&v1_warning(&sim.addon));
+    let heroku_id = sim.received("POST", "/heroku/resources")[0].json()["heroku_id"].clone();
+    let put = sim
+        .received("PUT", "/heroku/resources/res-1")
+        .pop()
+        .unwrap();
+    assert_eq!(put.json()["heroku_id"], heroku_id);
+    assert_eq!(put.json()["plan"], "foo");
+}
+
+#[test]
+fn verbose_prints_requests_without_secrets() {
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&["test", "all", "--verbose"]);
+    out.status(0)
+        .stderr_has(&format!("> POST {}", sim.resources_url()))
+        .stderr_has("> Authorization: Basic stubby:********")
+        .stderr_has("< 201")
+        .stderr_has(&format!("> DELETE {}/res-1", sim.resources_url()))
+        .stderr_has("< 204");
+    let encoded = STANDARD.encode(format!("stubby:{PASSWORD}"));
+    for secret in [PASSWORD, SALT, encoded.as_str()] {
+        assert!(
+            !out.stderr.contains(secret) && !out.stdout.contains(secret),
+            "{secret} leaked\n{out}"
+        );
+    }
+    // Without --verbose, stderr stays quiet.
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&["test", "all"]);
+    out.status(0);
+    assert_eq!(out.stderr, "", "{out}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Report formats.
+
+#[test]
+fn json_document_has_the_documented_shape() {
+    let sim = Sim::new(Addon::v3());
+    sim.stub.misbehave(Misbehaviour::PlanChangeStatus(422));
+    let run = sim.test_all();
+    let doc = &run.report;
+    assert_eq!(
+        crate::support::keys(doc),
+        [
+            "kensa_version",
+            "manifest",
+            "target",
+            "passed",
+            "resource",
+            "summary",
+            "sections"
+        ]
+    );
+    assert_eq!(doc["kensa_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["manifest"], MANIFEST);
+    assert_eq!(doc["target"], "test");
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["resource"], Value::Null);
+
+    let checks = run.checks();
+    let count = |s: &str| checks.iter().filter(|c| c.status == s).count();
+    let summary = &doc["summary"];
+    assert_eq!(
+        crate::support::keys(summary),
+        ["total", "pass", "fail", "warn", "skip"]
+    );
+    assert_eq!(summary["total"], checks.len());
+    for status in ["pass", "fail", "warn", "skip"] {
+        assert_eq!(summary[status], count(status), "{status}");
+    }
+    assert_eq!(summary["fail"], 1);
+    for section in doc["sections"].as_array().unwrap() {
+        assert_eq!(
+            crate::support::keys(section),
+            ["name", "duration_ms", "checks"]
+        );
+        assert!(section["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
+        for check in section["checks"].as_array().unwrap() {
+            assert_eq!(
+                crate::support::keys(check),
+                ["name", "status", "message", "duration_ms", "request"]
+            );
+            assert!(check["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
+            let status = check["status"].as_str().unwrap();
+            assert!(["pass", "fail", "warn", "skip"].contains(&status));
+            assert_eq!(check["message"].is_null(), status == "pass", "{check}");
+            let request = &check["request"];
+            if !request.is_null() {
+                assert_eq!(crate::support::keys(request), ["method", "url"]);
+            }
+        }
+    }
+    let failed = run.check("PUT", "response");
+    assert_eq!(
+        failed.check["request"],
+        json!({"method": "PUT", "url": format!("{}/res-1", sim.resources_url())})
+    );
+    assert!(failed.message.unwrap().contains("expected 200, got 422"));
+    let manifest_check = run.check("manifest", "id is a non-blank string");
+    assert_eq!(manifest_check.check["request"], Value::Null);
+    let provision = run.check("POST", "response");
+    assert_eq!(provision.check["request"]["method"], "POST");
+    assert_eq!(provision.check["request"]["url"], sim.resources_url());
+    // Even a failed plan change deprovisions.
+    assert!(sim.stub.live().is_empty());
+}
+
+#[test]
+fn json_resource_names_what_test_provision_left() {
+    let sim = Sim::new(Addon::v3());
+    let run = sim.json(&["test", "provision"]);
+    run.passes();
+    let uuid = sim.received("POST", "/heroku/resources")[0].json()["uuid"].clone();
+    assert_eq!(run.report["resource"], json!({"id": "res-1", "uuid": uuid}));
+}
+
+#[test]
+fn json_production_target() {
+    let addon = Addon::v3();
+    let stub = Stub::start(&addon);
+    let manifest = addon.manifest(stub.port());
+    let sim = Sim::with_manifest(addon, stub, &manifest);
+    let run = sim.json(&["test", "manifest", "--production"]);
+    run.passes();
+    assert_eq!(run.report["target"], "production");
+}
+
+/// The JUnit document, as CI reads it.
+#[derive(Debug, Default)]
+struct Junit {
+    root: BTreeMap<String, String>,
+    suites: Vec<Suite>,
+}
+
+#[derive(Debug, Default)]
+struct Suite {
+    attrs: BTreeMap<String, String>,
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Default)]
+struct Case {
+    attrs: BTreeMap<String, String>,
+    failure: Option<(BTreeMap<String, String>, String)>,
+    system_out: Option<String>,
+}
+
+fn attrs(e: &quick_xml::events::BytesStart) -> BTreeMap<String, String> {
+    e.attributes()
+        .map(|a| {
+            let a = a.expect("a well-formed attribute");
+            (
+                String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                a.unescape_value().expect("escaped value").into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn parse_junit(xml: &str) -> Junit {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut doc = Junit::default();
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+            let parent = stack.last().map(String::as_str);
+            match (name.as_str(), parent) {
+                ("testsuites", None) => {
+                    roots += 1;
+                    doc.root = attrs(&e);
+                }
+                ("testsuite", Some("testsuites")) => doc.suites.push(Suite {
+                    attrs: attrs(&e),
+                    ..Suite::default()
+                }),
+                ("testcase", Some("testsuite")) => {
+                    doc.suites.last_mut().unwrap().cases.push(Case {
+                        attrs: attrs(&e),
+                        ..Case::default()
+                    })
+                }
+                ("failure", Some("testcase")) => {
+                    let case = doc.suites.last_mut().unwrap().cases.last_mut().unwrap();
+                    case.failure = Some((attrs(&e), String::new()));
+                }
+                ("system-out", Some("testcase")) => {
+                    let case = doc.suites.last_mut().unwrap().cases.last_mut().unwrap();
+                    case.system_out = Some(String::new());
+                }
+                (other, parent) => panic!("unexpected <{other}> in {parent:?}"),
+            }
+            if !empty {
+                stack.push(name);
+            }
+            continue;
+        }
+        match event {
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                let text = t.unescape().unwrap().into_owned();
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let case = doc
+                    .suites
+                    .last_mut()
+                    .and_then(|s| s.cases.last_mut())
+                    .expect("text inside a testcase");
+                match stack.last().map(String::as_str) {
+                    Some("failure") => case.failure.as_mut().unwrap().1.push_str(&text),
+                    Some("system-out") => case.system_out.as_mut().unwrap().push_str(&text),
+                    other => panic!("text in {other:?}"),
+                }
+            }
+            Event::Eof => break,
+            Event::Decl(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(roots, 1, "one <testsuites> root");
+    assert!(stack.is_empty());
+    doc
+}
+
+fn num(map: &BTreeMap<String, String>, key: &str) -> usize {
+    map.get(key)
+        .unwrap_or_else(|| panic!("no {key} in {map:?}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
+    let sim = Sim::new(Addon::v3());
+    sim.stub
+        .misbehave(Misbehaviour::SsoAcceptsWrongToken)
+        .misbehave(Misbehaviour::PageWithoutHeader);
+    let out = sim.kensa(&["test", "all", "--format", "junit"]);
+    out.status(1);
+    assert!(out.stdout.starts_with("<?xml"), "{out}");
+    let doc = parse_junit(&out.stdout);
+
+    // The same run as JSON, for the expected sections and checks.
+    let sim2 = Sim::new(Addon::v3());
+    sim2.stub
+        .misbehave(Misbehaviour::SsoAcceptsWrongToken)
+        .misbehave(Misbehaviour::PageWithoutHeader);
+    let run = sim2.test_all();
+    let sections = run.report["sections"].as_array().unwrap();
+
+    assert_eq!(doc.suites.len(), sections.len());
+    let total: usize = doc.suites.iter().map(|s| s.cases.len()).sum();
+    assert_eq!(num(&doc.root, "tests"), total);
+    assert_eq!(total, run.checks().len());
+    let failures: usize = doc
+        .suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .filter(|c| c.failure.is_some())
+        .count();
+    assert_eq!(num(&doc.root, "failures"), failures);
+    assert_eq!(failures, 1);
+    assert_eq!(num(&doc.root, "errors"), 0);
+    assert_eq!(num(&doc.root, "skipped"), 0);
+    for (suite, section) in doc.suites.iter().zip(sections) {
+        let kind = |name: &str| name.split_whitespace().next().unwrap().to_owned();
+        assert_eq!(
+            kind(&suite.attrs["name"]),
+            kind(section["name"].as_str().unwrap())
+        );
+        assert_eq!(num(&suite.attrs, "tests"), suite.cases.len());
+        assert_eq!(
+            num(&suite.attrs, "failures"),
+            suite.cases.iter().filter(|c| c.failure.is_some()).count()
+        );
+        let names: Vec<&str> = suite
+            .cases
+            .iter()
+            .map(|c| c.attrs["name"].as_str())
+            .collect();
+        let expected: Vec<&str> = section["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, expected);
+        for case in &suite.cases {
+            assert_eq!(case.attrs["classname"], suite.attrs["name"]);
+            assert!(case.attrs["time"].parse::<f64>().is_ok());
+        }
+    }
+    let sso = doc
+        .suites
+        .iter()
+        .find(|s| s.attrs["name"].starts_with("SSO "))
+        .expect("an SSO suite");
+    let wrong = sso
+        .cases
+        .iter()
+        .find(|c| c.attrs["name"] == "wrong token gets 403")
+        .unwrap();
+    let (failure, text) = wrong.failure.as_ref().expect("a <failure>");
+    assert!(
+        failure["message"].contains("expected 403, got 302"),
+        "{failure:?}"
+    );
+    assert!(text.contains("a wrong token"), "{text}");
+    let layout = sso
+        .cases
+        .iter()
+        .find(|c| c.attrs["name"] == "Heroku layout")
+        .unwrap();
+    assert!(layout.failure.is_none());
+    assert!(
+        layout
+            .system_out
+            .as_deref()
+            .is_some_and(|t| t.starts_with("warning:") && t.contains("heroku-header")),
+        "{layout:?}"
+    );
+}
+
+#[test]
+fn junit_for_a_passing_run_has_no_failures() {
+    let sim = Sim::new(Addon::new(Shape::Root, Version::V3));
+    let out = sim.kensa(&["test", "all", "--format", "junit"]);
+    out.status(0);
+    let doc = parse_junit(&out.stdout);
+    assert_eq!(num(&doc.root, "failures"), 0);
+    assert!(num(&doc.root, "tests") > 20);
+    assert!(doc
+        .suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .all(|c| c.failure.is_none()));
+    assert_eq!(
+        doc.suites
+            .iter()
+            .map(|s| s.attrs["name"].split_whitespace().next().unwrap())
+            .collect::<Vec<_>>(),
+        ["manifest", "POST", "PUT", "SSO", "DELETE"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Exit codes and usage errors.
+
+#[test]
+fn usage_errors_exit_2_and_reach_no_provider() {
+    let sim = Sim::new(Addon::v3());
+    sim.kensa(&["test", "bogus"]).status(2).stderr_has("bogus");
+    sim.kensa(&["test", "deprovision"])
+        .status(2)
+        .stderr_has("<ID>");
+    sim.kensa(&["test", "planchange", "res-1"])
+        .status(2)
+        .stderr_has("<PLAN>");
+    sim.kensa(&["test", "sso"]).status(2);
+    sim.kensa(&["test", "provision", "stray"])
+        .status(2)
+        .stderr_has("stray");
+    sim.kensa(&["test", "all", "--timeout", "0"]).status(2);
+    sim.kensa(&["test", "all", "--format", "yaml"]).status(2);
+    sim.kensa(&["run"]).status(2);
+    sim.kensa(&["test", "-f", "missing.json", "all"])
+        .status(2)
+        .stderr_has("cannot read manifest missing.json");
+    assert!(sim.stub.requests().is_empty());
+}
+
+#[test]
+fn malformed_manifest_exits_2_with_file_line_and_column() {
+    let sim = Sim::new(Addon::v3());
+    sim.write("bad.json", "{\n  \"id\": \"stubby\",\n  \"api\": {,}\n}\n");
+    let out = sim.kensa(&["test", "all", "-f", "bad.json"]);
+    out.status(2).stderr_has("bad.json:3:11:");
+    assert!(out.stdout.is_empty(), "{out}");
+    sim.write("array.json", "[1, 2]");
+    sim.kensa(&["test", "all", "-f", "array.json"])
+        .status(2)
+        .stderr_has("must be a JSON object");
+    sim.kensa(&["run", "-f", "bad.json", "--", "true"])
+        .status(2)
+        .stderr_has("bad.json:3:11:");
+    assert!(sim.stub.requests().is_empty());
+}
+
+#[test]
+fn a_failing_manifest_rule_stops_the_rest() {
+    let addon = Addon::v3();
+    let stub = Stub::start(&addon);
+    let mut manifest = addon.manifest(stub.port());
+    manifest["api"]["regions"] = json!(["eu"]);
+    let sim = Sim::with_manifest(addon, stub, &manifest);
+    for args in [
+        vec!["test", "all"],
+        vec!["test", "provision"],
+        vec!["test", "sso", "res-1"],
+        vec!["test", "deprovision", "res-1"],
+        vec!["run", "--", "true"],
+    ] {
+        let run = sim.json(&args);
+        run.fails_only(&[(
+            "manifest",
+            "api.regions includes us or *",
+            "must include \"us\"",
+        )]);
+        assert_eq!(run.section_kinds(), ["manifest"], "{args:?}");
+    }
+    assert!(
+        sim.stub.requests().is_empty(),
+        "no request reached the provider"
+    );
+}
+
+#[test]
+fn manifest_rules_each_fail_by_name() {
+    let addon = Addon::v3();
+    let port = crate::stub::closed_port();
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "/id",
+            json!("Not A Slug"),
+            "id is a slug",
+            "not a valid slug",
+        ),
+        ("/api/password", json!(""), "api.password is set", "empty"),
+        (
+            "/api/production/base_url",
+            json!("http://stubby.example.com/heroku/resources"),
+            "production URLs use https",
+            "api.production.base_url",
+        ),
+        (
+            "/api/config_vars",
+            json!(["OTHER_URL"]),
+            "config vars start with the prefix",
+            "STUBBY_",
+        ),
+        (
+            "/api/regions",
+            json!(["us", "mars"]),
+            "api.regions are known regions",
+            "mars",
+        ),
+    ];
+    for (pointer, value, name, needle) in cases {
+        let mut manifest = addon.manifest(port);
+        *manifest.pointer_mut(pointer).unwrap() = value;
+        let stub = Stub::start(&addon);
+        let sim = Sim::with_manifest(addon.clone(), stub, &manifest);
+        sim.json(&["test", "manifest"])
+            .fails_only(&[("manifest", name, needle)]);
+    }
+    let mut manifest = addon.manifest(port);
+    manifest["api"]["username"] = json!("stubby");
+    let sim = Sim::with_manifest(addon.clone(), Stub::start(&addon), &manifest);
+    sim.json(&["test", "manifest"]).fails_only(&[(
+        "manifest",
+        "api.username is not used",
+        "deprecated",
+    )]);
+}
+
+#[test]
+fn without_sso_salt_test_sso_fails_clearly() {
+    let sim = Sim::new(Addon::v3().without_salt());
+    sim.stub.seed("res-1", None);
+    let run = sim.json(&["test", "sso", "res-1"]);
+    run.fails_only(&[("SSO", "sso_salt is set", "no api.sso_salt")]);
+    assert!(sim.stub.requests().is_empty());
+}
+
+#[test]
+fn without_sso_salt_test_all_runs_the_rest() {
+    let sim = Sim::new(Addon::v3().without_salt());
+    let run = sim.test_all();
+    // The rest runs, in full.
+    for kind in ["POST", "PUT", "DELETE"] {
+        run.status_of(kind, "response", "pass", "");
+    }
+    assert!(sim.stub.live().is_empty());
+    assert!(sim.received("POST", "/sso/login").is_empty());
+    // The issue: "sso (when the manifest has an sso_salt)": without one, `all` skips
+    // SSO rather than failing.
+    run.passes();
+    for c in run.checks().iter().filter(|c| c.kind == "SSO") {
+        assert_eq!(c.status, "skip", "{}", run.listing());
+    }
+}
+
+#[test]
+fn production_uses_the_production_urls() {
+    // Production URLs must be https (a manifest rule), so a plain-http stub cannot stand
+    // in for production: the manifest rule is what fails, and nothing is sent.
+    let addon = Addon::v3();
+    let stub = Stub::start(&addon);
+    let manifest = addon.manifest_with_production(stub.port(), &stub.url());
+    let sim = Sim::with_manifest(addon, stub, &manifest);
+    sim.json(&["test", "all", "--production"]).fails_only(&[(
+        "manifest",
+        "production URLs use https",
+        "must start with https:",
+    )]);
+    assert!(sim.stub.requests().is_empty());
+
+    // With https production URLs, --production goes there and not to the test URLs.
+    let addon = Addon::v3();
+    let stub = Stub::start(&addon);
+    let closed = crate::stub::closed_port();
+    let manifest =
+        addon.manifest_with_production(stub.port(), &format!("https://127.0.0.1:{closed}"));
+    let sim = Sim::with_manifest(addon, stub, &manifest);
+    let run = sim.json(&["test", "all", "--production"]);
+    run.fails_only(&[(
+        "POST",
+        "response",
+        &format!("unable to connect to https://127.0.0.1:{closed}/heroku/resources"),
+    )]);
+    assert!(sim.stub.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// kensa run.
+
+#[test]
+fn run_passes_the_config_to_the_command() {
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test -n \"$STUBBY_URL\" && echo \"$STUBBY_URL\" > out.txt && echo child-says-hi",
+    ]);
+    out.status(0)
+        .stdout_has("child-says-hi\n")
+        .stdout_has("Testing running sh -c")
+        .stdout_has("  Check command exits 0 [PASS]");
+    let written = fs::read_to_string(sim.path().join("out.txt")).unwrap();
+    assert_eq!(
+        written.trim_end(),
+        format!("http://127.0.0.1:{}/resources/res-1", sim.stub.port())
+    );
+    // Then plan change and deprovision.
+    assert_eq!(
+        sim.received("PUT", "/heroku/resources/res-1")
+            .last()
+            .unwrap()
+            .json()["plan"],
+        "foo"
+    );
+    assert!(sim.stub.live().is_empty());
+}
+
+#[test]
+fn run_json_reports_the_command_check() {
+    let sim = Sim::new(Addon::v3());
+    let run = sim.json(&["run", "--plan", "bar", "--", "sh", "-c", "exit 0"]);
+    run.passes()
+        .status_of("running", "command exits 0", "pass", "");
+    assert_eq!(
+        run.section_kinds(),
+        ["manifest", "POST", "running", "PUT", "DELETE"]
+    );
+    assert_eq!(
+        sim.received("POST", "/heroku/resources")[0].json()["plan"],
+        "test"
+    );
+    assert_eq!(
+        sim.received("PUT", "/heroku/resources/res-1")
+            .last()
+            .unwrap()
+            .json()["plan"],
+        "bar"
+    );
+}
+
+#[test]
+fn run_with_a_failing_command_still_deprovisions() {
+    let sim = Sim::new(Addon::v3());
+    let run = sim.json(&["run", "--", "sh", "-c", "exit 3"]);
+    run.fails_only(&[("running", "command exits 0", "exited with status 3")]);
+    let deletes = sim.received("DELETE", "/heroku/resources/res-1");
+    assert!(
+        deletes
+            .iter()
+            .any(|r| r.basic() == Some(("stubby".into(), PASSWORD.into()))),
+        "the resource was deprovisioned"
+    );
+    run.status_of("DELETE", "response", "pass", "");
+    assert!(sim.stub.live().is_empty());
+
+    let sim = Sim::new(Addon::v3());
+    sim.kensa(&["run", "--", "sh", "-c", "exit 3"])
+        .status(1)
+        .stdout_has(
+            "  Check command exits 0 [FAIL]\n    ! `sh -c 'exit 3'` exited with status 3\n",
+        );
+    assert!(sim.stub.live().is_empty());
+}
+
+#[test]
+fn run_with_a_missing_command_fails_clearly_and_deprovisions() {
+    let sim = Sim::new(Addon::v3());
+    let run = sim.json(&["run", "--", "kensa-no-such-command-xyz", "arg"]);
+    run.fails_only(&[(
+        "running",
+        "command exits 0",
+        "cannot run `kensa-no-such-command-xyz`: not found",
+    )]);
+    assert!(sim.stub.live().is_empty());
+    assert!(!sim.received("DELETE", "/heroku/resources/res-1").is_empty());
+}
+
+#[test]
+fn run_interrupted_by_ctrl_c_still_deprovisions() {
+    // The command sends SIGINT to kensa, its parent, as Ctrl-C in a terminal would (the
+    // whole foreground group gets it). Without its handler kensa would die on the spot and
+    // leave the resource behind.
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&["run", "--", "sh", "-c", "kill -INT $PPID"]);
+    assert!(out.code == 0 || out.code == 1, "{out}");
+    assert!(
+        sim.received("DELETE", "/heroku/resources/res-1")
+            .iter()
+            .any(|r| r.basic() == Some(("stubby".into(), PASSWORD.into()))),
+        "{out}"
+    );
+    assert!(sim.stub.live().is_empty(), "{out}");
+}
+
+#[test]
+fn run_does_not_run_the_command_when_provisioning_fails() {
+    let sim = Sim::new(Addon::v3());
+    sim.stub.misbehave(Misbehaviour::ProvisionStatus(503));
+    let run = sim.json(&["run", "--", "sh", "-c", "echo ran > ran.txt"]);
+    run.fails_only(&[("POST", "response", "got 503")]);
+    assert!(!sim.path().join("ran.txt").exists());
+    assert_eq!(run.section_kinds(), ["manifest", "POST"]);
+}
+
+#[test]
+fn run_json_stdout_stays_one_document() {
+    // The command's own output must not corrupt `--format json` on stdout: it goes to
+    // stderr instead.
+    let sim = Sim::new(Addon::v3());
+    let run = sim.json(&["run", "--", "sh", "-c", "echo not-json"]);
+    run.passes();
+    assert!(run.outcome.stderr.contains("not-json"), "{}", run.outcome);
+}
+
+/// Every combination once more through `kensa run`, the other lifecycle.
+#[test]
+fn run_passes_in_every_shape_and_version() {
+    for addon in all_combinations() {
+        let sim = Sim::new(addon.clone());
+        let var = addon.url_var();
+        sim.kensa(&["run", "--", "sh", "-c", &format!("test -n \"${var}\"")])
+            .status(0);
+        assert!(sim.stub.live().is_empty(), "{addon:?}");
+    }
+}

@@ -1,0 +1,117 @@
+//! `kensa templates`: the list for people, `--json` for scripts, and a closed pipe.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{repo, Test, TEMPLATES};
+
+/// The one-line description a template declares in its `template.toml`.
+fn description(name: &str) -> String {
+    let path = repo().join("templates").join(name).join("template.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let spec: toml::Table = toml::from_str(&text).unwrap();
+    spec["description"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn lists_every_template_with_its_description() {
+    let out = Test::new().arg("templates").stderr("").unchanged().run();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), TEMPLATES.len(), "{}", out.stdout);
+    for (line, name) in lines.iter().zip(TEMPLATES) {
+        let (first, rest) = line.split_once(' ').unwrap();
+        assert_eq!(first, name, "{line}");
+        assert_eq!(rest.trim_start(), description(name), "{line}");
+    }
+}
+
+#[test]
+fn output_is_plain_when_not_a_terminal() {
+    let out = Test::new().arg("templates").run();
+    assert!(!out.stdout.contains('\x1b'), "{:?}", out.stdout);
+}
+
+#[test]
+fn color_always_styles_the_names() {
+    let out = Test::new().args(["templates", "--color", "always"]).run();
+    assert!(out.stdout.contains("\x1b[1m"), "{:?}", out.stdout);
+}
+
+#[test]
+fn json_is_an_array_of_name_description_variables_commands() {
+    let out = Test::new().args(["templates", "--json"]).stderr("").run();
+    let list: Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    let list = list.as_array().expect("an array");
+    let names: Vec<&str> = list.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, TEMPLATES);
+    for t in list {
+        let name = t["name"].as_str().unwrap();
+        let mut keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["commands", "description", "name", "variables"],
+            "{name}"
+        );
+        assert_eq!(t["description"], description(name).as_str());
+        assert!(t["variables"].is_object(), "{name}: {t:#}");
+        assert!(t["commands"].is_object(), "{name}: {t:#}");
+    }
+    let node = list.iter().find(|t| t["name"] == "node").unwrap();
+    assert_eq!(node["variables"]["node_version"]["type"], "string");
+    assert_eq!(node["commands"]["install"], "npm install");
+}
+
+/// Runs kensa with stdout on a pipe whose read end is already closed, so its very first
+/// write fails with EPIPE, every time (no race with a reader such as `head`).
+fn into_a_closed_pipe(args: &[&str]) -> std::process::Output {
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    reader.wait().unwrap(); // the only holder of the read end has exited
+    let test = Test::new().args(args);
+    test.command()
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// `kensa templates | head -1` must not print "Broken pipe" or fail: the reader is gone,
+/// which is the reader's business.
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let out = into_a_closed_pipe(&["templates"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Regression: the JSON list is written by serde_json, whose error hides the io::Error
+/// from the error chain, so the broken pipe was reported as `error: Broken pipe` (exit 1).
+#[test]
+fn a_closed_pipe_is_not_an_error_for_json_either() {
+    let out = into_a_closed_pipe(&["templates", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_closed_pipe_after_create_is_not_an_error() {
+    let out = into_a_closed_pipe(&["create", "p", "--template", "node", "--dry-run"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn piping_into_head_is_quiet() {
+    let kensa = assert_cmd::cargo::cargo_bin("kensa");
+    let script = format!("'{}' templates | head -c1", kensa.display());
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "c"); // clojure
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

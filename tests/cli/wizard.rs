@@ -1,0 +1,216 @@
+//! The dialoguer wizard, driven through a pseudo-terminal (rexpect): kensa sees a terminal
+//! on stdin and stderr, asks, and does what the answers say.
+//!
+//! Every wait is bounded (`TIMEOUT_MS`): a prompt that never comes fails the test with what
+//! the terminal showed instead of hanging it.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use rexpect::process::wait::WaitStatus;
+use rexpect::session::{spawn_with_options, Options, PtySession};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::support::{assert_dotenv_matches, assert_secret};
+
+const TIMEOUT_MS: u64 = 10_000;
+const DOWN: &str = "\x1b[B";
+const ENTER: &str = "\r";
+
+/// A kensa process on a fresh pty, in `dir`, with a hermetic environment.
+struct Pty {
+    session: PtySession,
+}
+
+impl Pty {
+    fn spawn(dir: &Path, args: &[&str]) -> Pty {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kensa"));
+        cmd.args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("TERM", "xterm");
+        let options = Options {
+            timeout_ms: Some(TIMEOUT_MS),
+            strip_ansi_escape_codes: true,
+        };
+        Pty {
+            session: spawn_with_options(cmd, options).expect("spawn kensa on a pty"),
+        }
+    }
+
+    /// Waits (bounded) until the terminal shows `text`.
+    fn expect(&mut self, text: &str) {
+        if let Err(e) = self.session.exp_string(text) {
+            panic!("waiting for {text:?}: {e}");
+        }
+    }
+
+    /// Types keys (no newline added).
+    fn keys(&mut self, keys: &str) {
+        self.session.send(keys).unwrap();
+        self.session.flush().unwrap();
+    }
+
+    /// Waits for the prompt, then answers it.
+    fn answer(&mut self, prompt: &str, keys: &str) {
+        self.expect(prompt);
+        self.keys(keys);
+    }
+
+    /// Waits (bounded) for the end of output and returns the exit code.
+    fn exit_code(mut self) -> i32 {
+        if let Err(e) = self.session.exp_eof() {
+            panic!("waiting for kensa to finish: {e}");
+        }
+        match self.session.process.wait().unwrap() {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("kensa did not exit normally: {other:?}"),
+        }
+    }
+}
+
+fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("kensa-pty-")
+        .tempdir()
+        .unwrap()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn create_with_no_flags_asks_for_everything() {
+    let tmp = tempdir();
+    let mut pty = Pty::spawn(tmp.path(), &["create"]);
+    // clojure, node, rust-axum, sinatra: two steps down is rust-axum.
+    pty.expect("Template");
+    pty.expect("sinatra"); // the whole list is drawn
+    pty.keys(DOWN);
+    pty.keys(DOWN);
+    pty.keys(ENTER);
+    pty.answer("Project directory", &format!("Wizard Addon{ENTER}"));
+    pty.answer("Add-on id (slug)", ENTER); // default: wizard-addon, from the directory
+    pty.answer("Display name", &format!("Wizard Made{ENTER}"));
+    pty.answer("Regions", ENTER); // default: us
+    pty.answer("Single sign-on", ENTER); // default: POST
+    pty.answer("Local port", ENTER); // default: 5000
+    pty.expect("Created");
+    pty.expect("from the rust-axum template");
+    assert_eq!(pty.exit_code(), 0);
+
+    let project = tmp.path().join("Wizard Addon");
+    assert!(
+        project.join("Cargo.toml").is_file(),
+        "the rust-axum project"
+    );
+    let manifest = json(&project.join("addon-manifest.json"));
+    assert_eq!(manifest["id"], "wizard-addon");
+    assert_eq!(manifest["name"], "Wizard Made");
+    assert_eq!(manifest["api"]["regions"], json!(["us"]));
+    assert_eq!(
+        manifest["api"]["test"],
+        json!({
+            "base_url": "http://localhost:5000/heroku/resources",
+            "sso_url": "http://localhost:5000/sso/login"
+        })
+    );
+    assert_dotenv_matches(
+        &fs::read_to_string(project.join(".env")).unwrap(),
+        &manifest,
+    );
+    let entries: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "only the project: {entries:?}");
+}
+
+#[test]
+fn create_asks_for_template_variables_without_a_default() {
+    let tmp = tempdir();
+    let tpl = tmp.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    fs::write(
+        tpl.join("template.toml"),
+        "description = \"d\"\n[variables.region_code]\nregex = \"^[a-z]+$\"\nhelp = \"lowercase code\"\n",
+    )
+    .unwrap();
+    fs::write(tpl.join("code.txt.tera"), "code={{ region_code }}\n").unwrap();
+
+    let mut pty = Pty::spawn(tmp.path(), &["create", "out", "--template", "./tpl"]);
+    pty.answer("Add-on id (slug)", ENTER);
+    pty.answer("Display name", ENTER);
+    pty.answer("Regions", ENTER);
+    pty.answer("Single sign-on", ENTER);
+    pty.answer("Local port", ENTER);
+    pty.answer("region_code (lowercase code)", &format!("emea{ENTER}"));
+    pty.expect("Created");
+    assert_eq!(pty.exit_code(), 0);
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("out/code.txt")).unwrap(),
+        "code=emea\n"
+    );
+}
+
+#[test]
+fn create_asks_before_replacing_and_no_keeps_the_directory() {
+    let tmp = tempdir();
+    fs::create_dir(tmp.path().join("p")).unwrap();
+    fs::write(tmp.path().join("p/mine.txt"), "keep me\n").unwrap();
+    let mut pty = Pty::spawn(tmp.path(), &["create", "p", "--template", "node"]);
+    pty.answer("p exists and is not empty. Replace it?", "n");
+    pty.expect("--force");
+    assert_eq!(pty.exit_code(), 2);
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("p/mine.txt")).unwrap(),
+        "keep me\n"
+    );
+    assert_eq!(fs::read_dir(tmp.path().join("p")).unwrap().count(), 1);
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn init_asks_before_replacing_and_no_leaves_the_manifest_byte_identical() {
+    let tmp = tempdir();
+    let manifest = tmp.path().join("addon-manifest.json");
+    let original = b"{\"id\": \"hand-made\", \"api\": {}}\n";
+    fs::write(&manifest, original).unwrap();
+    let mut pty = Pty::spawn(tmp.path(), &["init"]);
+    pty.answer("addon-manifest.json already exists. Replace it?", "n");
+    pty.expect("--force");
+    assert_eq!(pty.exit_code(), 2);
+    assert_eq!(fs::read(&manifest).unwrap(), original);
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn init_asks_before_replacing_and_yes_writes_the_answers() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("shop-sync");
+    fs::create_dir(&dir).unwrap();
+    let manifest = dir.join("addon-manifest.json");
+    fs::write(&manifest, "{}").unwrap();
+    let mut pty = Pty::spawn(&dir, &["init"]);
+    pty.answer("addon-manifest.json already exists. Replace it?", "y");
+    pty.answer("Add-on id (slug)", ENTER); // default: shop-sync
+    pty.answer("Display name", &format!("Shop Sync{ENTER}"));
+    pty.expect("Regions");
+    pty.expect("eu"); // us is first and checked; eu is next
+    pty.keys(DOWN);
+    pty.keys(" ");
+    pty.keys(ENTER);
+    pty.answer("Single sign-on", &format!("{DOWN}{ENTER}")); // GET (legacy)
+    pty.answer("Local port", &format!("8080{ENTER}"));
+    pty.expect("Wrote");
+    assert_eq!(pty.exit_code(), 0);
+
+    let m = json(&manifest);
+    assert_eq!(m["id"], "shop-sync");
+    assert_eq!(m["name"], "Shop Sync");
+    assert_eq!(m["api"]["regions"], json!(["us", "eu"]));
+    assert_eq!(m["api"]["test"], "http://localhost:8080/");
+    assert_secret(m["api"]["sso_salt"].as_str().unwrap());
+}
