@@ -87,7 +87,8 @@ fn fresh_heroku_id() -> String {
             .try_into()
             .expect("4 bytes"),
     );
-    format!("app{}@kensa.heroku.com", n % 10_000_000)
+    // Always seven digits, so the derived-id check never matches a short number by chance.
+    format!("app{}@kensa.heroku.com", 1_000_000 + n % 9_000_000)
 }
 
 /// Runs every provision check; returns the resource when one was created.

@@ -164,6 +164,8 @@ pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
             Some(c) => Verdict::Fail(format!(
                 "the heroku-nav-data cookie is {c:?}, but nav-data sent was {nav:?}"
             )),
+            // A refused login is already a failure; a missing cookie follows from it.
+            None if !logged_in => Verdict::Skip("no cookie, as the login failed".into()),
             None => Verdict::Fail(
                 "no heroku-nav-data cookie was set; set it to the nav-data parameter".into(),
             ),
