@@ -23,7 +23,6 @@ use crate::manifest::{validate, Manifest};
 use crate::output::{self, BOLD, DIM};
 use crate::scaffold::{interactive, wizard::Wizard};
 use crate::slug;
-use crate::verdict::Verdict;
 use api::Service;
 
 /// Mode of a manifest kensa creates (as `kensa init` writes it); a replaced one keeps its own.
@@ -36,13 +35,7 @@ const HUNK: Style = AnsiColor::Cyan.on_default();
 pub fn push(manifest_path: &Path, args: PushArgs) -> Result<ExitCode> {
     let shown = manifest_path.display();
     let (before, manifest) = load(manifest_path)?;
-    let failures: Vec<String> = validate::validate(&manifest)
-        .into_iter()
-        .filter_map(|r| match r.verdict {
-            Verdict::Fail(m) => Some(format!("{}: {m}", r.name)),
-            _ => None,
-        })
-        .collect();
+    let failures = validate::failures(&manifest);
     anyhow::ensure!(
         failures.is_empty(),
         "refusing to push {shown}: it breaks {} manifest rule{} (`kensa test manifest` shows them all):\n  {}",

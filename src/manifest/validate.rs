@@ -59,6 +59,17 @@ pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
     results
 }
 
+/// Every failed rule as `name: message`, for refusing to write or send a manifest.
+pub fn failures(manifest: &Manifest) -> Vec<String> {
+    validate(manifest)
+        .into_iter()
+        .filter_map(|r| match r.verdict {
+            Verdict::Fail(m) => Some(format!("{}: {m}", r.name)),
+            _ => None,
+        })
+        .collect()
+}
+
 const API_RULES: [&str; 13] = [
     "api.regions is an array",
     "api.regions includes us or *",

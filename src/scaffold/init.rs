@@ -102,13 +102,7 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
 
 /// kensa never writes a manifest its own validation would reject.
 pub fn ensure_valid(manifest: &Manifest) -> Result<()> {
-    let failures: Vec<String> = validate::validate(manifest)
-        .into_iter()
-        .filter_map(|r| match r.verdict {
-            crate::verdict::Verdict::Fail(m) => Some(format!("{}: {m}", r.name)),
-            _ => None,
-        })
-        .collect();
+    let failures = validate::failures(manifest);
     anyhow::ensure!(
         failures.is_empty(),
         "refusing to write an invalid manifest:\n  {}",
