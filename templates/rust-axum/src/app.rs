@@ -20,8 +20,14 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::config::{ADDON_NAME, CONFIG_VAR};
+use crate::heroku::{self, HttpClient};
 use crate::sso;
-use crate::store::{Resource, Store};
+use crate::store::{Callback, Resource, Status, Store};
+
+/// Resources on this plan are provisioned asynchronously (v3, PROTOCOL §5): `202` first, then
+/// Heroku is called back from a spawned task (src/heroku.rs). Every other plan is synchronous.
+/// Rename it, or test the request differently, to choose which plans provision asynchronously.
+pub const ASYNC_PLAN: &str = "async";
 
 /// Secrets and URLs from the environment. No `Debug`: it must never end up in a log.
 pub struct Settings {
@@ -34,6 +40,12 @@ pub struct Settings {
     pub session_key: Vec<u8>,
     /// Base of the URL handed out in the config var.
     pub public_url: String,
+    /// The add-on's OAuth client secret (`HEROKU_CLIENT_SECRET`), to exchange the grant of an
+    /// asynchronous provision; without it the `async` plan is refused.
+    pub client_secret: Option<String>,
+    /// `HEROKU_IDENTITY_URL`: where to exchange grants; `None` for the rule in
+    /// `heroku::identity_url`.
+    pub identity_url: Option<String>,
 }
 
 impl Settings {
@@ -53,6 +65,8 @@ impl Settings {
             sso_salt,
             public_url: optional("PUBLIC_URL")
                 .unwrap_or_else(|| format!("http://localhost:{port}")),
+            client_secret: optional("HEROKU_CLIENT_SECRET"),
+            identity_url: optional("HEROKU_IDENTITY_URL"),
         })
     }
 
@@ -83,6 +97,8 @@ pub fn session_key(secret: Option<&str>, sso_salt: Option<&str>) -> Vec<u8> {
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Arc<Store>,
+    /// Calls Heroku back (asynchronous provisioning).
+    pub http: HttpClient,
 }
 
 impl AppState {
@@ -90,11 +106,12 @@ impl AppState {
         Self {
             settings: Arc::new(settings),
             store: Arc::new(Store::default()),
+            http: heroku::http_client(),
         }
     }
 
     /// The config handed to Heroku: one var, a URL naming the resource.
-    fn config_for(&self, resource: &Resource) -> BTreeMap<&'static str, String> {
+    pub fn config_for(&self, resource: &Resource) -> BTreeMap<&'static str, String> {
         let base = self.settings.public_url.trim_end_matches('/');
         BTreeMap::from([(CONFIG_VAR, format!("{base}/resources/{}", resource.id))])
     }
@@ -121,6 +138,7 @@ pub enum ApiError {
     BadRequest(String),
     Unprocessable(String),
     NotFound(&'static str),
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -133,6 +151,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message.to_owned()),
+            ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message),
         };
         let mut response = (status, Json(json!({ "message": message }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -208,12 +227,39 @@ fn require_plan(plan: String) -> Result<String, ApiError> {
 }
 
 /// The fields used from a v1 or v3 provision request; serde ignores the rest (`name`,
-/// `heroku_id`, `callback_url`, `oauth_grant`, `options`, `log_input_url`, …).
+/// `heroku_id`, `options`, `log_input_url`, …). The two the `async` plan needs are taken as
+/// any JSON, so that for other plans they stay as unchecked as every other extra field.
 #[derive(Deserialize)]
 struct ProvisionRequest {
     plan: String,
     uuid: Option<String>,
     region: Option<String>,
+    callback_url: Option<Value>,
+    oauth_grant: Option<Value>,
+}
+
+impl ProvisionRequest {
+    /// `(callback_url, oauth_grant.code)`: what an asynchronous provision needs from v3.
+    fn async_grant(&self) -> Result<(String, String), ApiError> {
+        let callback_url = self
+            .callback_url
+            .as_ref()
+            .and_then(Value::as_str)
+            .filter(|url| heroku::is_callback_url(url));
+        let code = self
+            .oauth_grant
+            .as_ref()
+            .and_then(|grant| grant.get("code"))
+            .and_then(Value::as_str)
+            .filter(|code| !code.is_empty());
+        match (callback_url, code) {
+            (Some(url), Some(code)) => Ok((url.to_owned(), code.to_owned())),
+            _ => Err(ApiError::Unprocessable(format!(
+                "The {ASYNC_PLAN} plan provisions asynchronously (v3): the request needs an \
+                 http(s) callback_url and an oauth_grant with a code."
+            ))),
+        }
+    }
 }
 
 async fn provision(
@@ -222,12 +268,41 @@ async fn provision(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: ProvisionRequest = parse_body(&body)?;
+    let grant = if request.plan == ASYNC_PLAN {
+        if state.settings.client_secret.is_none() {
+            eprintln!("refused plan {ASYNC_PLAN}: HEROKU_CLIENT_SECRET is not set");
+            return Err(ApiError::Unavailable(format!(
+                "{ADDON_NAME} cannot provision asynchronously yet; please try again later."
+            )));
+        }
+        Some(request.async_grant()?)
+    } else {
+        None
+    };
     let plan = require_plan(request.plan)?;
     let uuid = request.uuid.filter(|uuid| !uuid.is_empty());
-    // Provisioning is synchronous: the resource is ready when we answer. A provider that needs
-    // time would answer 202 with {id, message} here, then exchange `oauth_grant` and call
-    // Heroku back from a spawned task (PROTOCOL §5); keep `Store::provision` as the entry point.
-    let (resource, created) = state.store.provision(uuid, plan, request.region);
+    let callback_url = grant.as_ref().map(|(url, _)| url.clone());
+    // Under the store's lock: of concurrent copies of one request, exactly one creates.
+    let (resource, created) = state
+        .store
+        .provision(uuid, plan, request.region, callback_url);
+    if resource.status != Status::Ready {
+        // Asynchronous (v3): {id, message} now, no config. Only the copy that created the
+        // resource starts the background work; replays just answer 202 with the same id.
+        if let (true, Some((_, code))) = (created, grant) {
+            println!(
+                "accepted {} on plan {}; provisioning in the background",
+                resource.id, resource.plan
+            );
+            tokio::spawn(heroku::provision(state.clone(), resource.clone(), code));
+        }
+        let body = json!({
+            "id": resource.id,
+            "message": format!("{ADDON_NAME} is being provisioned on plan {}.", resource.plan),
+        });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
+    // Synchronous (or a replay of an asynchronous one that is done): the config goes back now.
     let status = if created {
         println!("provisioned {} on plan {}", resource.id, resource.plan);
         StatusCode::CREATED
@@ -266,17 +341,33 @@ async fn change_plan(
     })))
 }
 
+/// A resource provisioned asynchronously is deprovisioned asynchronously too: `202`, then
+/// `POST <callback_url>/actions/deprovision` with its token. One that never got a token (its
+/// grant exchange failed or is still running) cannot call Heroku: it answers `204` like the rest.
 async fn deprovision(
     _: Authenticated,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let resource = state
         .store
         .remove(&id)
         .ok_or(ApiError::NotFound("no such resource"))?;
+    if let Some(Callback {
+        url,
+        tokens: Some(tokens),
+    }) = resource.callback
+    {
+        println!(
+            "deprovisioned {}; telling Heroku in the background",
+            resource.id
+        );
+        tokio::spawn(heroku::deprovision(state.clone(), resource.id, url, tokens));
+        let body = json!({ "message": format!("{ADDON_NAME} is being deprovisioned.") });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
     println!("deprovisioned {}", resource.id);
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod app;
 mod config;
+mod heroku;
 mod sso;
 mod store;
 #[cfg(test)]

@@ -379,6 +379,8 @@ mod tests {
             uuid: Some("u-1".into()),
             plan: "test".into(),
             region: None,
+            status: crate::store::Status::Ready,
+            callback: None,
         }
     }
 
