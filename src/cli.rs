@@ -1,5 +1,6 @@
 //! The command line, as clap derive types. Parsing only: no I/O happens here.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -12,7 +13,9 @@ Examples:
   kensa test all                             check your running service
   kensa run -- npm test                      provision, run, deprovision
   kensa sso 42                               open a signed-in session in the browser
-  kensa pull my-addon / push / diff          sync the manifest with the add-ons service";
+  kensa pull my-addon / push / diff          sync the manifest with the add-ons service
+  kensa completions bash                     shell completions (also zsh, fish, …)
+  kensa man | man -l -                       read this manual as a man page";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,6 +127,43 @@ Examples:
   kensa diff --color always | less -R
   kensa diff -f config/addon-manifest.json")]
     Diff(DiffArgs),
+
+    /// Print a shell completion script to stdout
+    #[command(after_help = "\
+Examples:
+  kensa completions bash > ~/.local/share/bash-completion/completions/kensa
+  kensa completions zsh > ~/.zfunc/_kensa      with fpath=(~/.zfunc $fpath) in ~/.zshrc
+  kensa completions fish > ~/.config/fish/completions/kensa.fish
+  kensa completions powershell >> $PROFILE
+  kensa completions elvish >> ~/.config/elvish/rc.elv")]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) to stdout, or write one page per command with --dir
+    #[command(after_help = "\
+Examples:
+  kensa man | man -l -                         read it now
+  kensa man > ~/.local/share/man/man1/kensa.1  install it for `man kensa`
+  kensa man --dir target/man                   kensa.1, kensa-test.1, kensa-test-provision.1, …
+  kensa man --dir target/man --force           replace pages written before")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write one page per command (kensa.1, kensa-init.1, …) into this directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// With --dir: replace pages that already exist
+    #[arg(long, requires = "dir")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -268,8 +308,19 @@ pub struct TestArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum TestCommand {
     /// Check the manifest against every rule
+    #[command(after_help = "\
+Examples:
+  kensa test manifest
+  kensa test manifest -f config/addon-manifest.json --format json")]
     Manifest,
     /// Provision a resource and check the answer (extra --key value words become options)
+    #[command(after_help = "\
+Examples:
+  kensa test provision
+  kensa test provision --plan premium --region-size large --fast
+  kensa test provision --plan async --async-timeout 30
+  kensa test provision --redeliver 5           five copies at once must give one resource
+  kensa test provision --format json | jq -r .resource.id")]
     Provision {
         /// Send the same provision N times at once; exactly one resource must result
         #[arg(long, value_name = "N", default_value_t = 1,
@@ -284,11 +335,19 @@ pub enum TestCommand {
         options: Vec<String>,
     },
     /// Deprovision a resource
+    #[command(after_help = "\
+Examples:
+  kensa test deprovision 42
+  kensa test deprovision 42 --production")]
     Deprovision {
         /// The provider's resource id
         id: String,
     },
     /// Change a resource's plan
+    #[command(after_help = "\
+Examples:
+  kensa test planchange 42 premium
+  kensa test planchange 42 basic --timeout 10")]
     Planchange {
         /// The provider's resource id
         id: String,
@@ -296,6 +355,10 @@ pub enum TestCommand {
         plan: String,
     },
     /// Sign in to a resource as Heroku would
+    #[command(after_help = "\
+Examples:
+  kensa test sso 42
+  kensa test sso 42 --uuid 01234567-89ab-cdef-0123-456789abcdef")]
     Sso {
         /// The provider's resource id
         id: String,
@@ -304,6 +367,12 @@ pub enum TestCommand {
         uuid: Option<String>,
     },
     /// Manifest, provision, plan change, SSO and deprovision, in order
+    #[command(after_help = "\
+Examples:
+  kensa test all
+  kensa test all --plan premium                plan change to premium instead of foo
+  kensa test all --format junit > kensa.xml
+  kensa test all --production --timeout 10")]
     All,
 }
 
@@ -418,7 +487,10 @@ pub enum ColorWhen {
 }
 
 impl ColorWhen {
-    /// Sets the process-wide colour choice every styled writer follows.
+    /// Sets the process-wide colour choice every styled writer follows: anstream's (our
+    /// output and clap's help and errors) and console's (the dialoguer prompts). With
+    /// `auto`, both follow anstream's rule for each stream: `NO_COLOR` → none, else
+    /// `CLICOLOR_FORCE` → colour, else colour only on a terminal.
     pub fn apply(self) {
         let choice = match self {
             ColorWhen::Auto => anstream::ColorChoice::Auto,
@@ -426,6 +498,30 @@ impl ColorWhen {
             ColorWhen::Never => anstream::ColorChoice::Never,
         };
         choice.write_global();
+        let stdout = anstream::AutoStream::choice(&std::io::stdout());
+        let stderr = anstream::AutoStream::choice(&std::io::stderr());
+        console::set_colors_enabled(stdout != anstream::ColorChoice::Never);
+        console::set_colors_enabled_stderr(stderr != anstream::ColorChoice::Never);
+    }
+
+    /// The `--color` value in raw arguments, before clap parses them, so clap's own help
+    /// and usage errors follow it too. Words after `--` belong to another command. An
+    /// invalid value is left for clap to report.
+    pub fn from_args(args: &[OsString]) -> Option<ColorWhen> {
+        let mut found = None;
+        let mut words = args.iter().skip(1).map(|a| a.to_str());
+        while let Some(word) = words.next() {
+            let value = match word {
+                Some("--") => break,
+                Some("--color") => words.next().flatten(),
+                Some(w) => w.strip_prefix("--color="),
+                None => None,
+            };
+            if let Some(v) = value.and_then(|v| ColorWhen::from_str(v, false).ok()) {
+                found = Some(v);
+            }
+        }
+        found
     }
 }
 
@@ -483,6 +579,41 @@ mod tests {
         };
         assert_eq!(args.command, ["sh", "-c", "true"]);
         assert_eq!(args.opts.plan.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn color_is_found_before_parsing() {
+        let scan = |args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            ColorWhen::from_args(&args)
+        };
+        assert_eq!(
+            scan(&["kensa", "--color", "always", "x"]),
+            Some(ColorWhen::Always)
+        );
+        assert_eq!(
+            scan(&["kensa", "test", "--color=never"]),
+            Some(ColorWhen::Never)
+        );
+        assert_eq!(scan(&["kensa", "test"]), None);
+        assert_eq!(scan(&["kensa", "--color", "sometimes"]), None);
+        assert_eq!(scan(&["kensa", "run", "--", "ls", "--color=always"]), None);
+    }
+
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            let path = format!("{path} {}", cmd.get_name());
+            let after = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(after.starts_with("Examples:\n"), "{path} has no examples");
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path);
+            }
+        }
+        walk(&Cli::command(), "");
     }
 
     #[test]

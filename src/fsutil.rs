@@ -16,13 +16,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("directory {} does not exist", dir.display()),
-        ));
+        return Err(if dir.exists() {
+            io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            )
+        } else {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("directory {} does not exist", dir.display()),
+            )
+        });
     }
     // The temp file is created 0600, so a secret is never readable by others, even briefly.
-    let mut tmp = NamedTempFile::new_in(dir)?;
+    let mut tmp = NamedTempFile::new_in(dir).map_err(without_temp_path)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.as_file()
@@ -33,4 +40,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::
         tmp.persist_noclobber(path).map_err(|e| e.error)?;
     }
     Ok(())
+}
+
+/// tempfile adds `at path "<dir>/.tmpXXXX"` to its errors: a name the user never sees on
+/// disk. The OS error alone says what went wrong; the caller names the path it was for.
+pub fn without_temp_path(err: io::Error) -> io::Error {
+    let os = err
+        .get_ref()
+        .and_then(|inner| inner.source())
+        .and_then(|source| source.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error);
+    os.map_or(err, io::Error::from_raw_os_error)
 }

@@ -5,11 +5,13 @@
 
 pub mod check;
 pub mod cli;
+pub mod docs;
 pub mod error;
 pub mod fsutil;
 pub mod manifest;
 pub mod output;
 pub mod platform;
+pub mod progress;
 pub mod scaffold;
 pub mod secrets;
 pub mod slug;
@@ -30,6 +32,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Before parsing, so clap's help and usage errors follow `--color` too.
+    cli::ColorWhen::from_args(&args)
+        .unwrap_or(cli::ColorWhen::Auto)
+        .apply();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -39,6 +46,7 @@ where
         }
     };
     cli.color.apply();
+    progress::enable();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -63,5 +71,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Push(args) => platform::push(&cli.filename, args),
         cli::Command::Pull(args) => platform::pull(&cli.filename, args),
         cli::Command::Diff(args) => platform::diff(&cli.filename, args),
+        cli::Command::Completions(args) => docs::completions(args),
+        cli::Command::Man(args) => docs::man(args),
     }
 }

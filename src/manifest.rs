@@ -49,6 +49,8 @@ pub enum ManifestError {
     },
     #[error("{}: the manifest must be a JSON object, found {found}", path.display())]
     NotObject { path: PathBuf, found: &'static str },
+    #[error("{}: the manifest is empty; `kensa init` writes one", path.display())]
+    Empty { path: PathBuf },
 }
 
 /// A manifest document. Accessors read it leniently; [`validate`] says what is wrong.
@@ -78,6 +80,12 @@ impl Manifest {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, ManifestError> {
+        // serde_json would say "EOF while parsing a value" at line 1 column 0.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ManifestError::Empty {
+                path: path.to_owned(),
+            });
+        }
         let value: Value = serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse {
             path: path.to_owned(),
             line: e.line(),
@@ -156,11 +164,10 @@ impl Manifest {
         self.api_str("sso_salt").filter(|s| !s.is_empty())
     }
 
-    /// True for the v3 API (`"version": "3"`); anything else is legacy v1.
+    /// True for the v3 API (`"version": "3"`); anything else is legacy v1, as the
+    /// `api.version is set` rule says (a number 3 is not the string "3").
     pub fn is_v3(&self) -> bool {
-        self.api()
-            .and_then(|api| api.get("version"))
-            .is_some_and(|v| v.as_str() == Some("3") || v.as_u64() == Some(3))
+        self.api_str("version") == Some("3")
     }
 
     /// `config_vars_prefix`, or the id upper-cased with `-` as `_`.
@@ -277,7 +284,7 @@ pub fn json_type(value: &Value) -> &'static str {
 }
 
 /// serde_json appends " at line L column C"; the error already says where.
-fn strip_position(message: &str) -> String {
+pub fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
@@ -355,6 +362,17 @@ mod tests {
             err.starts_with("m.json:3:3: manifest is not valid JSON"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_empty_file_says_it_is_empty() {
+        for text in ["", " \n\t\r\n"] {
+            let err = Manifest::parse(text.as_bytes(), Path::new("m.json")).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "m.json: the manifest is empty; `kensa init` writes one"
+            );
+        }
     }
 
     #[test]

@@ -11,12 +11,18 @@ pub const GOOD: Style = AnsiColor::Green.on_default();
 pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
 
-/// Prints `error: …` with every cause on its own line, to stderr.
+/// Prints `error: …` with every cause on its own line, to stderr. A cause whose text the
+/// line before already ends with (`cannot read x: Is a directory`) is not repeated.
 pub fn print_error(err: &anyhow::Error) {
     let mut stderr = anstream::stderr().lock();
     let _ = writeln!(stderr, "{ERROR}error:{ERROR:#} {err}");
+    let mut shown = err.to_string();
     for cause in err.chain().skip(1) {
-        let _ = writeln!(stderr, "  {DIM}caused by:{DIM:#} {cause}");
+        let text = cause.to_string();
+        if !shown.ends_with(&text) {
+            let _ = writeln!(stderr, "  {DIM}caused by:{DIM:#} {text}");
+        }
+        shown = text;
     }
 }
 

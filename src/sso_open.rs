@@ -180,6 +180,10 @@ fn serve_once(page: &str, action: &str, timeout: Duration, open: bool) -> Result
         launch(&address);
     }
 
+    let waiting = crate::progress::Spinner::start(format!(
+        "waiting up to {} s for a browser to open {address}",
+        timeout.as_secs()
+    ));
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -210,6 +214,7 @@ fn serve_once(page: &str, action: &str, timeout: Duration, open: bool) -> Result
         request
             .respond(response)
             .context("cannot send the SSO page")?;
+        drop(waiting);
         let _ = writeln!(
             anstream::stderr(),
             "Served the sign-in page once; the browser posts it to {action}."

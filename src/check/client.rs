@@ -107,13 +107,17 @@ impl Client {
             Payload::Empty => Vec::new(),
         };
         if self.verbose {
-            self.log_request(method, url, auth, &body);
+            crate::progress::suspend(|| self.log_request(method, url, auth, &body));
         }
         let other = |message: String| HttpError::Other {
             url: url.to_owned(),
             message,
         };
         let started = Instant::now();
+        let waiting = crate::progress::Spinner::after(
+            crate::progress::SLOW_REQUEST,
+            format!("waiting for the answer to {method} {url}"),
+        );
         let result = match payload {
             Payload::Empty => builder
                 .body(())
@@ -142,6 +146,7 @@ impl Client {
             .limit(BODY_LIMIT)
             .read_to_vec()
             .map_err(|e| self.classify(url, e))?;
+        drop(waiting);
         let exchange = Exchange {
             method,
             url: url.to_owned(),
@@ -151,7 +156,7 @@ impl Client {
             elapsed: started.elapsed(),
         };
         if self.verbose {
-            self.log_response(&exchange);
+            crate::progress::suspend(|| self.log_response(&exchange));
         }
         Ok(exchange)
     }

@@ -8,6 +8,11 @@ use crate::verdict::Verdict;
 pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) -> bool {
     let url = target.endpoint.resource_url(id);
     rec.section(format!("DELETE {url}"));
+    // Refusals from before (provisioning) are not this step's: only later ones explain it.
+    let (earlier, strays) = match (&target.heroku, uuid) {
+        (Some(fake), Some(uuid)) => (fake.record(uuid).refusals.len(), fake.strays().len()),
+        _ => (0, 0),
+    };
     // Bad credentials first: if the provider wrongly honours them, the real call shows it.
     let accepted = check_auth(rec, target, "DELETE", &url, || Payload::Empty);
     let v3 = target.manifest.is_v3();
@@ -27,18 +32,23 @@ pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) ->
     if let (Ok(x), Some(fake), Some(uuid)) = (&result, &target.heroku, uuid) {
         if x.status == 202 {
             // Asynchronous deprovisioning: the provider reports back when it is done.
-            let (record, _) =
-                fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some());
             let callback = fake.callback_url(uuid);
+            let (record, _) = {
+                let _waiting = crate::progress::Spinner::start(format!(
+                    "waiting up to {} s for the provider to call POST {callback}/actions/deprovision",
+                    target.async_timeout.as_secs()
+                ));
+                fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some())
+            };
             rec.note(
                 "deprovision marked done",
-                match (&record.deprovisioned, &record.refused) {
+                match (&record.deprovisioned, record.refusals.get(earlier)) {
                     (Some(Ok(())), _) => Verdict::Pass,
                     (Some(Err(why)), _) | (None, Some(why)) => Verdict::Fail(why.clone()),
-                    (None, None) => Verdict::Fail(format!(
+                    (None, None) => Verdict::Fail(fake.with_strays(strays, format!(
                         "answered 202 but never called POST {callback}/actions/deprovision within {} s (--async-timeout)",
                         target.async_timeout.as_secs()
-                    )),
+                    ))),
                 },
             );
         }
@@ -57,7 +67,12 @@ pub fn delete(target: &Target, id: &str, uuid: Option<&str>) -> Result<(), Strin
         return Err(format!("{url} answered {}", x.describe()));
     }
     if let (202, Some(fake), Some(uuid)) = (x.status, &target.heroku, uuid) {
+        let waiting = crate::progress::Spinner::start(format!(
+            "waiting up to {} s for the provider to call back that {id} is deprovisioned",
+            target.async_timeout.as_secs()
+        ));
         let (_, done) = fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some());
+        drop(waiting);
         if !done {
             return Err(format!(
                 "{url} answered 202 but the provider never called actions/deprovision"

@@ -32,6 +32,8 @@ pub struct AddonRecord {
     pub config: Vec<(String, Value)>,
     /// The first Platform API call the fake refused, and why.
     pub refused: Option<String>,
+    /// Every refused call, in order (so a later step can tell its own refusals apart).
+    pub refusals: Vec<String>,
     pub provisioned: Option<Result<(), String>>,
     pub deprovisioned: Option<Result<(), String>>,
 }
@@ -42,6 +44,8 @@ struct State {
     tokens: HashMap<String, String>,                     // access token → uuid
     addons: HashMap<String, AddonRecord>,                // uuid → record
     client_secret: Option<String>,
+    /// Refused calls that name no known add-on (unknown uuid, code or route).
+    strays: Vec<String>,
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
@@ -107,6 +111,26 @@ impl FakeHeroku {
             .insert(code.clone(), (uuid.to_owned(), expires_at, false));
         state.addons.entry(uuid.to_owned()).or_default();
         Grant { code, expires_at }
+    }
+
+    /// The refused calls that named no add-on kensa provisioned: a provider calling the
+    /// wrong URL, or with a code it was not given, shows up here.
+    pub fn strays(&self) -> Vec<String> {
+        let (lock, _) = &*self.shared;
+        lock.lock().expect("fake state").strays.clone()
+    }
+
+    /// `why` with the stray calls from the `since`-th on appended, when there were any.
+    pub fn with_strays(&self, since: usize, why: String) -> String {
+        let strays = self.strays();
+        let Some(strays) = strays.get(since..).filter(|s| !s.is_empty()) else {
+            return why;
+        };
+        let shown: Vec<&str> = strays.iter().take(3).map(String::as_str).collect();
+        format!(
+            "{why}; calls naming no add-on of this test were refused: {}",
+            shown.join("; ")
+        )
     }
 
     pub fn record(&self, uuid: &str) -> AddonRecord {
@@ -212,13 +236,11 @@ fn handle(shared: &Shared, mut request: Request) {
                 )
             },
         ),
-        _ => (
-            404,
-            error(
-                "not_found",
-                &format!("no route {method} {path} on this fake Heroku"),
-            ),
-        ),
+        _ => {
+            let why = format!("no route {method} {path} on this fake Heroku");
+            state.strays.push(format!("{method} {path} got 404: {why}"));
+            (404, error("not_found", &why))
+        }
     };
     drop(state);
     changed.notify_all();
@@ -272,11 +294,17 @@ fn exchange(state: &mut State, body: &[u8]) -> (u16, Value) {
         };
         if let Err(why) = &outcome {
             record.refused.get_or_insert(why.clone());
+            record.refusals.push(why.clone());
         }
         // A provider that got its token keeps it; a later refused retry does not undo that.
         if !matches!(record.exchange, Some(Ok(()))) {
             record.exchange = Some(outcome);
         }
+    } else if status != 200 {
+        state.strays.push(format!(
+            "POST /oauth/token answered {status}: {}",
+            answer["message"].as_str().unwrap_or("")
+        ));
     }
     (status, answer)
 }
@@ -363,10 +391,18 @@ fn api(
                 "{call} got {status}: {}",
                 answer["message"].as_str().unwrap_or("")
             );
-            record.refused.get_or_insert(why);
+            record.refused.get_or_insert(why.clone());
+            record.refusals.push(why);
             (status, answer)
         }
-        (Some(refused), None) => refused,
+        (Some((status, answer)), None) => {
+            state.strays.push(format!(
+                "{} got {status}: {}",
+                call.replace("<uuid>", uuid),
+                answer["message"].as_str().unwrap_or("")
+            ));
+            (status, answer)
+        }
         (None, Some(record)) => action(record),
         (None, None) => (404, error("not_found", "no such add-on")),
     }
@@ -380,9 +416,9 @@ fn set_config(record: &mut AddonRecord, body: &[u8]) -> (u16, Value) {
         .and_then(|v| v.get("config").and_then(Value::as_array).cloned())
     else {
         let why = "body must be {\"config\": [{\"name\": …, \"value\": …}]}";
-        record
-            .refused
-            .get_or_insert(format!("PATCH /addons/<uuid>/config got 422: {why}"));
+        let refused = format!("PATCH /addons/<uuid>/config got 422: {why}");
+        record.refused.get_or_insert(refused.clone());
+        record.refusals.push(refused);
         return (422, error("invalid_params", why));
     };
     for item in items {
@@ -466,6 +502,18 @@ mod tests {
         assert_eq!(record.config, [("X_URL".to_owned(), json!("http://x"))]);
         assert_eq!(record.provisioned, Some(Ok(())));
         assert!(record.refused.unwrap().contains("401"));
+        // Every refusal in order: wrong secret, used code, wrong token.
+        assert_eq!(record.refusals.len(), 3, "{:?}", record.refusals);
+        assert!(record.refusals[1].contains("already exchanged"));
+        // The call for an unknown add-on is kept apart, with its real path.
+        assert_eq!(
+            fake.strays(),
+            ["PATCH /addons/nobody/config got 404: no add-on nobody"]
+        );
+        assert!(fake
+            .with_strays(0, "never".into())
+            .ends_with("were refused: PATCH /addons/nobody/config got 404: no add-on nobody"));
+        assert_eq!(fake.with_strays(1, "never".into()), "never");
     }
 
     #[test]

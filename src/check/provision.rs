@@ -298,7 +298,8 @@ pub fn answer_object(rec: &mut Recorder, exchange: &Exchange) -> Option<Map<Stri
     object
 }
 
-fn id_of(answer: &Map<String, Value>) -> Option<String> {
+/// The provider's id for the resource: a non-blank string, or a number as its text.
+pub fn id_of(answer: &Map<String, Value>) -> Option<String> {
     match answer.get("id")? {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -306,7 +307,8 @@ fn id_of(answer: &Map<String, Value>) -> Option<String> {
     }
 }
 
-fn id_of_value(value: &Value) -> Option<String> {
+/// [`id_of`] for an answer that may not be an object.
+pub fn id_of_value(value: &Value) -> Option<String> {
     value.as_object().and_then(id_of)
 }
 
@@ -356,11 +358,18 @@ fn async_callbacks(rec: &mut Recorder, target: &Target, uuid: &str) -> Map<Strin
     let callback = fake.callback_url(uuid);
     rec.section(format!("async provisioning callbacks to {callback}"));
     let secs = target.async_timeout.as_secs();
-    let (record, _) = fake.wait_until(uuid, target.async_timeout, |r| r.provisioned.is_some());
+    let (record, _) = {
+        let _waiting = crate::progress::Spinner::start(format!(
+            "waiting up to {secs} s for the provider's provisioning callbacks to {callback}"
+        ));
+        fake.wait_until(uuid, target.async_timeout, |r| r.provisioned.is_some())
+    };
     let refused = record.refused.clone();
     let never = |what: &str| match &refused {
         Some(why) => Verdict::Fail(format!("{what} within {secs} s; a call was refused: {why}")),
-        None => Verdict::Fail(format!("{what} within {secs} s (--async-timeout)")),
+        None => {
+            Verdict::Fail(fake.with_strays(0, format!("{what} within {secs} s (--async-timeout)")))
+        }
     };
     rec.note(
         "grant code exchanged",

@@ -145,8 +145,12 @@ impl<'a> Recorder<'a> {
         self.report.resource = resource;
     }
 
+    /// Renders the end of the report. A closed stdout (`kensa test | head`) is not an
+    /// error: the checks ran, and their outcome still decides the exit status.
     pub fn finish(self) -> io::Result<Report> {
-        self.reporter.finish(&self.report)?;
-        Ok(self.report)
+        match self.reporter.finish(&self.report) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e),
+            _ => Ok(self.report),
+        }
     }
 }

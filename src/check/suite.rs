@@ -180,11 +180,12 @@ fn session(
     if let (Some(r), Format::Human) = (&report.resource, opts.format) {
         let id = r["id"].as_str().unwrap_or_default();
         let mut out = anstream::stdout();
-        writeln!(
+        // Like the report lines: a closed stdout must not turn a failed run into exit 0.
+        let _ = writeln!(
             out,
             "Provisioned resource {id} (uuid {}); it is still there: `kensa test deprovision {id}` removes it",
             r["uuid"].as_str().unwrap_or("?"),
-        )?;
+        );
     }
     Ok(report)
 }

@@ -23,6 +23,7 @@ pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
     let mut results = vec![
         rule("id is a non-blank string", id_present(doc)),
         rule("id is a slug", id_is_slug(doc)),
+        rule("name is a string", name_is_string(doc)),
     ];
     let api = doc.get("api");
     let Some(api) = api.and_then(Value::as_object) else {
@@ -45,6 +46,7 @@ pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
         regions_include_us(api),
         regions_known(api),
         password_present(api),
+        sso_salt_string(api),
         endpoint_present(api, "test"),
         endpoint_present(api, "production"),
         production_https(api),
@@ -70,11 +72,12 @@ pub fn failures(manifest: &Manifest) -> Vec<String> {
         .collect()
 }
 
-const API_RULES: [&str; 13] = [
+const API_RULES: [&str; 14] = [
     "api.regions is an array",
     "api.regions includes us or *",
     "api.regions are known regions",
     "api.password is set",
+    "api.sso_salt is a string",
     "api.test is set",
     "api.production is set",
     "production URLs use https",
@@ -111,6 +114,17 @@ fn id_is_slug(doc: &Map<String, Value>) -> Verdict {
             None => Verdict::Pass,
             Some(why) => Verdict::Fail(format!("`id` {id:?} is not a valid slug: {why}")),
         },
+    }
+}
+
+/// `name` is optional (the id stands in for it), but when present it is the display name.
+fn name_is_string(doc: &Map<String, Value>) -> Verdict {
+    match doc.get("name") {
+        None | Some(Value::String(_)) => Verdict::Pass,
+        Some(other) => Verdict::Fail(format!(
+            "`name` must be a string (the add-on's display name), found {}",
+            json_type(other)
+        )),
     }
 }
 
@@ -171,6 +185,17 @@ fn password_present(api: &Map<String, Value>) -> Verdict {
         ),
         Some(other) => Verdict::Fail(format!(
             "`api.password` must be a string, found {}",
+            json_type(other)
+        )),
+    }
+}
+
+/// Optional (no salt, no SSO), but a salt of another type would silently turn SSO off.
+fn sso_salt_string(api: &Map<String, Value>) -> Verdict {
+    match api.get("sso_salt") {
+        None | Some(Value::String(_)) => Verdict::Pass,
+        Some(other) => Verdict::Fail(format!(
+            "`api.sso_salt` must be a string (`kensa init` generates one), found {}",
             json_type(other)
         )),
     }
@@ -277,6 +302,12 @@ fn config_vars_upper(api: &Map<String, Value>) -> Verdict {
 }
 
 fn config_vars_prefixed(api: &Map<String, Value>, prefix: &str) -> Verdict {
+    if let Some(other) = api.get("config_vars_prefix").filter(|v| !v.is_string()) {
+        return Verdict::Fail(format!(
+            "`api.config_vars_prefix` must be a string such as \"MYADDON\", found {}",
+            json_type(other)
+        ));
+    }
     let Some(names) = config_var_names(api) else {
         return Verdict::Skip("no `api.config_vars` array".into());
     };
@@ -311,6 +342,17 @@ fn requires_known(api: &Map<String, Value>) -> Verdict {
             json_type(requires)
         ));
     };
+    let not_strings: Vec<String> = items
+        .iter()
+        .filter(|v| !v.is_string())
+        .map(Value::to_string)
+        .collect();
+    if !not_strings.is_empty() {
+        return Verdict::Fail(format!(
+            "`api.requires` entries must be feature names (strings): {}",
+            not_strings.join(", ")
+        ));
+    }
     let unknown: Vec<String> = items
         .iter()
         .filter(|v| !v.as_str().is_some_and(|f| KNOWN_REQUIRES.contains(&f)))
@@ -333,8 +375,12 @@ fn version_set(api: &Map<String, Value>) -> Verdict {
         None => Verdict::Warn(
             "no `api.version`: testing the legacy v1 API; add \"version\": \"3\" for v3".into(),
         ),
-        Some(other) => Verdict::Warn(format!(
-            "`api.version` is {other}: only \"3\" selects the v3 API; testing v1"
+        Some(Value::String(other)) => Verdict::Warn(format!(
+            "`api.version` is {other:?}: only \"3\" selects the v3 API; testing v1"
+        )),
+        Some(other) => Verdict::Fail(format!(
+            "`api.version` must be a string: \"3\" for the v3 API, found {}",
+            json_type(other)
         )),
     }
 }
@@ -347,6 +393,7 @@ mod tests {
     fn good() -> Value {
         json!({
             "id": "my-addon",
+            "name": "My Addon",
             "api": {
                 "config_vars_prefix": "MY_ADDON",
                 "config_vars": ["MY_ADDON_URL"],
@@ -479,6 +526,31 @@ mod tests {
                 with(good(), "/api/requires", json!({})),
                 "api.requires are known features",
                 "must be an array",
+            ),
+            (
+                with(good(), "/api/requires", json!(["log_input", 1])),
+                "api.requires are known features",
+                "strings",
+            ),
+            (
+                with(good(), "/name", json!(5)),
+                "name is a string",
+                "found a number",
+            ),
+            (
+                with(good(), "/api/sso_salt", json!(5)),
+                "api.sso_salt is a string",
+                "found a number",
+            ),
+            (
+                with(good(), "/api/config_vars_prefix", json!(1)),
+                "config vars start with the prefix",
+                "`api.config_vars_prefix` must be a string",
+            ),
+            (
+                with(good(), "/api/version", json!(3)),
+                "api.version is set",
+                "must be a string",
             ),
         ];
         for (doc, name, needle) in cases {

@@ -4,12 +4,13 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::inputs::{self, Defaults};
 use super::writer::parent_of;
 use super::{dotenv, interactive, ScaffoldError};
 use crate::cli::InitArgs;
+use crate::error::UsageError;
 use crate::fsutil::write_atomic;
 use crate::manifest::{validate, Manifest};
 use crate::output::{BOLD, DIM};
@@ -22,6 +23,15 @@ pub const FOREMAN_PORT: u16 = 5000;
 
 pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
     inputs::check_flags(&args.addon)?;
+    if manifest_path.is_dir() {
+        return Err(UsageError(format!(
+            "{} is a directory; -f names the manifest file (e.g. -f {}/{})",
+            manifest_path.display(),
+            manifest_path.display(),
+            crate::manifest::DEFAULT_FILE
+        ))
+        .into());
+    }
     let wizard = interactive(args.addon.no_input).then(Wizard::default);
     let dir = parent_of(manifest_path);
     let env_path = dir.join(dotenv::FILE);
@@ -33,7 +43,8 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
         targets.push(&env_path);
     }
     for path in targets {
-        if path.exists() && !replace {
+        // symlink_metadata: a dangling link is in the way too (renaming over it needs --force).
+        if std::fs::symlink_metadata(path).is_ok() && !replace {
             match &wizard {
                 Some(w) if w.confirm_replace(path, "already exists")? => replace = true,
                 Some(_) => anyhow::bail!(ScaffoldError::Exists {
@@ -68,8 +79,12 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
     let manifest = Manifest::new_addon(&spec);
     ensure_valid(&manifest)?;
 
-    write_atomic(manifest_path, manifest.to_json().as_bytes(), 0o644, replace)
-        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    write_atomic(manifest_path, manifest.to_json().as_bytes(), 0o644, replace).map_err(
+        |source| ScaffoldError::Write {
+            path: manifest_path.to_owned(),
+            source,
+        },
+    )?;
     let mut out = anstream::stdout().lock();
     writeln!(
         out,
@@ -86,7 +101,10 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
             dotenv::MODE,
             replace,
         )
-        .with_context(|| format!("cannot write {}", env_path.display()))?;
+        .map_err(|source| ScaffoldError::Write {
+            path: env_path.clone(),
+            source,
+        })?;
         writeln!(
             out,
             "Wrote {BOLD}{}{BOLD:#} (mode 0600)",

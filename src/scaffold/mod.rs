@@ -40,9 +40,23 @@ pub enum ScaffoldError {
 }
 
 impl ScaffoldError {
-    /// Input problems exit 2; a render or disk failure exits 1.
+    /// Input problems exit 2; a render or disk failure exits 1. A write refused because of
+    /// where the user pointed kensa (a read-only or missing directory, a file in the way)
+    /// is an input problem too.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, ScaffoldError::Render(_) | ScaffoldError::Write { .. })
+        match self {
+            ScaffoldError::Render(_) => false,
+            ScaffoldError::Write { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::PermissionDenied
+                    | io::ErrorKind::NotFound
+                    | io::ErrorKind::NotADirectory
+                    | io::ErrorKind::IsADirectory
+                    | io::ErrorKind::AlreadyExists
+                    | io::ErrorKind::ReadOnlyFilesystem
+            ),
+            _ => true,
+        }
     }
 }
 

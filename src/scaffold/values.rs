@@ -113,9 +113,10 @@ fn read_values_file(path: &Path) -> Result<Map<String, Value>, UsageError> {
     } else {
         serde_json::from_str(&text).map_err(|e| {
             UsageError(format!(
-                "--values-file {shown}:{}:{}: not valid JSON: {e}",
+                "--values-file {shown}:{}:{}: not valid JSON: {}",
                 e.line(),
-                e.column()
+                e.column(),
+                crate::manifest::strip_position(&e.to_string())
             ))
         })?
     };

@@ -96,7 +96,7 @@ impl Wizard {
         ];
         let index = Select::with_theme(&self.theme)
             .with_prompt("Single sign-on")
-            .items(&items)
+            .items(items)
             .default(0)
             .interact()
             .context("SSO prompt")?;

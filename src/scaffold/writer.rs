@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::render::OutputFile;
 use super::ScaffoldError;
+use crate::fsutil::without_temp_path;
 
 /// What is at the target path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,7 @@ pub fn write_project(
     let staging = tempfile::Builder::new()
         .prefix(".kensa-new-")
         .tempdir_in(&parent)
-        .map_err(|e| write_err(&parent, e))?;
+        .map_err(|e| write_err(target, without_temp_path(e)))?;
     for file in files {
         let path = staging.path().join(&file.path);
         write_file(&path, &file.bytes, file.mode)
@@ -86,7 +87,7 @@ pub fn write_project(
             let aside = tempfile::Builder::new()
                 .prefix(".kensa-old-")
                 .tempdir_in(&parent)
-                .map_err(|e| write_err(&parent, e))?;
+                .map_err(|e| write_err(target, without_temp_path(e)))?;
             let old = aside.path().join("old");
             fs::rename(target, &old).map_err(|e| write_err(target, e))?;
             if let Err(e) = fs::rename(staging.path(), target) {

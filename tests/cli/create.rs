@@ -382,7 +382,7 @@ fn a_symlinked_target_is_refused() {
 fn a_missing_parent_directory_is_an_error_that_leaves_nothing() {
     Test::new()
         .args(["create", "no/such/p", "--template", "node", "--no-input"])
-        .status(1)
+        .status(2)
         .stderr_contains("does not exist")
         .unchanged()
         .run();

@@ -9,8 +9,13 @@ mod templates;
 mod wizard;
 
 mod simulator;
+mod simulator_async;
 mod simulator_checks;
 mod stub;
 
 mod platform;
 mod sso_open;
+
+mod bad_input;
+mod ecosystem;
+mod properties;

@@ -65,11 +65,17 @@ impl Sim {
     }
 
     pub fn kensa<S: AsRef<str>>(&self, args: &[S]) -> Outcome {
+        self.kensa_env(&[], args)
+    }
+
+    /// [`Sim::kensa`] with these variables added to its environment.
+    pub fn kensa_env<S: AsRef<str>>(&self, env: &[(&str, &str)], args: &[S]) -> Outcome {
         let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kensa"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .args(&args)
             .stdin(Stdio::null());
@@ -100,10 +106,15 @@ impl Sim {
 
     /// Runs kensa with `--format json` added and parses the document.
     pub fn json<S: AsRef<str>>(&self, args: &[S]) -> Run {
+        self.json_env(&[], args)
+    }
+
+    /// [`Sim::json`] with these variables added to kensa's environment.
+    pub fn json_env<S: AsRef<str>>(&self, env: &[(&str, &str)], args: &[S]) -> Run {
         // Right after `test`/`run`: later words may belong to the command or to options.
         let mut all: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         all.splice(1..1, ["--format", "json"]);
-        let outcome = self.kensa(&all);
+        let outcome = self.kensa_env(env, &all);
         let report = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| {
             panic!("kensa {all:?}: stdout is not one JSON document ({e})\n{outcome}")
         });

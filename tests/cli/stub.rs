@@ -5,6 +5,15 @@
 //! It records every request it receives, so tests can check what kensa *sent*, and keeps
 //! the resources it provisioned, so tests can check that kensa cleaned up after itself.
 //!
+//! Asynchronous (v3, PROTOCOL.md §5): a provision for the plan `async`, or any provision
+//! after [`Stub::always_async`], is answered `202 {"id", "message"}`; then, once the answer
+//! is sent, the stub runs the flow against the `callback_url` it received, as a correct
+//! provider would: it exchanges `oauth_grant.code` at the callback's origin (`/oauth/token`,
+//! with [`Stub::client_secret`]), sets the config with `PATCH <callback_url>/config` and
+//! marks it done with `POST <callback_url>/actions/provision`. A `DELETE` of a resource it
+//! holds a token for is answered 202, then `POST <callback_url>/actions/deprovision`. The
+//! calls it made, and the answers it got, are in [`Stub::callbacks`].
+//!
 //! ```ignore
 //! let stub = Stub::start(&addon);
 //! stub.misbehave(Misbehaviour::NotIdempotent);
@@ -17,7 +26,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -199,6 +208,31 @@ pub enum Misbehaviour {
     PageWithoutHeader,
     /// The first authenticated request of this kind sleeps before answering.
     Slow(Route, Duration),
+    /// Idempotent one request at a time but not under concurrency: the uuid lookup and the
+    /// insert are not atomic (no lock, no unique index), with a pause in between.
+    RacyProvision,
+
+    // The asynchronous flow (plan `async` or `always_async`). `UndeclaredConfigKey` and
+    // `NonStringConfig` apply to the config set through the API as well.
+    /// Answers 202 and never calls back.
+    NeverCallsBack,
+    /// Exchanges the grant code a second time and uses that (failed) answer's token.
+    ExchangesCodeTwice,
+    /// Sends a client secret that is not the one it was given.
+    WrongClientSecret,
+    /// Calls the Platform API with a made-up Bearer token instead of the one it got.
+    WrongBearerToken,
+    /// Calls the Platform API with `Accept: application/json`, without `version=3`.
+    NoVersionHeader,
+    /// Sets the config but never calls `actions/provision`.
+    SkipsProvisionAction,
+    /// Calls `<origin>/addons/<its own id>/…` instead of `callback_url`.
+    WrongAddonPath,
+    /// Answers a redelivery of a uuid by exchanging its (used) code again, and ignores the
+    /// refusal: harmless, but the fake records it.
+    ExchangesAgainOnRedelivery,
+    /// Answers DELETE 202 and never calls `actions/deprovision`.
+    DeprovisionNeverCallsBack,
 }
 
 /// One request as the stub received it.
@@ -261,7 +295,47 @@ struct Resource {
     uuid: Option<String>,
     plan: String,
     config: Map<String, Value>,
+    /// Provisioned asynchronously: where to call back, and how far the flow got.
+    flow: Option<Flow>,
 }
+
+#[derive(Debug, Clone)]
+struct Flow {
+    callback_url: String,
+    code: String,
+    /// The Bearer token the exchange gave (and the stub kept).
+    token: Option<String>,
+    /// The background flow has ended (or never started).
+    done: bool,
+}
+
+/// One call the stub made to (fake) Heroku, and the status it got (0: no answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub method: String,
+    pub url: String,
+    pub status: u16,
+    /// The grant code sent, for a token exchange.
+    pub code: Option<String>,
+}
+
+/// What to do once an answer is sent.
+enum Job {
+    Provision {
+        id: String,
+    },
+    /// Exchange the code again (a redelivery), ignoring the outcome.
+    Reexchange {
+        id: String,
+    },
+    Deprovision {
+        callback_url: String,
+        token: String,
+    },
+}
+
+/// The client secret the stub sends when no test chose one.
+pub const CLIENT_SECRET: &str = "stub-client-secret-0123456789";
 
 #[derive(Default)]
 struct State {
@@ -274,6 +348,12 @@ struct State {
     by_uuid: BTreeMap<String, String>,
     sessions: HashSet<String>,
     counter: u64,
+    /// Every provision is asynchronous, whatever the plan.
+    always_async: bool,
+    client_secret: Option<String>,
+    callbacks: Vec<Callback>,
+    /// Background jobs running.
+    busy: usize,
 }
 
 impl State {
@@ -347,6 +427,52 @@ impl Stub {
         self
     }
 
+    /// Every provision is asynchronous, not just those for the plan `async`.
+    pub fn always_async(&self) -> &Stub {
+        self.lock().always_async = true;
+        self
+    }
+
+    /// The OAuth client secret the stub sends when it exchanges a grant code.
+    pub fn client_secret(&self, secret: &str) -> &Stub {
+        self.lock().client_secret = Some(secret.into());
+        self
+    }
+
+    /// The calls the stub made to Heroku's identity service and Platform API, in order.
+    pub fn callbacks(&self) -> Vec<Callback> {
+        self.lock().callbacks.clone()
+    }
+
+    /// The Heroku calls made so far whose URL ends with `suffix`.
+    pub fn callbacks_to(&self, suffix: &str) -> Vec<Callback> {
+        self.callbacks()
+            .into_iter()
+            .filter(|c| c.url.ends_with(suffix))
+            .collect()
+    }
+
+    /// Waits (bounded) until every asynchronous flow and callback the stub started is over,
+    /// so a test can look at what the stub did after kensa exited.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let busy = {
+                let st = self.lock();
+                st.busy > 0
+                    || st
+                        .resources
+                        .values()
+                        .any(|r| r.flow.as_ref().is_some_and(|f| !f.done))
+            };
+            if !busy {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the stub's asynchronous callbacks did not end within 10 s");
+    }
+
     /// A resource the provider already has, for `kensa test deprovision|planchange|sso <id>`.
     pub fn seed(&self, id: &str, uuid: Option<&str>) {
         let config = Provider {
@@ -364,6 +490,7 @@ impl Stub {
                 uuid: uuid.map(str::to_owned),
                 plan: "test".into(),
                 config,
+                flow: None,
             },
         );
     }
@@ -401,6 +528,8 @@ struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Run once the answer is sent (the asynchronous flow).
+    then: Option<Job>,
 }
 
 impl Answer {
@@ -409,6 +538,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
+            then: None,
         }
     }
 
@@ -421,6 +551,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
             body: page.as_bytes().to_vec(),
+            then: None,
         }
     }
 
@@ -429,6 +560,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
+            then: None,
         }
     }
 
@@ -437,11 +569,17 @@ impl Answer {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            then: None,
         }
     }
 
     fn header(mut self, name: &str, value: &str) -> Answer {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    fn then(mut self, job: Job) -> Answer {
+        self.then = Some(job);
         self
     }
 }
@@ -463,7 +601,7 @@ enum Auth {
 }
 
 impl Provider {
-    fn serve(&self, state: &Mutex<State>, mut request: tiny_http::Request) {
+    fn serve(&self, state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         let mut body = Vec::new();
         let _ = request.as_reader().read_to_end(&mut body);
         let (path, query) = match request.url().split_once('?') {
@@ -489,9 +627,13 @@ impl Provider {
             body,
         };
         lock(state).requests.push(recorded.clone());
-        let (answer, delay) = self.answer(state, &recorded);
+        let (mut answer, delay) = self.answer(state, &recorded);
         if let Some(delay) = delay {
             thread::sleep(delay);
+        }
+        let then = answer.then.take();
+        if then.is_some() {
+            lock(state).busy += 1;
         }
         let mut response = Response::from_data(answer.body)
             .with_status_code(StatusCode(answer.status))
@@ -503,9 +645,122 @@ impl Provider {
         }
         // kensa may have given up (timeout, body limit): a failed write is expected then.
         let _ = request.respond(response);
+        if let Some(job) = then {
+            self.run(state, job);
+            lock(state).busy -= 1;
+        }
     }
 
-    fn answer(&self, state: &Mutex<State>, r: &Recorded) -> (Answer, Option<Duration>) {
+    /// The asynchronous side of a provider: the calls to Heroku after a 202.
+    fn run(&self, state: &Mutex<State>, job: Job) {
+        let heroku = Heroku::new(state);
+        match job {
+            Job::Provision { id } => {
+                let (flow, misbehaviours, secret) = {
+                    let st = lock(state);
+                    let flow = st.resources.get(&id).and_then(|r| r.flow.clone());
+                    let secret = st.client_secret.clone();
+                    (flow, st.misbehaviours.clone(), secret)
+                };
+                let Some(flow) = flow else { return };
+                let secret = secret.unwrap_or_else(|| CLIENT_SECRET.into());
+                let token = self.provision_flow(&heroku, &id, &flow, &misbehaviours, &secret);
+                if let Some(flow) = lock(state)
+                    .resources
+                    .get_mut(&id)
+                    .and_then(|r| r.flow.as_mut())
+                {
+                    flow.token = token;
+                    flow.done = true;
+                }
+            }
+            Job::Reexchange { id } => {
+                let (flow, secret) = {
+                    let st = lock(state);
+                    let flow = st.resources.get(&id).and_then(|r| r.flow.clone());
+                    (flow, st.client_secret.clone())
+                };
+                if let Some(flow) = flow {
+                    let secret = secret.unwrap_or_else(|| CLIENT_SECRET.into());
+                    heroku.exchange(&origin(&flow.callback_url), &flow.code, &secret);
+                }
+            }
+            Job::Deprovision {
+                callback_url,
+                token,
+            } => {
+                let url = format!("{callback_url}/actions/deprovision");
+                heroku.api("POST", &url, &token, API_ACCEPT, None);
+            }
+        }
+    }
+
+    /// Exchange, set config, mark provisioned; returns the token it kept.
+    fn provision_flow(
+        &self,
+        heroku: &Heroku,
+        id: &str,
+        flow: &Flow,
+        misbehaviours: &[Misbehaviour],
+        secret: &str,
+    ) -> Option<String> {
+        let has = |m: Misbehaviour| misbehaviours.contains(&m);
+        let identity = origin(&flow.callback_url);
+        let secret = if has(Misbehaviour::WrongClientSecret) {
+            "not-the-client-secret"
+        } else {
+            secret
+        };
+        let (status, answer) = heroku.exchange(&identity, &flow.code, secret);
+        if status != 200 {
+            return None;
+        }
+        let mut token = answer["access_token"].as_str().map(str::to_owned);
+        if has(Misbehaviour::ExchangesCodeTwice) {
+            let (_, again) = heroku.exchange(&identity, &flow.code, secret);
+            token = again["access_token"].as_str().map(str::to_owned);
+        }
+        let bearer = if has(Misbehaviour::WrongBearerToken) {
+            "HRKU-00000000-made-up-token".to_owned()
+        } else {
+            token.clone().unwrap_or_default()
+        };
+        let accept = if has(Misbehaviour::NoVersionHeader) {
+            "application/json"
+        } else {
+            API_ACCEPT
+        };
+        let mut config = self.config(id);
+        if has(Misbehaviour::UndeclaredConfigKey) {
+            config.insert("OTHER_URL".into(), json!("http://example.com/other"));
+        }
+        if has(Misbehaviour::NonStringConfig) {
+            config.insert(self.addon.url_var(), json!(5432));
+        }
+        let items: Vec<Value> = config
+            .into_iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect();
+        let callback = if has(Misbehaviour::WrongAddonPath) {
+            format!("{identity}/addons/{id}")
+        } else {
+            flow.callback_url.clone()
+        };
+        heroku.api(
+            "PATCH",
+            &format!("{callback}/config"),
+            &bearer,
+            accept,
+            Some(json!({ "config": items })),
+        );
+        if !has(Misbehaviour::SkipsProvisionAction) {
+            let url = format!("{callback}/actions/provision");
+            heroku.api("POST", &url, &bearer, accept, None);
+        }
+        token
+    }
+
+    fn answer(&self, state: &Arc<Mutex<State>>, r: &Recorded) -> (Answer, Option<Duration>) {
         let mut st = lock(state);
         let resource_path = r
             .path
@@ -553,8 +808,25 @@ impl Provider {
             }
             let delay = matches!(auth, Auth::Good).then(|| st.slow(route)).flatten();
             let id = resource_path.unwrap_or_default();
+            let mut fresh = false;
+            if route == Route::Provision && st.has(&Misbehaviour::RacyProvision) {
+                // Look up, let go of the lock, pause, then insert without looking again.
+                let uuid = serde_json::from_slice::<Value>(&r.body)
+                    .ok()
+                    .and_then(|b| b.get("uuid").and_then(Value::as_str).map(str::to_owned));
+                fresh = uuid.is_some_and(|u| !st.by_uuid.contains_key(&u));
+                drop(st);
+                thread::sleep(Duration::from_millis(500));
+                st = lock(state);
+            }
+            if route == Route::Deprovision {
+                // A resource still provisioning is deprovisioned once its flow ended.
+                drop(st);
+                wait_for_flow(state, &id);
+                st = lock(state);
+            }
             let answer = match route {
-                Route::Provision => self.provision(&mut st, r),
+                Route::Provision => self.provision(&mut st, r, fresh),
                 Route::PlanChange => self.plan_change(&mut st, r, &id),
                 Route::Deprovision => deprovision(&mut st, &id),
                 Route::SsoLogin => unreachable!(),
@@ -602,7 +874,8 @@ impl Provider {
             .collect()
     }
 
-    fn provision(&self, st: &mut State, r: &Recorded) -> Answer {
+    /// `fresh`: make a new resource even for a known uuid (the racy lookup said so).
+    fn provision(&self, st: &mut State, r: &Recorded, fresh: bool) -> Answer {
         if let Some(status) = st.misbehaviours.iter().find_map(|m| match m {
             Misbehaviour::ProvisionStatus(s) => Some(*s),
             _ => None,
@@ -642,7 +915,23 @@ impl Provider {
             .and_then(Value::as_str)
             .unwrap_or("test")
             .to_owned();
-        let known = uuid.as_ref().and_then(|u| st.by_uuid.get(u)).cloned();
+        let asynchronous = st.always_async || plan == "async";
+        let known = uuid
+            .as_ref()
+            .and_then(|u| st.by_uuid.get(u))
+            .filter(|_| !fresh)
+            .cloned();
+        if let (Some(id), true) = (&known, asynchronous) {
+            if !st.has(&Misbehaviour::NotIdempotent) {
+                // A redelivery: the same answer, and the flow already under way.
+                let answer = Answer::json(202, json!({"id": id, "message": "provisioning"}));
+                return if st.has(&Misbehaviour::ExchangesAgainOnRedelivery) {
+                    answer.then(Job::Reexchange { id: id.clone() })
+                } else {
+                    answer
+                };
+            }
+        }
         let (id, status) = match known {
             Some(id) if !st.has(&Misbehaviour::NotIdempotent) => (id, 200),
             _ => {
@@ -662,12 +951,36 @@ impl Provider {
             st.by_uuid.entry(uuid.clone()).or_insert_with(|| id.clone());
         }
         let config = self.config(&id);
+        let flow = asynchronous.then(|| Flow {
+            callback_url: body
+                .get("callback_url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            code: body
+                .get("oauth_grant")
+                .and_then(|g| g.get("code"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            token: None,
+            done: st.has(&Misbehaviour::NeverCallsBack),
+        });
         // A resource answered for a second uuid (SameIdForEveryUuid) keeps its first uuid.
         st.resources.entry(id.clone()).or_insert_with(|| Resource {
             uuid,
             plan,
             config: config.clone(),
+            flow,
         });
+        if asynchronous {
+            let answer = Answer::json(202, json!({"id": id, "message": "provisioning"}));
+            return if st.has(&Misbehaviour::NeverCallsBack) {
+                answer
+            } else {
+                answer.then(Job::Provision { id })
+            };
+        }
 
         if st.has(&Misbehaviour::Provision202) {
             return Answer::json(202, json!({"id": id, "message": "provisioning"}));
@@ -844,9 +1157,130 @@ fn deprovision(st: &mut State, id: &str) -> Answer {
     }) {
         return Answer::message(status, "the stub was told to fail");
     }
+    let never_calls_back = st.has(&Misbehaviour::DeprovisionNeverCallsBack);
     match st.resources.remove(id) {
+        // Asynchronous: 202, then the provider tells Heroku with the token it kept.
+        Some(Resource {
+            flow:
+                Some(Flow {
+                    callback_url,
+                    token: Some(token),
+                    ..
+                }),
+            ..
+        }) => {
+            let answer = Answer::json(202, json!({"message": "deprovisioning"}));
+            if never_calls_back {
+                answer
+            } else {
+                answer.then(Job::Deprovision {
+                    callback_url,
+                    token,
+                })
+            }
+        }
         Some(_) => Answer::empty(204),
         None => Answer::message(404, "no such resource"),
+    }
+}
+
+/// Waits (bounded) until the asynchronous flow of resource `id`, if any, has ended.
+fn wait_for_flow(state: &Mutex<State>, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let running = lock(state)
+            .resources
+            .get(id)
+            .and_then(|r| r.flow.as_ref())
+            .is_some_and(|f| !f.done);
+        if !running {
+            return;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// What Heroku's Platform API asks for.
+const API_ACCEPT: &str = "application/vnd.heroku+json; version=3";
+
+/// `scheme://host:port` of a URL: where the identity service is when kensa's fake plays it
+/// (templates/README.md, "Where the identity service is").
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
+/// The stub's HTTP client for Heroku's identity service and Platform API; records each call.
+struct Heroku<'a> {
+    agent: ureq::Agent,
+    state: &'a Mutex<State>,
+}
+
+impl<'a> Heroku<'a> {
+    fn new(state: &'a Mutex<State>) -> Heroku<'a> {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Heroku { agent, state }
+    }
+
+    /// `POST <identity>/oauth/token`; the status (0: no answer) and the JSON answer.
+    fn exchange(&self, identity: &str, code: &str, secret: &str) -> (u16, Value) {
+        let url = format!("{identity}/oauth/token");
+        let result = self.agent.post(&url).send_form([
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_secret", secret),
+        ]);
+        self.answered("POST", &url, Some(code), result)
+    }
+
+    fn api(&self, method: &str, url: &str, token: &str, accept: &str, body: Option<Value>) -> u16 {
+        let bearer = format!("Bearer {token}");
+        let result = match method {
+            "PATCH" => self
+                .agent
+                .patch(url)
+                .header("Authorization", &bearer)
+                .header("Accept", accept)
+                .send_json(body.unwrap_or(Value::Null)),
+            _ => self
+                .agent
+                .post(url)
+                .header("Authorization", &bearer)
+                .header("Accept", accept)
+                .send_empty(),
+        };
+        self.answered(method, url, None, result).0
+    }
+
+    fn answered(
+        &self,
+        method: &str,
+        url: &str,
+        code: Option<&str>,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> (u16, Value) {
+        let (status, answer) = match result {
+            Ok(mut response) => (
+                response.status().as_u16(),
+                response
+                    .body_mut()
+                    .read_json::<Value>()
+                    .unwrap_or(Value::Null),
+            ),
+            Err(_) => (0, Value::Null),
+        };
+        lock(self.state).callbacks.push(Callback {
+            method: method.into(),
+            url: url.into(),
+            status,
+            code: code.map(str::to_owned),
+        });
+        (status, answer)
     }
 }
 

@@ -66,10 +66,14 @@ fn json_is_an_array_of_name_description_variables_commands() {
 /// Runs kensa with stdout on a pipe whose read end is already closed, so its very first
 /// write fails with EPIPE, every time (no race with a reader such as `head`).
 fn into_a_closed_pipe(args: &[&str]) -> std::process::Output {
+    into_a_closed_pipe_from(Test::new().args(args))
+}
+
+/// The same, for a test with its own files.
+fn into_a_closed_pipe_from(test: Test) -> std::process::Output {
     let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
     let write_end = reader.stdin.take().unwrap();
     reader.wait().unwrap(); // the only holder of the read end has exited
-    let test = Test::new().args(args);
     test.command()
         .stdout(Stdio::from(write_end))
         .stderr(Stdio::piped())
@@ -114,4 +118,48 @@ fn piping_into_head_is_quiet() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "c"); // clojure
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+/// `kensa test manifest` into a closed pipe, in every format: quiet, and the exit status
+/// is the report's (0 here, every rule passes).
+#[test]
+fn a_closed_pipe_is_not_an_error_for_test_manifest() {
+    let manifest = crate::bad_input::good().to_string();
+    for format in ["human", "json", "junit"] {
+        let test = Test::new()
+            .write("addon-manifest.json", &manifest)
+            .args(["test", "manifest", "--format", format]);
+        let out = into_a_closed_pipe_from(test);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+        assert_eq!(out.status.code(), Some(0), "{format}");
+    }
+}
+
+/// Regression: a closed stdout made the run exit 0 even when checks had failed, so
+/// `kensa test manifest | head` in a `pipefail` CI script passed a broken manifest.
+#[test]
+fn regression_a_closed_pipe_turned_failed_checks_into_exit_0() {
+    let manifest = crate::bad_input::with("/api/password", serde_json::json!(""));
+    for format in ["human", "json", "junit"] {
+        let test = Test::new()
+            .write("addon-manifest.json", &manifest)
+            .args(["test", "manifest", "--format", format]);
+        let out = into_a_closed_pipe_from(test);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+        assert_eq!(out.status.code(), Some(1), "{format}");
+    }
+}
+
+/// Errors still go to stderr when stdout is closed: the closed pipe hides nothing else.
+#[test]
+fn a_closed_pipe_does_not_hide_an_input_error() {
+    let test = Test::new()
+        .write("addon-manifest.json", "")
+        .args(["test", "manifest", "--format", "json"]);
+    let out = into_a_closed_pipe_from(test);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: addon-manifest.json: the manifest is empty; `kensa init` writes one\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -19,6 +19,22 @@ impl<W: Write> Junit<W> {
     }
 }
 
+/// XML 1.0 cannot carry most control characters, even escaped, and messages quote the
+/// provider's answers verbatim: those characters become U+FFFD so the document stays valid.
+fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+            || c >= '\u{10000}'
+    };
+    if text.chars().all(allowed) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        text.chars()
+            .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+            .collect()
+    }
+}
+
 fn secs(d: std::time::Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
@@ -40,7 +56,8 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
         let count =
             |f: fn(&Verdict) -> bool| section.checks.iter().filter(|c| f(&c.verdict)).count();
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", section.name.as_str()));
+        let section_name = xml_safe(&section.name);
+        suite.push_attribute(("name", section_name.as_ref()));
         suite.push_attribute(("id", index.to_string().as_str()));
         suite.push_attribute(("tests", section.checks.len().to_string().as_str()));
         suite.push_attribute(("failures", count(Verdict::is_fail).to_string().as_str()));
@@ -55,8 +72,8 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
         w.write_event(Event::Start(suite))?;
         for check in &section.checks {
             let mut case = BytesStart::new("testcase");
-            case.push_attribute(("name", check.name.as_str()));
-            case.push_attribute(("classname", section.name.as_str()));
+            case.push_attribute(("name", xml_safe(&check.name).as_ref()));
+            case.push_attribute(("classname", section_name.as_ref()));
             case.push_attribute(("time", secs(check.duration).as_str()));
             let child = match &check.verdict {
                 Verdict::Pass => None,
@@ -67,6 +84,7 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
             match child {
                 None => w.write_event(Event::Empty(case))?,
                 Some((tag, message)) => {
+                    let message = &xml_safe(message);
                     w.write_event(Event::Start(case))?;
                     if tag == "system-out" {
                         w.write_event(Event::Start(BytesStart::new(tag)))?;
@@ -74,7 +92,7 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
                         w.write_event(Event::End(BytesEnd::new(tag)))?;
                     } else {
                         let mut el = BytesStart::new(tag);
-                        el.push_attribute(("message", message.as_str()));
+                        el.push_attribute(("message", message.as_ref()));
                         if tag == "failure" {
                             el.push_attribute(("type", "check"));
                             w.write_event(Event::Start(el))?;
