@@ -517,6 +517,10 @@ fn concurrent_redelivery_of_an_async_provision_makes_one_resource() {
         ["res-1"],
         "only the reported resource is left"
     );
+    // Which `test deprovision` removes (its 202 is accepted; with no uuid, nothing to wait for).
+    sim.json(&["test", "deprovision", "res-1"]).passes();
+    sim.stub.settle();
+    assert!(sim.stub.live().is_empty());
 }
 
 #[test]

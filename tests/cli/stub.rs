@@ -675,6 +675,8 @@ impl Provider {
                 }
             }
             Job::Reexchange { id } => {
+                // After the first flow: this provider is not racing itself for the code.
+                wait_for_flow(state, &id);
                 let (flow, secret) = {
                     let st = lock(state);
                     let flow = st.resources.get(&id).and_then(|r| r.flow.clone());
@@ -1290,8 +1292,19 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// A port nothing listens on (bound, then released).
 pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("local addr").port();
-    drop(listener);
+    // Bound but never listening: connections are refused, and no other test's listener can
+    // be given this port while the test process lives (the socket is leaked on purpose).
+    // A port merely released after binding could be reused by a parallel test.
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&addr.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    std::mem::forget(socket);
     port
 }
