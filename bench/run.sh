@@ -66,8 +66,8 @@ sample_load() {
   load_parts+=("$1 $l")
   load1_samples+=("${l%% *}")
   echo "load average before $1: $l (nproc $nproc)"
-  if awk -v l="${l%% *}" -v n="$nproc" 'BEGIN { exit !(l >= n) }'; then
-    echo "bench: WARNING: the 1-minute load ($l) is at least the CPU count ($nproc);" \
+  if awk -v l="${l%% *}" -v n="$nproc" 'BEGIN { exit !(l > n) }'; then
+    echo "bench: WARNING: the 1-minute load ($l) is above the CPU count ($nproc);" \
       "timings will be pessimistic" >&2
   fi
 }
@@ -76,7 +76,6 @@ sample_load() {
 say "tools"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average before the run: $load_before (nproc $nproc)"
-load1_samples+=("${load_before%% *}")
 
 if ! command -v hyperfine >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then

@@ -1,9 +1,11 @@
 //! Writes a whole project at once: every file goes into a temporary directory beside the
 //! target, then one rename puts it in place. A failure leaves no partial project behind.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::render::OutputFile;
@@ -68,10 +70,18 @@ pub fn write_project(
         .prefix(".kensa-new-")
         .tempdir_in(&parent)
         .map_err(|e| write_err(target, without_temp_path(e)))?;
+    // Each directory is created once, not once per file: large templates are disk-bound.
+    let mut made: HashSet<PathBuf> = HashSet::new();
     for file in files {
         let path = staging.path().join(&file.path);
-        write_file(&path, &file.bytes, file.mode)
-            .map_err(|e| write_err(&target.join(&file.path), e))?;
+        let result = match path.parent() {
+            Some(dir) if !made.contains(dir) => fs::create_dir_all(dir).map(|()| {
+                made.insert(dir.to_owned());
+            }),
+            _ => Ok(()),
+        }
+        .and_then(|()| write_file(&path, &file.bytes, file.mode));
+        result.map_err(|e| write_err(&target.join(&file.path), e))?;
     }
     // tempdir creates 0700; a project directory is an ordinary one.
     fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
@@ -102,12 +112,15 @@ pub fn write_project(
     Ok(())
 }
 
+/// A new file with its mode set at creation (the umask applies, as for any tool), so a
+/// secret is never readable by others, even for a moment.
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    fs::write(path, bytes)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    file.write_all(bytes)
 }
 
 pub fn parent_of(path: &Path) -> PathBuf {
