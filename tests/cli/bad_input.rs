@@ -520,6 +520,12 @@ impl Drop for ReadOnly {
             let _ = Command::new("chattr").arg("-i").arg(&self.path).status();
         }
         let _ = fs::set_permissions(&self.path, fs::Permissions::from_mode(0o755));
+        // A failed run dropped its temp dir while this one could not be removed: finish.
+        if std::thread::panicking() {
+            if let Some(root) = self.path.parent() {
+                let _ = fs::remove_dir_all(root);
+            }
+        }
     }
 }
 

@@ -21,7 +21,8 @@ use kensa::verdict::Verdict;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
-/// `PROPTEST_CASES`, else 256: short enough for every CI run.
+/// `PROPTEST_CASES`, else 256: short enough for every CI run. (`proptest!` also applies
+/// `PROPTEST_CASES` over any config it is given; this makes the default explicit.)
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -817,16 +818,29 @@ proptest! {
     }
 }
 
-proptest! {
-    #![proptest_config(few_cases())]
-
-    /// Bodies of megabytes, to past the client's limit: still a value or a clear error.
-    #[test]
-    fn huge_answers_are_interpreted_without_panicking(
-        x in exchange_with(huge_body()),
-        max in 0usize..300,
-    ) {
+/// Bodies of megabytes, to past the client's limit: still a value or a clear error. A
+/// runner of its own, because `proptest!` lets `PROPTEST_CASES` override any config, and a
+/// long run of these would take hours.
+#[test]
+fn huge_answers_are_interpreted_without_panicking() {
+    let mut runner = proptest::test_runner::TestRunner::new(few_cases());
+    let strategy = (exchange_with(huge_body()), 0usize..300);
+    let result = runner.run(&strategy, |(x, max)| {
         check_exchange(&x, max);
+        Ok(())
+    });
+    match result {
+        Ok(()) => {}
+        // Not the whole value: its body is megabytes.
+        Err(proptest::test_runner::TestError::Fail(why, (x, max))) => panic!(
+            "{why}; minimal failing input: status {}, headers {:?}, a body of {} bytes \
+             starting {:?}, max {max}",
+            x.status,
+            x.headers,
+            x.body.len(),
+            String::from_utf8_lossy(&x.body[..x.body.len().min(64)]),
+        ),
+        Err(e) => panic!("{e}"),
     }
 }
 
