@@ -185,6 +185,11 @@ impl Manifest {
         string_list(self.api().and_then(|api| api.get("requires")))
     }
 
+    /// Whether `api.requires` names this feature (`syslog_drain`, `many_per_app`, …).
+    pub fn requires_feature(&self, feature: &str) -> bool {
+        self.requires().iter().any(|r| r == feature)
+    }
+
     pub fn regions(&self) -> Vec<String> {
         string_list(self.api().and_then(|api| api.get("regions")))
     }

@@ -33,13 +33,12 @@ pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) ->
         if x.status == 202 {
             // Asynchronous deprovisioning: the provider reports back when it is done.
             let callback = fake.callback_url(uuid);
-            let (record, _) = {
-                let _waiting = crate::progress::Spinner::start(format!(
-                    "waiting up to {} s for the provider to call POST {callback}/actions/deprovision",
-                    target.async_timeout.as_secs()
-                ));
-                fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some())
-            };
+            let (record, _) = target.await_callbacks(
+                fake,
+                uuid,
+                &format!("the provider to call POST {callback}/actions/deprovision"),
+                |r| r.deprovisioned.is_some(),
+            );
             rec.note(
                 "deprovision marked done",
                 match (&record.deprovisioned, record.refusals.get(earlier)) {
@@ -67,12 +66,12 @@ pub fn delete(target: &Target, id: &str, uuid: Option<&str>) -> Result<(), Strin
         return Err(format!("{url} answered {}", x.describe()));
     }
     if let (202, Some(fake), Some(uuid)) = (x.status, &target.heroku, uuid) {
-        let waiting = crate::progress::Spinner::start(format!(
-            "waiting up to {} s for the provider to call back that {id} is deprovisioned",
-            target.async_timeout.as_secs()
-        ));
-        let (_, done) = fake.wait_until(uuid, target.async_timeout, |r| r.deprovisioned.is_some());
-        drop(waiting);
+        let (_, done) = target.await_callbacks(
+            fake,
+            uuid,
+            &format!("the provider to call back that {id} is deprovisioned"),
+            |r| r.deprovisioned.is_some(),
+        );
         if !done {
             return Err(format!(
                 "{url} answered 202 but the provider never called actions/deprovision"

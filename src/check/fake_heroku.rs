@@ -30,9 +30,7 @@ pub struct AddonRecord {
     pub exchange: Option<Result<(), String>>,
     /// The config set through `PATCH /addons/<uuid>/config`, in order.
     pub config: Vec<(String, Value)>,
-    /// The first Platform API call the fake refused, and why.
-    pub refused: Option<String>,
-    /// Every refused call, in order (so a later step can tell its own refusals apart).
+    /// Every refused call and why, in order (so a later step can tell its own apart).
     pub refusals: Vec<String>,
     pub provisioned: Option<Result<(), String>>,
     pub deprovisioned: Option<Result<(), String>>,
@@ -293,7 +291,6 @@ fn exchange(state: &mut State, body: &[u8]) -> (u16, Value) {
             ))
         };
         if let Err(why) = &outcome {
-            record.refused.get_or_insert(why.clone());
             record.refusals.push(why.clone());
         }
         // A provider that got its token keeps it; a later refused retry does not undo that.
@@ -391,7 +388,6 @@ fn api(
                 "{call} got {status}: {}",
                 answer["message"].as_str().unwrap_or("")
             );
-            record.refused.get_or_insert(why.clone());
             record.refusals.push(why);
             (status, answer)
         }
@@ -416,9 +412,9 @@ fn set_config(record: &mut AddonRecord, body: &[u8]) -> (u16, Value) {
         .and_then(|v| v.get("config").and_then(Value::as_array).cloned())
     else {
         let why = "body must be {\"config\": [{\"name\": …, \"value\": …}]}";
-        let refused = format!("PATCH /addons/<uuid>/config got 422: {why}");
-        record.refused.get_or_insert(refused.clone());
-        record.refusals.push(refused);
+        record
+            .refusals
+            .push(format!("PATCH /addons/<uuid>/config got 422: {why}"));
         return (422, error("invalid_params", why));
     };
     for item in items {
@@ -501,7 +497,7 @@ mod tests {
         assert_eq!(record.exchange, Some(Ok(())));
         assert_eq!(record.config, [("X_URL".to_owned(), json!("http://x"))]);
         assert_eq!(record.provisioned, Some(Ok(())));
-        assert!(record.refused.unwrap().contains("401"));
+        assert!(record.refusals[0].contains("401"));
         // Every refusal in order: wrong secret, used code, wrong token.
         assert_eq!(record.refusals.len(), 3, "{:?}", record.refusals);
         assert!(record.refusals[1].contains("already exchanged"));

@@ -47,6 +47,18 @@ pub struct Resource {
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Resource {
+    /// A resource named on the command line (`test sso <id>`), not provisioned by kensa.
+    pub fn named(id: String, uuid: Option<String>) -> Resource {
+        Resource {
+            id,
+            uuid,
+            heroku_id: None,
+            config: Default::default(),
+        }
+    }
+}
+
 impl Target<'_> {
     pub fn addon_id(&self) -> &str {
         self.manifest.id().unwrap_or_default()
@@ -70,6 +82,23 @@ impl Target<'_> {
         } else {
             "application/json"
         }
+    }
+
+    /// Waits until the provider's callbacks make `done` hold for `uuid`, or until
+    /// `--async-timeout`, with a spinner saying what for. Returns the record and whether
+    /// `done` held.
+    pub fn await_callbacks(
+        &self,
+        fake: &fake_heroku::FakeHeroku,
+        uuid: &str,
+        what: &str,
+        done: impl Fn(&fake_heroku::AddonRecord) -> bool,
+    ) -> (fake_heroku::AddonRecord, bool) {
+        let _waiting = crate::progress::Spinner::start(format!(
+            "waiting up to {} s for {what}",
+            self.async_timeout.as_secs()
+        ));
+        fake.wait_until(uuid, self.async_timeout, done)
     }
 
     pub fn send(

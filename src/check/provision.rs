@@ -25,7 +25,6 @@ impl ProvisionRequest {
     ) -> Self {
         let uuid = uuid::Uuid::new_v4().to_string();
         let heroku_id = heroku_id.map_or_else(fresh_heroku_id, str::to_owned);
-        let requires = target.manifest.requires();
         let mut body = Map::new();
         body.insert("uuid".into(), json!(uuid));
         body.insert("plan".into(), json!(plan));
@@ -55,13 +54,13 @@ impl ProvisionRequest {
                     "type": "authorization_code",
                 }),
             );
-            if requires.iter().any(|r| r == "log_input") {
+            if target.manifest.requires_feature("log_input") {
                 body.insert(
                     "log_input_url".into(),
                     json!(format!("https://token:t.{uuid}@logs.example.com/logs")),
                 );
             }
-            if requires.iter().any(|r| r == "syslog_drain") {
+            if target.manifest.requires_feature("syslog_drain") {
                 body.insert("log_drain_token".into(), json!(format!("d.{uuid}")));
             }
         } else {
@@ -139,12 +138,7 @@ pub fn run(
     if exchange.status != 202 {
         config::check(rec, target, &answer, true);
     }
-    if target
-        .manifest
-        .requires()
-        .iter()
-        .any(|r| r == "syslog_drain")
-    {
+    if target.manifest.requires_feature("syslog_drain") {
         let verdict = match answer.get("log_drain_url").and_then(Value::as_str) {
             Some(u) if u.starts_with("https://") || u.starts_with("syslog://") => Verdict::Pass,
             Some(u) => Verdict::Fail(format!(
@@ -175,12 +169,7 @@ pub fn run(
     let accepted = check_auth(rec, target, "POST", &url, || {
         Payload::Json(ProvisionRequest::new(target, plan, options, None).body)
     });
-    extra.extend(
-        accepted
-            .iter()
-            .filter_map(|x| x.json().ok().as_ref().and_then(id_of_value))
-            .map(|id| (id, None)),
-    );
+    extra.extend(accepted.iter().filter_map(answer_id).map(|id| (id, None)));
 
     // Delivery is at least once: the very same request again must not make a second resource.
     let again = target.send(
@@ -196,7 +185,7 @@ pub fn run(
             request.uuid,
             x.describe()
         )),
-        Ok(x) => match x.json().ok().as_ref().and_then(id_of_value) {
+        Ok(x) => match answer_id(x) {
             Some(second) if second == id => Verdict::Pass,
             Some(second) => {
                 extra.push((second.clone(), Some(request.uuid.clone())));
@@ -221,11 +210,7 @@ pub fn run(
     ));
 
     // A new uuid is a new resource (for v1, on another app unless many_per_app allows the same).
-    let many = target
-        .manifest
-        .requires()
-        .iter()
-        .any(|r| r == "many_per_app");
+    let many = target.manifest.requires_feature("many_per_app");
     let other_app = if many {
         Some(request.heroku_id.as_str())
     } else {
@@ -239,7 +224,7 @@ pub fn run(
         Ok(x) if !x.is_success() => {
             Verdict::Fail(format!("a provision with a new uuid got {}", x.describe()))
         }
-        Ok(x) => match x.json().ok().as_ref().and_then(id_of_value) {
+        Ok(x) => match answer_id(x) {
             Some(other_id) if other_id == id => Verdict::Fail(format!(
                 "a different uuid got the same id {id}: every resource needs its own id"
             )),
@@ -312,6 +297,11 @@ pub fn id_of_value(value: &Value) -> Option<String> {
     value.as_object().and_then(id_of)
 }
 
+/// The id in an answer's body, if the body is a JSON object carrying one.
+fn answer_id(exchange: &Exchange) -> Option<String> {
+    exchange.json().ok().as_ref().and_then(id_of_value)
+}
+
 /// v1: the id must be the provider's own, not the app's `heroku_id` dressed up.
 fn derived_check(id: &str, heroku_id: &str) -> Verdict {
     let app = heroku_id.split('@').next().unwrap_or(heroku_id);
@@ -358,13 +348,13 @@ fn async_callbacks(rec: &mut Recorder, target: &Target, uuid: &str) -> Map<Strin
     let callback = fake.callback_url(uuid);
     rec.section(format!("async provisioning callbacks to {callback}"));
     let secs = target.async_timeout.as_secs();
-    let (record, _) = {
-        let _waiting = crate::progress::Spinner::start(format!(
-            "waiting up to {secs} s for the provider's provisioning callbacks to {callback}"
-        ));
-        fake.wait_until(uuid, target.async_timeout, |r| r.provisioned.is_some())
-    };
-    let refused = record.refused.clone();
+    let (record, _) = target.await_callbacks(
+        fake,
+        uuid,
+        &format!("the provider's provisioning callbacks to {callback}"),
+        |r| r.provisioned.is_some(),
+    );
+    let refused = record.refusals.first().cloned();
     let never = |what: &str| match &refused {
         Some(why) => Verdict::Fail(format!("{what} within {secs} s; a call was refused: {why}")),
         None => {
@@ -456,7 +446,7 @@ fn concurrent_deliveries(
     ));
     let mut ids: Vec<String> = results
         .iter()
-        .filter_map(|r| r.as_ref().ok()?.json().ok().as_ref().and_then(id_of_value))
+        .filter_map(|r| answer_id(r.as_ref().ok()?))
         .collect();
     ids.sort();
     ids.dedup();

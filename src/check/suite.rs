@@ -46,23 +46,11 @@ pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
                 None
             }
             TestCommand::Planchange { id, plan } => {
-                let resource = Resource {
-                    id,
-                    uuid: None,
-                    heroku_id: None,
-                    config: Default::default(),
-                };
-                planchange::run(rec, target, &resource, &plan);
+                planchange::run(rec, target, &Resource::named(id, None), &plan);
                 None
             }
             TestCommand::Sso { id, uuid } => {
-                let resource = Resource {
-                    id,
-                    uuid,
-                    heroku_id: None,
-                    config: Default::default(),
-                };
-                sso::run(rec, target, &resource);
+                sso::run(rec, target, &Resource::named(id, uuid));
                 None
             }
             TestCommand::All => {
@@ -199,13 +187,8 @@ fn client_secret(manifest_path: &Path) -> Option<String> {
     {
         return Some(secret);
     }
-    let env_file =
-        crate::scaffold::writer::parent_of(manifest_path).join(crate::scaffold::dotenv::FILE);
-    let text = std::fs::read_to_string(env_file).ok()?;
-    text.lines()
-        .filter_map(|line| line.trim().strip_prefix("HEROKU_CLIENT_SECRET="))
-        .map(|v| v.trim().trim_matches('"').to_owned())
-        .find(|v| !v.is_empty())
+    let dir = crate::scaffold::writer::parent_of(manifest_path);
+    crate::scaffold::dotenv::read_value(&dir, "HEROKU_CLIENT_SECRET")
 }
 
 fn exit_code(report: &Report) -> ExitCode {

@@ -1,5 +1,7 @@
 //! The foreman-style `.env` that lets the generated service authenticate Heroku's calls.
 
+use std::path::Path;
+
 use crate::manifest::Manifest;
 use crate::secrets;
 
@@ -19,4 +21,15 @@ pub fn contents(manifest: &Manifest) -> String {
         manifest.password().unwrap_or_default(),
         secrets::generate(),
     )
+}
+
+/// A non-empty value of `key` from the `.env` in `dir` (`KEY=value`, quotes allowed);
+/// `None` when there is no such file or line.
+pub fn read_value(dir: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
+    let prefix = format!("{key}=");
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix(prefix.as_str()))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .find(|v| !v.is_empty())
 }
