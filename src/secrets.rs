@@ -2,7 +2,7 @@
 
 use rand::distr::{Alphanumeric, SampleString};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 
 /// Length of `password` and `sso_salt`: 32 alphanumerics carry about 190 bits.
 pub const SECRET_LEN: usize = 32;
@@ -14,9 +14,29 @@ pub fn generate() -> String {
     Alphanumeric.sample_string(&mut rng, SECRET_LEN)
 }
 
+/// A 256-bit key as 64 lowercase hex characters: the generated service's
+/// `ENCRYPTION_KEY`, which encrypts the OAuth tokens it stores (AES-256-GCM).
+pub fn key_hex() -> String {
+    let mut key = [0u8; 32];
+    StdRng::from_os_rng().fill_bytes(&mut key);
+    hex::encode(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_256_bit_hex_and_fresh() {
+        let a = key_hex();
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "{a}"
+        );
+        assert_ne!(a, key_hex());
+    }
 
     #[test]
     fn secrets_are_long_alphanumeric_and_fresh() {

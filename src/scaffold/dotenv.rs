@@ -12,14 +12,16 @@ pub const MODE: u32 = 0o600;
 /// `SSO_SALT`, `HEROKU_USERNAME` and `HEROKU_PASSWORD`, matching the manifest, and an OAuth
 /// client secret for the v3 asynchronous flow. Heroku issues the real client secret in the
 /// Partner Portal; until then a random one works with kensa's loopback Heroku, which reads
-/// it from this file.
+/// it from this file. `ENCRYPTION_KEY` is the service's own key for the OAuth tokens it
+/// stores; it never leaves the service.
 pub fn contents(manifest: &Manifest) -> String {
     format!(
-        "SSO_SALT={}\nHEROKU_USERNAME={}\nHEROKU_PASSWORD={}\nHEROKU_CLIENT_SECRET={}\n",
+        "SSO_SALT={}\nHEROKU_USERNAME={}\nHEROKU_PASSWORD={}\nHEROKU_CLIENT_SECRET={}\nENCRYPTION_KEY={}\n",
         manifest.sso_salt().unwrap_or_default(),
         manifest.id().unwrap_or_default(),
         manifest.password().unwrap_or_default(),
         secrets::generate(),
+        secrets::key_hex(),
     )
 }
 

@@ -422,6 +422,9 @@ pub fn dotenv(text: &str) -> BTreeMap<String, String> {
 /// holds a fresh secret (the OAuth client secret for kensa's loopback Heroku).
 pub const EXTRA_ENV_SECRETS: &[&str] = &["HEROKU_CLIENT_SECRET"];
 
+/// Keys a generated `.env` carries as 256-bit hex keys (the service's token encryption key).
+pub const EXTRA_ENV_KEYS: &[&str] = &["ENCRYPTION_KEY"];
+
 /// Checks a generated `.env` against its manifest: `SSO_SALT`, `HEROKU_USERNAME` and
 /// `HEROKU_PASSWORD` are the manifest's, and anything else is a known, fresh secret.
 pub fn assert_dotenv_matches(text: &str, manifest: &Value) {
@@ -436,6 +439,11 @@ pub fn assert_dotenv_matches(text: &str, manifest: &Value) {
     assert_eq!(value("HEROKU_PASSWORD"), api["password"].as_str());
     for (key, value) in &env {
         if ["SSO_SALT", "HEROKU_USERNAME", "HEROKU_PASSWORD"].contains(&key.as_str()) {
+            continue;
+        }
+        if EXTRA_ENV_KEYS.contains(&key.as_str()) {
+            assert_eq!(value.len(), 64, "{key} is not a 256-bit hex key");
+            assert!(value.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
             continue;
         }
         assert!(
