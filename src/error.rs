@@ -1,9 +1,7 @@
-//! Error kinds that decide the exit code: 2 for usage and input errors, 1 for failures.
+//! The error every module may raise for bad input (exit status 2, see
+//! [`crate::exit_code_for`]), and the one error that is not worth a message.
 
 use std::io;
-
-use crate::manifest::ManifestError;
-use crate::scaffold::ScaffoldError;
 
 /// Bad or missing input from the user: exit status 2.
 #[derive(Debug, thiserror::Error)]
@@ -13,22 +11,6 @@ pub struct UsageError(pub String);
 impl UsageError {
     pub fn new(message: impl Into<String>) -> Self {
         UsageError(message.into())
-    }
-}
-
-/// 2 when anything in the chain is a usage error, else 1.
-pub fn exit_code_for(err: &anyhow::Error) -> u8 {
-    let usage = err.chain().any(|cause| {
-        cause.is::<UsageError>()
-            || cause.is::<ManifestError>()
-            || cause
-                .downcast_ref::<ScaffoldError>()
-                .is_some_and(ScaffoldError::is_usage)
-    });
-    if usage {
-        2
-    } else {
-        1
     }
 }
 

@@ -1,20 +1,18 @@
-//! Atomic file writes: a temp file in the target's folder, then one rename, so a reader
-//! never sees half a file and an interrupted write leaves the old file intact.
+//! File-system helpers: atomic file writes (a temp file in the target's folder, then one
+//! rename, so a reader never sees half a file and an interrupted write leaves the old file
+//! intact) and the folder a path lives in.
 
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
 /// Writes `bytes` to `path` atomically with `mode`. With `replace` false an existing file
 /// is an error of kind `AlreadyExists`, checked at the rename so no race can clobber it.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_of(path);
     if !dir.is_dir() {
         return Err(if dir.exists() {
             io::Error::new(
@@ -29,7 +27,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::
         });
     }
     // The temp file is created 0600, so a secret is never readable by others, even briefly.
-    let mut tmp = NamedTempFile::new_in(dir).map_err(without_temp_path)?;
+    let mut tmp = NamedTempFile::new_in(&dir).map_err(without_temp_path)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.as_file()
@@ -40,6 +38,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::
         tmp.persist_noclobber(path).map_err(|e| e.error)?;
     }
     Ok(())
+}
+
+/// The directory `path` is in: `.` for a bare file name, never an empty path.
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// tempfile adds `at path "<dir>/.tmpXXXX"` to its errors: a name the user never sees on

@@ -1,22 +1,34 @@
 //! kensa: scaffold, test and ship Heroku add-on provider services.
 //!
-//! The binary is a thin shell over [`run`]; integration tests drive the binary, unit tests
-//! live next to the code they test.
+//! The binary is a thin shell over [`main_with_args`]: [`cli`] parses the command line into
+//! each command's own options, and [`run`] hands them to the module that does the work.
+//!
+//! Layers, each depending only on those before it:
+//! - shared plumbing: [`error`], [`fsutil`], [`output`], [`progress`], [`interrupt`],
+//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`slug`], [`verdict`], [`manifest`]
+//!   (with its `.env`), [`sso`] (the SSO request shape);
+//! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
+//!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`). Features never
+//!   depend on each other (`tests/cli/architecture.rs` keeps it so);
+//! - [`cli`], which knows every feature's options and nothing else knows it.
 
+pub mod browser;
 pub mod check;
 pub mod cli;
-pub mod docs;
 pub mod error;
 pub mod fsutil;
+pub mod http;
+pub mod interrupt;
 pub mod manifest;
 pub mod output;
 pub mod platform;
 pub mod progress;
+pub mod prompt;
 pub mod scaffold;
 pub mod secrets;
+pub mod signin;
 pub mod slug;
 pub mod sso;
-pub mod sso_open;
 pub mod verdict;
 
 use std::ffi::OsString;
@@ -24,7 +36,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use error::{exit_code_for, UsageError};
+pub use error::UsageError;
 
 /// Parses `args`, runs the command and turns any error into a message and an exit code.
 pub fn main_with_args<I, T>(args: I) -> ExitCode
@@ -61,17 +73,39 @@ where
 
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    use cli::Command;
+    let manifest = &cli.filename;
     match cli.command {
-        cli::Command::Init(args) => scaffold::init::run(&cli.filename, args),
-        cli::Command::Create(args) => scaffold::create::run(args),
-        cli::Command::Templates(args) => scaffold::list::run(args),
-        cli::Command::Test(args) => check::suite::test(&cli.filename, args),
-        cli::Command::Run(args) => check::suite::run(&cli.filename, args),
-        cli::Command::Sso(args) => sso_open::run(&cli.filename, args),
-        cli::Command::Push(args) => platform::push(&cli.filename, args),
-        cli::Command::Pull(args) => platform::pull(&cli.filename, args),
-        cli::Command::Diff(args) => platform::diff(&cli.filename, args),
-        cli::Command::Completions(args) => docs::completions(args),
-        cli::Command::Man(args) => docs::man(args),
+        Command::Init(args) => scaffold::init::run(manifest, args.into()),
+        Command::Create(args) => scaffold::create::run(args.into()),
+        Command::Templates(args) => scaffold::list::run(args.json),
+        Command::Test(args) => {
+            let step = args.test.map_or(check::suite::Step::All, Into::into);
+            check::suite::test(manifest, step, &(&args.opts).into())
+        }
+        Command::Run(args) => check::suite::run(manifest, &(&args.opts).into(), &args.command),
+        Command::Sso(args) => signin::run(manifest, args.into()),
+        Command::Push(args) => platform::push(manifest, &(&args.platform).into()),
+        Command::Pull(args) => platform::pull(manifest, (&args).into(), &(&args.platform).into()),
+        Command::Diff(args) => platform::diff(manifest, &(&args.platform).into()),
+        Command::Completions(args) => cli::docs::completions(args),
+        Command::Man(args) => cli::docs::man(args),
+    }
+}
+
+/// 2 when anything in the chain is a usage or input error, else 1. It lives here, at the
+/// root, because it must know the error types of every feature.
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    let usage = err.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause.is::<manifest::ManifestError>()
+            || cause
+                .downcast_ref::<scaffold::ScaffoldError>()
+                .is_some_and(scaffold::ScaffoldError::is_usage)
+    });
+    if usage {
+        2
+    } else {
+        1
     }
 }

@@ -2,6 +2,7 @@
 //! one, and a typed view of the parts kensa acts on. The document is kept as JSON so that
 //! unknown keys (`$base`, `cli_plugin_name`, …) survive a round trip untouched.
 
+pub mod dotenv;
 pub mod validate;
 
 use std::fs;
@@ -10,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::SsoMethod;
 use crate::secrets;
 use crate::slug;
 
@@ -51,6 +51,15 @@ pub enum ManifestError {
     NotObject { path: PathBuf, found: &'static str },
     #[error("{}: the manifest is empty; `kensa init` writes one", path.display())]
     Empty { path: PathBuf },
+}
+
+/// How a new manifest's SSO URLs are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoMethod {
+    /// Form POST to `sso_url` (the current Heroku behaviour).
+    Post,
+    /// GET to `<root>/heroku/resources/<id>` (legacy string URLs).
+    Get,
 }
 
 /// A manifest document. Accessors read it leniently; [`validate`] says what is wrong.
@@ -101,7 +110,7 @@ impl Manifest {
         }
     }
 
-    /// A new manifest in the shape of PROTOCOL.md §1 with fresh secrets.
+    /// A new manifest in the shape of docs/protocol.md#manifest with fresh secrets.
     pub fn new_addon(spec: &AddonSpec) -> Manifest {
         let prefix = slug::config_prefix(&spec.id);
         let local = format!("http://localhost:{}", spec.port);
@@ -164,6 +173,16 @@ impl Manifest {
         self.api_str("sso_salt").filter(|s| !s.is_empty())
     }
 
+    /// The manifest's secrets (password, SSO salt): never printed, masked in every log.
+    pub fn secrets(&self) -> Vec<String> {
+        [self.password(), self.sso_salt()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// True for the v3 API (`"version": "3"`); anything else is legacy v1, as the
     /// `api.version is set` rule says (a number 3 is not the string "3").
     pub fn is_v3(&self) -> bool {
@@ -188,10 +207,6 @@ impl Manifest {
     /// Whether `api.requires` names this feature (`syslog_drain`, `many_per_app`, …).
     pub fn requires_feature(&self, feature: &str) -> bool {
         self.requires().iter().any(|r| r == feature)
-    }
-
-    pub fn regions(&self) -> Vec<String> {
-        string_list(self.api().and_then(|api| api.get("regions")))
     }
 
     /// The test or production endpoint, if it has one of the two known shapes.

@@ -1,5 +1,5 @@
 //! Manifest sync with the add-ons service: `kensa push`, `kensa pull <slug>`, `kensa diff`
-//! (PROTOCOL.md §6). Nothing local changes unless the service answered well, and then only
+//! (docs/protocol.md#manifest-sync). Nothing local changes unless the service answered well, and then only
 //! through one atomic write.
 
 pub mod api;
@@ -16,14 +16,23 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 use similar::{ChangeTag, TextDiff};
 
-use crate::cli::{DiffArgs, PlatformArgs, PullArgs, PushArgs};
 use crate::error::UsageError;
 use crate::fsutil::write_atomic;
 use crate::manifest::{validate, Manifest};
 use crate::output::{self, BOLD, DIM};
-use crate::scaffold::{interactive, wizard::Wizard};
-use crate::slug;
-use api::Service;
+use crate::{prompt, slug};
+use api::{Connection, Service};
+
+/// What `kensa pull` was asked for.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// The add-on whose current manifest to fetch.
+    pub slug: String,
+    /// Replace an existing local manifest.
+    pub force: bool,
+    /// Never prompt.
+    pub no_input: bool,
+}
 
 /// Mode of a manifest kensa creates (as `kensa init` writes it); a replaced one keeps its own.
 const NEW_FILE_MODE: u32 = 0o644;
@@ -32,7 +41,7 @@ const REMOVED: Style = AnsiColor::Red.on_default();
 const ADDED: Style = AnsiColor::Green.on_default();
 const HUNK: Style = AnsiColor::Cyan.on_default();
 
-pub fn push(manifest_path: &Path, args: PushArgs) -> Result<ExitCode> {
+pub fn push(manifest_path: &Path, connection: &Connection) -> Result<ExitCode> {
     let shown = manifest_path.display();
     let (before, manifest) = load(manifest_path)?;
     let failures = validate::failures(&manifest);
@@ -44,7 +53,7 @@ pub fn push(manifest_path: &Path, args: PushArgs) -> Result<ExitCode> {
         failures.join("\n  ")
     );
     let id = manifest.id().unwrap_or_default().to_owned();
-    let service = connect(&args.platform, &manifest)?;
+    let service = connect(connection, &manifest)?;
 
     let returned = Manifest {
         doc: service.push_manifest(&id, &manifest.doc)?,
@@ -74,7 +83,7 @@ pub fn push(manifest_path: &Path, args: PushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn pull(manifest_path: &Path, args: PullArgs) -> Result<ExitCode> {
+pub fn pull(manifest_path: &Path, args: PullOptions, connection: &Connection) -> Result<ExitCode> {
     let shown = manifest_path.display();
     if let Some(problem) = slug::problem(&args.slug) {
         return Err(
@@ -84,8 +93,8 @@ pub fn pull(manifest_path: &Path, args: PullArgs) -> Result<ExitCode> {
     // Decide about an existing file before any network call.
     let mut replace = args.force;
     if fs::symlink_metadata(manifest_path).is_ok() && !replace {
-        let confirmed = interactive(args.no_input)
-            && Wizard::default().confirm_replace(manifest_path, "already exists")?;
+        let confirmed = prompt::interactive(args.no_input)
+            && prompt::confirm_replace(manifest_path, "already exists")?;
         if !confirmed {
             return Err(UsageError::new(format!(
                 "{shown} already exists; pass --force to replace it (or -f to pull into another file)"
@@ -94,7 +103,7 @@ pub fn pull(manifest_path: &Path, args: PullArgs) -> Result<ExitCode> {
         }
         replace = true;
     }
-    let service = connect(&args.platform, &Manifest { doc: Map::new() })?;
+    let service = connect(connection, &Manifest { doc: Map::new() })?;
     let pulled = Manifest {
         doc: service.current_manifest(&args.slug)?,
     };
@@ -126,7 +135,7 @@ pub fn pull(manifest_path: &Path, args: PullArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn diff(manifest_path: &Path, args: DiffArgs) -> Result<ExitCode> {
+pub fn diff(manifest_path: &Path, connection: &Connection) -> Result<ExitCode> {
     let shown = manifest_path.display();
     let (_, manifest) = load(manifest_path)?;
     let id = manifest.id().unwrap_or_default().to_owned();
@@ -136,7 +145,7 @@ pub fn diff(manifest_path: &Path, args: DiffArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    let service = connect(&args.platform, &manifest)?;
+    let service = connect(connection, &manifest)?;
     let remote = service.current_manifest(&id)?;
 
     let remote_text = canonical(&Value::Object(remote));
@@ -171,15 +180,9 @@ fn load(path: &Path) -> Result<(Vec<u8>, Manifest)> {
 }
 
 /// Credentials, then the service; the manifest's secrets are masked in `--verbose` too.
-fn connect(args: &PlatformArgs, manifest: &Manifest) -> Result<Service> {
+fn connect(connection: &Connection, manifest: &Manifest) -> Result<Service> {
     let (key, source) = credentials::find()?;
-    let secrets = [manifest.password(), manifest.sso_salt()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    Ok(Service::new(args, key, source, secrets)?)
+    Ok(Service::new(connection, key, source, manifest.secrets())?)
 }
 
 fn mode_of(path: &Path) -> u32 {

@@ -1,11 +1,14 @@
-//! Single sign-on as Heroku performs it (PROTOCOL.md §4): tokens, nav-data and the
-//! request parameters, shared by `kensa test sso` and `kensa sso`.
+//! Single sign-on as Heroku performs it (docs/protocol.md#single-sign-on): tokens,
+//! nav-data, the request parameters and where they go, shared by `kensa test sso` and
+//! `kensa sso`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
+
+use crate::manifest::Endpoint;
 
 /// v1 `token = sha1(id:salt:timestamp)`, id being the provider's resource id.
 pub fn v1_token(id: &str, salt: &str, timestamp: i64) -> String {
@@ -105,6 +108,52 @@ impl SsoRequest<'_> {
     }
 }
 
+/// Where and how a sign-on request goes (not an HTTP method: a route style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A form POST to `sso_url`.
+    Post(String),
+    /// A GET to the resource URL with the parameters as its query (legacy).
+    Get(String),
+}
+
+impl Route {
+    /// The manifest's shape decides: object URLs POST to `sso_url`, a root string GETs.
+    pub fn for_endpoint(endpoint: &Endpoint, id: &str) -> Result<Route, String> {
+        match endpoint {
+            Endpoint::Root(_) => Ok(Route::Get(endpoint.resource_url(id))),
+            Endpoint::Urls { sso_url: Some(u), .. } => Ok(Route::Post(u.clone())),
+            Endpoint::Urls { sso_url: None, .. } => Err(
+                "the manifest's URLs have no sso_url: add one (…/sso/login) or use a root URL string for GET SSO".into(),
+            ),
+        }
+    }
+
+    /// The HTTP method and the URL the request goes to.
+    pub fn verb_url(&self) -> (&'static str, &str) {
+        match self {
+            Route::Post(u) => ("POST", u),
+            Route::Get(u) => ("GET", u),
+        }
+    }
+
+    /// `SSO POST <url>` or `SSO GET <url>`.
+    pub fn title(&self) -> String {
+        let (verb, url) = self.verb_url();
+        format!("SSO {verb} {url}")
+    }
+}
+
+/// The legacy GET sign-on URL: the resource URL with the parameters as its query.
+pub fn get_url(
+    resource_url: &str,
+    params: Vec<(String, String)>,
+) -> Result<url::Url, url::ParseError> {
+    let mut url = url::Url::parse(resource_url)?;
+    url.query_pairs_mut().extend_pairs(params);
+    Ok(url)
+}
+
 /// Now, in unix seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -152,6 +201,42 @@ mod tests {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&nav).unwrap()).unwrap();
         assert_eq!(doc["appname"], "myapp");
         assert_eq!(doc["addon"], "My Addon");
+    }
+
+    #[test]
+    fn get_url_appends_encoded_parameters() {
+        let url = get_url(
+            "http://localhost:5000/heroku/resources/42",
+            vec![
+                ("email".into(), "a+b@example.com".into()),
+                ("app".into(), "my app".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://localhost:5000/heroku/resources/42?email=a%2Bb%40example.com&app=my+app"
+        );
+    }
+
+    #[test]
+    fn the_manifest_shape_decides_the_route() {
+        let root = Endpoint::Root("http://localhost:5000/".into());
+        assert_eq!(
+            Route::for_endpoint(&root, "42"),
+            Ok(Route::Get(
+                "http://localhost:5000/heroku/resources/42".into()
+            ))
+        );
+        let urls = |sso_url: Option<&str>| Endpoint::Urls {
+            base_url: "http://x/heroku/resources".into(),
+            sso_url: sso_url.map(str::to_owned),
+        };
+        let post = Route::for_endpoint(&urls(Some("http://x/sso/login")), "42").unwrap();
+        assert_eq!(post.title(), "SSO POST http://x/sso/login");
+        assert!(Route::for_endpoint(&urls(None), "42")
+            .unwrap_err()
+            .contains("no sso_url"));
     }
 
     #[test]

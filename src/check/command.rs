@@ -1,29 +1,16 @@
-//! `kensa run`'s child command, and Ctrl-C handling: an interrupt must not leave a
-//! provisioned resource behind, so kensa notes it and goes on to deprovision.
+//! `kensa run`'s child command: run with the add-on's config vars in its environment, its
+//! exit status recorded as a check.
 
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
 
 use super::report::{Check, Recorder};
 use crate::verdict::Verdict;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// From now on Ctrl-C sets a flag instead of killing kensa (the child still gets it).
-pub fn catch_interrupts() {
-    // Failing to install (already installed) only loses the nicety, never correctness.
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
-}
-
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
 
 /// Runs `argv` with the config vars added to its environment, output passing through.
 /// With `stdout_to_stderr` (machine-readable reports) the command's stdout goes to stderr,

@@ -1,8 +1,8 @@
 //! Deprovision: `DELETE <base_url>/<id>`: 401 for bad credentials, then 2xx.
 
-use super::client::Payload;
 use super::report::Recorder;
 use super::{check_auth, record_status, Target};
+use crate::http::Payload;
 use crate::verdict::Verdict;
 
 pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) -> bool {

@@ -1,5 +1,5 @@
 //! A loopback fake of Heroku's identity service and Platform API, for the v3 asynchronous
-//! provisioning flow (PROTOCOL.md §5). It runs for the duration of a test, accepts each
+//! provisioning flow (docs/protocol.md#asynchronous-provisioning). It runs for the duration of a test, accepts each
 //! grant code once before its expiry, issues one Bearer token per add-on, and records what
 //! the provider did so the checks can say exactly what went wrong.
 
@@ -12,10 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use crate::http::PLATFORM_API_ACCEPT;
+use crate::interrupt;
+
 /// How long a grant code is valid, as Heroku's are: minutes, not hours.
 pub const GRANT_LIFETIME: Duration = Duration::from_secs(300);
-/// Heroku's Platform API refuses requests that do not ask for version 3.
-pub const API_ACCEPT: &str = "application/vnd.heroku+json; version=3";
 
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -157,7 +158,7 @@ impl FakeHeroku {
                 return (record, true);
             }
             let now = Instant::now();
-            if now >= deadline || super::command::interrupted() {
+            if now >= deadline || interrupt::interrupted() {
                 return (record, false);
             }
             // Wake at least every 200 ms to notice Ctrl-C.
@@ -364,7 +365,10 @@ fn api(
     let refusal = if !accept.contains("version=3") {
         Some((
             400,
-            error("bad_request", &format!("Accept must be {API_ACCEPT}")),
+            error(
+                "bad_request",
+                &format!("Accept must be {PLATFORM_API_ACCEPT}"),
+            ),
         ))
     } else if !state.addons.contains_key(uuid) {
         Some((404, error("not_found", &format!("no add-on {uuid}"))))

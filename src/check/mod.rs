@@ -1,7 +1,6 @@
 //! The simulator: makes the calls Heroku makes and checks every answer
 //! (`kensa test …`, `kensa run`). Checks record results; reporters render them.
 
-pub mod client;
 pub mod command;
 pub mod config;
 pub mod deprovision;
@@ -15,9 +14,9 @@ pub mod suite;
 
 use std::time::Duration;
 
-use client::{Auth, Client, Exchange, HttpError, Payload};
 use report::{Check, Recorder, RequestInfo};
 
+use crate::http::{Auth, Client, Exchange, HttpError, Payload};
 use crate::manifest::{Endpoint, Manifest};
 use crate::verdict::Verdict;
 

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::client::Payload;
 use super::report::Recorder;
 use super::{check_auth, config, provision, record_status, Resource, Target};
+use crate::http::Payload;
 
 pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource, plan: &str) -> bool {
     let url = target.endpoint.resource_url(&resource.id);

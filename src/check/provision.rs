@@ -1,10 +1,11 @@
-//! Provision: `POST <base_url>` with the v1 or v3 body, and every rule of PROTOCOL.md §2.
+//! Provision: `POST <base_url>` with the v1 or v3 body, and every rule of
+//! docs/protocol.md#provisioning.
 
 use serde_json::{json, Map, Value};
 
-use super::client::{Exchange, Payload};
 use super::report::Recorder;
 use super::{check_auth, check_of, config, deprovision, record_status, Resource, Target};
+use crate::http::{Exchange, Payload};
 use crate::verdict::Verdict;
 
 /// What one provision request carries.

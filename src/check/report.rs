@@ -10,6 +10,17 @@ use std::time::Duration;
 
 use crate::verdict::Verdict;
 
+/// How a report is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `Testing … / Check … [PASS]` lines as they happen.
+    Human,
+    /// One JSON document at the end.
+    Json,
+    /// JUnit XML at the end, as CI systems read it.
+    Junit,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestInfo {
     pub method: String,

@@ -4,72 +4,34 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::client::{Auth, Exchange, HttpError, Payload};
 use super::report::Recorder;
 use super::{check_of, record_status, Resource, Target};
-use crate::manifest::Endpoint;
-use crate::sso::{now, SsoRequest, Visitor};
+use crate::http::{Auth, Exchange, HttpError, Payload};
+use crate::sso::{self, now, Route, SsoRequest, Visitor};
 use crate::verdict::Verdict;
 
 /// How far off the bad timestamps are: beyond any provider's window (2–5 min).
 pub const SKEW: i64 = 6 * 60;
 const MAX_REDIRECTS: usize = 5;
 
-/// Where and how a sign-on request goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Method {
-    Post(String),
-    Get(String),
-}
-
-impl Method {
-    /// The manifest's shape decides: object URLs POST to `sso_url`, a root string GETs.
-    pub fn for_endpoint(endpoint: &Endpoint, id: &str) -> Result<Method, String> {
-        match endpoint {
-            Endpoint::Root(_) => Ok(Method::Get(endpoint.resource_url(id))),
-            Endpoint::Urls { sso_url: Some(u), .. } => Ok(Method::Post(u.clone())),
-            Endpoint::Urls { sso_url: None, .. } => Err(
-                "the manifest's URLs have no sso_url: add one (…/sso/login) or use a root URL string for GET SSO".into(),
-            ),
-        }
-    }
-
-    pub fn title(&self) -> String {
-        match self {
-            Method::Post(u) => format!("SSO POST {u}"),
-            Method::Get(u) => format!("SSO GET {u}"),
-        }
-    }
-
-    /// Sends the parameters, without following redirects.
-    pub fn send(
-        &self,
-        target: &Target,
-        params: Vec<(String, String)>,
-    ) -> Result<Exchange, HttpError> {
-        match self {
-            Method::Post(u) => {
-                target
-                    .client
-                    .send("POST", u, Auth::None, &Payload::Form(params), &[])
-            }
-            Method::Get(u) => {
-                let mut url = url::Url::parse(u).map_err(|e| HttpError::Other {
-                    url: u.clone(),
-                    message: e.to_string(),
-                })?;
-                url.query_pairs_mut().extend_pairs(params);
-                target
-                    .client
-                    .send("GET", url.as_str(), Auth::None, &Payload::Empty, &[])
-            }
-        }
-    }
-
-    fn verb_url(&self) -> (&'static str, &str) {
-        match self {
-            Method::Post(u) => ("POST", u),
-            Method::Get(u) => ("GET", u),
+/// Sends the parameters the route's way, without following redirects.
+fn send(
+    target: &Target,
+    route: &Route,
+    params: Vec<(String, String)>,
+) -> Result<Exchange, HttpError> {
+    match route {
+        Route::Post(u) => target
+            .client
+            .send("POST", u, Auth::None, &Payload::Form(params), &[]),
+        Route::Get(u) => {
+            let url = sso::get_url(u, params).map_err(|e| HttpError::Other {
+                url: u.clone(),
+                message: e.to_string(),
+            })?;
+            target
+                .client
+                .send("GET", url.as_str(), Auth::None, &Payload::Empty, &[])
         }
     }
 }
@@ -83,16 +45,16 @@ pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
         );
         return false;
     };
-    let method = match Method::for_endpoint(&target.endpoint, &resource.id) {
-        Ok(m) => m,
+    let route = match Route::for_endpoint(&target.endpoint, &resource.id) {
+        Ok(r) => r,
         Err(why) => {
             rec.section("SSO");
             rec.note("sso_url is set", Verdict::Fail(why));
             return false;
         }
     };
-    rec.section(method.title());
-    let (verb, url) = method.verb_url();
+    rec.section(route.title());
+    let (verb, url) = route.verb_url();
     let visitor = Visitor::default();
     let request = SsoRequest {
         id: &resource.id,
@@ -104,7 +66,7 @@ pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
     };
 
     let refused = |name: &str, why: &str, params: Vec<(String, String)>, rec: &mut Recorder| {
-        let result = method.send(target, params);
+        let result = send(target, &route, params);
         record_status(rec, name, verb, url, &result, |x| match x.status {
             403 => Ok(()),
             s if s < 400 => Err(format!(
@@ -140,7 +102,7 @@ pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
         .find(|(k, _)| k == "nav-data")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let login = follow(target, method.send(target, params));
+    let login = follow(target, send(target, &route, params));
     let elapsed = login.as_ref().map(|l| l.elapsed).unwrap_or_default();
     let verdict = match &login {
         Err(e) => Verdict::Fail(e.to_string()),

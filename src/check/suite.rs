@@ -9,85 +9,123 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
-use super::client::Client;
 use super::fake_heroku::FakeHeroku;
-use super::report::{human::Human, json::Json, junit::Junit, Recorder, Report, Reporter};
+use super::report::{human::Human, json::Json, junit::Junit, Format, Recorder, Report, Reporter};
 use super::{command, deprovision, options, planchange, provision, sso, Resource, Target};
-use crate::cli::{Format, RunArgs, TestArgs, TestCommand, TestOptions};
-use crate::manifest::{validate, Manifest};
+use crate::http::Client;
+use crate::interrupt;
+use crate::manifest::{dotenv, validate, Manifest};
 use crate::verdict::Verdict;
 
 /// Default plan for provisioning, and for `all`/`run` the plan-change target.
 pub const PROVISION_PLAN: &str = "test";
 pub const CHANGE_PLAN: &str = "foo";
 
-pub fn test(manifest_path: &Path, args: TestArgs) -> Result<ExitCode> {
-    let which = args.test.unwrap_or(TestCommand::All);
+/// Which of Heroku's calls `kensa test` makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The manifest rules only.
+    Manifest,
+    /// Provision; `redeliver` copies at once; `options` are `--key value` words.
+    Provision {
+        redeliver: usize,
+        options: Vec<String>,
+    },
+    Deprovision {
+        id: String,
+    },
+    Planchange {
+        id: String,
+        plan: String,
+    },
+    Sso {
+        id: String,
+        uuid: Option<String>,
+    },
+    /// Manifest, provision, plan change, SSO and deprovision, in order.
+    All,
+}
+
+/// How a session runs, shared by `kensa test` and `kensa run`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Call the production URLs instead of the test URLs.
+    pub production: bool,
+    /// The provision plan; for `all` and `run`, the plan-change target.
+    pub plan: Option<String>,
+    /// Deadline of each answer.
+    pub timeout: Duration,
+    pub format: Format,
+    /// Print each request and response, secrets masked.
+    pub verbose: bool,
+    /// Expect the asynchronous flow even when the provider answers 200.
+    pub force_async: bool,
+    /// How long to wait for the provider's asynchronous callbacks.
+    pub async_timeout: Duration,
+}
+
+pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCode> {
     let provision_options = match &which {
-        TestCommand::Provision { options, .. } => options::parse(options)?,
+        Step::Provision { options, .. } => options::parse(options)?,
         _ => Default::default(),
     };
     let manifest = Manifest::load(manifest_path)?;
-    if matches!(which, TestCommand::All) {
-        command::catch_interrupts();
+    if matches!(which, Step::All) {
+        interrupt::catch();
     }
-    let report = session(
-        manifest_path,
-        &manifest,
-        &args.opts,
-        |rec, target| match which {
-            TestCommand::Manifest => None,
-            TestCommand::Provision { redeliver, .. } => {
-                let plan = args.opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
-                provision::run(rec, target, plan, &provision_options, redeliver as usize)
-            }
-            TestCommand::Deprovision { id } => {
-                deprovision::run(rec, target, &id, None);
-                None
-            }
-            TestCommand::Planchange { id, plan } => {
-                planchange::run(rec, target, &Resource::named(id, None), &plan);
-                None
-            }
-            TestCommand::Sso { id, uuid } => {
-                sso::run(rec, target, &Resource::named(id, uuid));
-                None
-            }
-            TestCommand::All => {
-                let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
-                lifecycle(rec, target, |rec, target, resource| {
-                    planchange::run(rec, target, resource, change);
-                    if command::interrupted() {
-                        return;
-                    }
-                    if target.manifest.sso_salt().is_some() {
-                        sso::run(rec, target, resource);
-                    } else {
-                        rec.section("SSO");
-                        rec.note(
-                            "single sign-on",
-                            Verdict::Skip(
-                                "the manifest has no api.sso_salt, so SSO is not tested".into(),
-                            ),
-                        );
-                    }
-                });
-                None
-            }
-        },
-    )?;
+    let report = session(manifest_path, &manifest, opts, |rec, target| match which {
+        Step::Manifest => None,
+        Step::Provision { redeliver, .. } => {
+            let plan = opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
+            provision::run(rec, target, plan, &provision_options, redeliver)
+        }
+        Step::Deprovision { id } => {
+            deprovision::run(rec, target, &id, None);
+            None
+        }
+        Step::Planchange { id, plan } => {
+            planchange::run(rec, target, &Resource::named(id, None), &plan);
+            None
+        }
+        Step::Sso { id, uuid } => {
+            sso::run(rec, target, &Resource::named(id, uuid));
+            None
+        }
+        Step::All => {
+            let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+            lifecycle(rec, target, |rec, target, resource| {
+                planchange::run(rec, target, resource, change);
+                if interrupt::interrupted() {
+                    return;
+                }
+                if target.manifest.sso_salt().is_some() {
+                    sso::run(rec, target, resource);
+                } else {
+                    rec.section("SSO");
+                    rec.note(
+                        "single sign-on",
+                        Verdict::Skip(
+                            "the manifest has no api.sso_salt, so SSO is not tested".into(),
+                        ),
+                    );
+                }
+            });
+            None
+        }
+    })?;
     Ok(exit_code(&report))
 }
 
-pub fn run(manifest_path: &Path, args: RunArgs) -> Result<ExitCode> {
+/// `kensa run`: provision, run `argv` with the config vars, change plan, deprovision.
+pub fn run(manifest_path: &Path, opts: &Options, argv: &[String]) -> Result<ExitCode> {
     let manifest = Manifest::load(manifest_path)?;
-    command::catch_interrupts();
-    let change = args.opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
-    let report = session(manifest_path, &manifest, &args.opts, |rec, target| {
+    interrupt::catch();
+    let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+    let report = session(manifest_path, &manifest, opts, |rec, target| {
         lifecycle(rec, target, |rec, target, resource| {
-            let machine = args.opts.format != Format::Human;
-            command::run(rec, &args.command, &resource.config, machine);
-            if !command::interrupted() {
+            let machine = opts.format != Format::Human;
+            command::run(rec, argv, &resource.config, machine);
+            if !interrupt::interrupted() {
                 planchange::run(rec, target, resource, change);
             }
         });
@@ -106,7 +144,7 @@ fn lifecycle(
     let Some(resource) = provision::run(rec, target, PROVISION_PLAN, &Default::default(), 1) else {
         return;
     };
-    if !command::interrupted() {
+    if !interrupt::interrupted() {
         steps(rec, target, &resource);
     }
     deprovision::run(rec, target, &resource.id, resource.uuid.as_deref());
@@ -116,7 +154,7 @@ fn lifecycle(
 fn session(
     manifest_path: &Path,
     manifest: &Manifest,
-    opts: &TestOptions,
+    opts: &Options,
     calls: impl FnOnce(&mut Recorder, &Target) -> Option<Resource>,
 ) -> Result<Report> {
     let target_name = if opts.production {
@@ -138,11 +176,6 @@ fn session(
     let mut resource = None;
     if !rec.failed() {
         if let Some(endpoint) = manifest.endpoint(opts.production) {
-            let secrets = [manifest.password(), manifest.sso_salt()]
-                .into_iter()
-                .flatten()
-                .map(str::to_owned)
-                .collect();
             // The provider under test can only call back to this machine on test URLs.
             let heroku = (manifest.is_v3() && !opts.production)
                 .then(|| FakeHeroku::start(client_secret(manifest_path)))
@@ -151,10 +184,10 @@ fn session(
                 manifest,
                 endpoint,
                 production: opts.production,
-                client: Client::new(Duration::from_secs(opts.timeout), opts.verbose, secrets),
+                client: Client::new(opts.timeout, opts.verbose, manifest.secrets()),
                 heroku,
                 force_async: opts.force_async,
-                async_timeout: Duration::from_secs(opts.async_timeout),
+                async_timeout: opts.async_timeout,
             };
             resource = calls(&mut rec, &target);
         }
@@ -187,8 +220,7 @@ fn client_secret(manifest_path: &Path) -> Option<String> {
     {
         return Some(secret);
     }
-    let dir = crate::scaffold::writer::parent_of(manifest_path);
-    crate::scaffold::dotenv::read_value(&dir, "HEROKU_CLIENT_SECRET")
+    dotenv::read_value(manifest_path, "HEROKU_CLIENT_SECRET")
 }
 
 fn exit_code(report: &Report) -> ExitCode {

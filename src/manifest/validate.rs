@@ -1,4 +1,4 @@
-//! The manifest rules of PROTOCOL.md §1, in the order old kensa ran them, each a named
+//! The manifest rules of docs/protocol.md#manifest, in the order old kensa ran them, each a named
 //! result. A failure names the field and says how to fix it.
 
 use regex::Regex;

@@ -1,18 +1,26 @@
-//! The add-ons service's manifest endpoints (PROTOCOL.md §6), over the simulator's HTTP
-//! client: Bearer API key, `Accept: application/vnd.heroku+json; version=3`, a timeout on
-//! every call, and an error per failure kind carrying the service's own message.
+//! The add-ons service's manifest endpoints (docs/protocol.md#manifest-sync), over kensa's
+//! HTTP client: Bearer API key, `Accept: application/vnd.heroku+json; version=3`, a timeout
+//! on every call, and an error per failure kind carrying the service's own message.
 
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use super::credentials::{ApiKey, Source};
-use crate::check::client::{Auth, Client, Exchange, HttpError, Payload};
-use crate::cli::PlatformArgs;
 use crate::error::UsageError;
+use crate::http::{Auth, Client, Exchange, HttpError, Payload, PLATFORM_API_ACCEPT};
 use crate::output;
 
-pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
+/// How to reach the add-ons service: shared by `push`, `pull` and `diff`.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Base URL of the add-ons service, as the user gave it (`--addons-url`, `ADDONS_URL`).
+    pub addons_url: String,
+    /// Deadline of each call.
+    pub timeout: Duration,
+    /// Print each request and response to stderr, secrets masked.
+    pub verbose: bool,
+}
 
 /// A failed call. All of them exit 1; the local files are untouched by then.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +82,7 @@ impl Service {
     /// `secrets` (the manifest's password and salt) are masked, like the key, in
     /// `--verbose` output.
     pub fn new(
-        args: &PlatformArgs,
+        args: &Connection,
         key: ApiKey,
         key_source: Source,
         secrets: Vec<String>,
@@ -106,7 +114,7 @@ impl Service {
         masked.extend(secrets);
         Ok(Service {
             base,
-            client: Client::new(Duration::from_secs(args.timeout), args.verbose, masked),
+            client: Client::new(args.timeout, args.verbose, masked),
             key,
             key_source,
         })
@@ -150,7 +158,10 @@ impl Service {
         payload: &Payload,
     ) -> Result<Map<String, Value>, ApiError> {
         let bearer = format!("Bearer {}", self.key.expose());
-        let headers = [("Authorization", bearer.as_str()), ("Accept", ACCEPT)];
+        let headers = [
+            ("Authorization", bearer.as_str()),
+            ("Accept", PLATFORM_API_ACCEPT),
+        ];
         let exchange = self
             .client
             .send(method, url, Auth::None, payload, &headers)

@@ -9,23 +9,34 @@ use anyhow::Result;
 use serde_json::Value;
 use tera::Context;
 
-use super::inputs::{self, Defaults};
+use super::inputs::{self, AddonOptions, Defaults};
 use super::render::{self, OutputFile};
 use super::source::{self, Template};
 use super::wizard::Wizard;
 use super::writer::{self, Target};
-use super::{dotenv, init, interactive, values, Missing, ScaffoldError};
-use crate::cli::{CreateArgs, SsoMethod};
-use crate::manifest::{AddonSpec, Manifest, DEFAULT_FILE};
+use super::{init, values, Missing, ScaffoldError, FOREMAN_PORT};
+use crate::manifest::{dotenv, AddonSpec, Manifest, SsoMethod, DEFAULT_FILE};
 use crate::output::{BOLD, DIM, GOOD};
-use crate::slug;
+use crate::{prompt, slug};
 
-/// The foreman port: the generated manifest's test URLs point at it.
-pub const PORT: u16 = 5000;
+/// What `kensa create` was asked for; what is missing the wizard asks (on a terminal).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dir: Option<PathBuf>,
+    /// An embedded template's name or a template directory.
+    pub template: Option<String>,
+    pub addon: AddonOptions,
+    /// `KEY=VALUE` template variables.
+    pub set: Vec<String>,
+    /// A JSON or TOML file of template variables.
+    pub values_file: Option<PathBuf>,
+    /// Print what would be written, write nothing.
+    pub dry_run: bool,
+}
 
-pub fn run(args: CreateArgs) -> Result<ExitCode> {
-    inputs::check_flags(&args.addon)?;
-    let wizard = interactive(args.addon.no_input).then(Wizard::default);
+pub fn run(args: Options) -> Result<ExitCode> {
+    let flags = inputs::check_flags(&args.addon)?;
+    let wizard = prompt::interactive(args.addon.no_input).then(Wizard::default);
 
     let mut missing = Vec::new();
     let template_arg = match (&args.template, &wizard) {
@@ -68,7 +79,7 @@ pub fn run(args: CreateArgs) -> Result<ExitCode> {
 
     let replace = match writer::inspect(&dir)? {
         Target::Occupied if !args.addon.force => match &wizard {
-            Some(w) if w.confirm_replace(&dir, "exists and is not empty")? => true,
+            Some(_) if prompt::confirm_replace(&dir, "exists and is not empty")? => true,
             _ => {
                 return Err(ScaffoldError::Exists {
                     path: dir,
@@ -83,10 +94,10 @@ pub fn run(args: CreateArgs) -> Result<ExitCode> {
 
     let project_name = dir_name(&dir);
     let spec = inputs::addon_spec(
-        &args.addon,
+        flags,
         Defaults {
             id: slug::from_text(&project_name),
-            port: PORT,
+            port: FOREMAN_PORT,
         },
         wizard.as_ref(),
     )?;

@@ -6,23 +6,28 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::inputs::{self, Defaults};
-use super::writer::parent_of;
-use super::{dotenv, interactive, ScaffoldError};
-use crate::cli::InitArgs;
+use super::inputs::{self, AddonOptions, Defaults};
+use super::wizard::Wizard;
+use super::{ScaffoldError, FOREMAN_PORT};
 use crate::error::UsageError;
-use crate::fsutil::write_atomic;
-use crate::manifest::{validate, Manifest};
+use crate::fsutil::{parent_of, write_atomic};
+use crate::manifest::{dotenv, validate, Manifest};
 use crate::output::{BOLD, DIM};
-use crate::scaffold::wizard::Wizard;
-use crate::slug;
+use crate::{prompt, slug};
 
-/// Default port without foreman (Sinatra's), and with it.
+/// Default port without foreman (Sinatra's).
 pub const PORT: u16 = 4567;
-pub const FOREMAN_PORT: u16 = 5000;
 
-pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
-    inputs::check_flags(&args.addon)?;
+/// What `kensa init` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub addon: AddonOptions,
+    /// Foreman conventions: port 5000 and a `.env` beside the manifest.
+    pub foreman: bool,
+}
+
+pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
+    let flags = inputs::check_flags(&args.addon)?;
     if manifest_path.is_dir() {
         return Err(UsageError(format!(
             "{} is a directory; -f names the manifest file (e.g. -f {}/{})",
@@ -32,9 +37,9 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    let wizard = interactive(args.addon.no_input).then(Wizard::default);
+    let wizard = prompt::interactive(args.addon.no_input).then(Wizard::default);
     let dir = parent_of(manifest_path);
-    let env_path = dir.join(dotenv::FILE);
+    let env_path = dotenv::beside(manifest_path);
 
     // Decide about existing files before asking anything else, and before writing anything.
     let mut replace = args.addon.force;
@@ -46,7 +51,7 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
         // symlink_metadata: a dangling link is in the way too (renaming over it needs --force).
         if std::fs::symlink_metadata(path).is_ok() && !replace {
             match &wizard {
-                Some(w) if w.confirm_replace(path, "already exists")? => replace = true,
+                Some(_) if prompt::confirm_replace(path, "already exists")? => replace = true,
                 Some(_) => anyhow::bail!(ScaffoldError::Exists {
                     path: path.to_owned(),
                     what: "",
@@ -69,7 +74,7 @@ pub fn run(manifest_path: &Path, args: InitArgs) -> Result<ExitCode> {
         .or_else(|| Some("myaddon".to_owned()));
     let port = if args.foreman { FOREMAN_PORT } else { PORT };
     let spec = inputs::addon_spec(
-        &args.addon,
+        flags,
         Defaults {
             id: default_id,
             port,

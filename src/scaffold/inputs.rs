@@ -1,13 +1,35 @@
-//! Turns `AddonArgs` into an [`AddonSpec`]: flags first, then the wizard for what is
-//! missing (on a terminal), then defaults. Flag values are checked before anything runs.
+//! Turns the add-on flags of `init` and `create` into an [`AddonSpec`]: flags first, then
+//! the wizard for what is missing (on a terminal), then defaults. Flag values are checked
+//! before anything runs.
 
 use anyhow::Result;
 
 use super::wizard::Wizard;
-use crate::cli::{AddonArgs, SsoMethod};
 use crate::error::UsageError;
-use crate::manifest::{AddonSpec, KNOWN_REGIONS};
+use crate::manifest::{AddonSpec, SsoMethod, KNOWN_REGIONS};
 use crate::slug;
+
+/// The add-on's identity and shape as the user gave them (all optional), shared by `init`
+/// and `create`.
+#[derive(Debug, Clone, Default)]
+pub struct AddonOptions {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub regions: Option<Vec<String>>,
+    pub sso: Option<SsoMethod>,
+    /// Leave single sign-on out (wins over `sso`).
+    pub without_sso: bool,
+    pub port: Option<u16>,
+    /// Replace an existing manifest or non-empty directory.
+    pub force: bool,
+    /// Never prompt.
+    pub no_input: bool,
+}
+
+/// Options whose flag values passed [`check_flags`]: the only input [`addon_spec`] takes,
+/// so the checks run once, before anything else, and cannot be skipped.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckedFlags<'a>(&'a AddonOptions);
 
 /// Defaults that depend on the command (`init` or `create`).
 pub struct Defaults {
@@ -16,7 +38,7 @@ pub struct Defaults {
 }
 
 /// Checks the values given by flags, naming the flag in every error.
-pub fn check_flags(args: &AddonArgs) -> Result<(), UsageError> {
+pub fn check_flags(args: &AddonOptions) -> Result<CheckedFlags<'_>, UsageError> {
     if let Some(id) = &args.id {
         if let Some(why) = slug::problem(id) {
             return Err(UsageError(format!(
@@ -32,7 +54,7 @@ pub fn check_flags(args: &AddonArgs) -> Result<(), UsageError> {
     if let Some(regions) = &args.regions {
         check_regions(regions)?;
     }
-    Ok(())
+    Ok(CheckedFlags(args))
 }
 
 fn check_regions(regions: &[String]) -> Result<(), UsageError> {
@@ -59,11 +81,11 @@ fn check_regions(regions: &[String]) -> Result<(), UsageError> {
 
 /// Resolves the add-on spec. `wizard` is `Some` only when a person can answer.
 pub fn addon_spec(
-    args: &AddonArgs,
+    flags: CheckedFlags,
     defaults: Defaults,
     wizard: Option<&Wizard>,
 ) -> Result<AddonSpec> {
-    check_flags(args)?;
+    let CheckedFlags(args) = flags;
     let id = match (&args.id, wizard, defaults.id) {
         (Some(id), _, _) => id.clone(),
         (None, Some(w), default) => w.id(default.as_deref())?,
@@ -109,14 +131,14 @@ pub fn addon_spec(
 mod tests {
     use super::*;
 
-    fn args() -> AddonArgs {
-        AddonArgs::default()
+    fn args() -> AddonOptions {
+        AddonOptions::default()
     }
 
     #[test]
     fn defaults_fill_everything_without_a_wizard() {
         let spec = addon_spec(
-            &args(),
+            check_flags(&args()).unwrap(),
             Defaults {
                 id: Some("my-addon".into()),
                 port: 5000,
@@ -152,7 +174,7 @@ mod tests {
         let mut a = args();
         a.without_sso = true;
         let spec = addon_spec(
-            &a,
+            check_flags(&a).unwrap(),
             Defaults {
                 id: Some("x".into()),
                 port: 1,

@@ -7,16 +7,16 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::source;
-use crate::cli::TemplatesArgs;
 use crate::output::BOLD;
 
-pub fn run(args: TemplatesArgs) -> Result<ExitCode> {
+/// Lists the templates; with `json`, as a JSON array for scripts.
+pub fn run(json: bool) -> Result<ExitCode> {
     let templates = source::embedded_names()
         .into_iter()
         .map(source::load_embedded)
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = anstream::stdout().lock();
-    if args.json {
+    if json {
         let list: Vec<_> = templates
             .iter()
             .map(|t| {

@@ -1,7 +1,6 @@
 //! Scaffolding: `kensa init`, `kensa create` and `kensa templates`.
 
 pub mod create;
-pub mod dotenv;
 pub mod init;
 pub mod inputs;
 pub mod list;
@@ -16,6 +15,10 @@ use std::io;
 use std::path::PathBuf;
 
 use render::FileFailure;
+
+/// The port foreman (and `heroku local`) gives the first web process: the generated
+/// manifest's test URLs point at it, for `create` and `init --foreman`.
+pub const FOREMAN_PORT: u16 = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
@@ -86,10 +89,4 @@ fn describe_missing(missing: &[Missing]) -> String {
         text.push_str(&format!("\n  {}: {}", m.what, m.how));
     }
     text
-}
-
-/// Prompt only when asked to be interactive and a person can answer.
-pub fn interactive(no_input: bool) -> bool {
-    use std::io::IsTerminal;
-    !no_input && io::stdin().is_terminal() && io::stderr().is_terminal()
 }

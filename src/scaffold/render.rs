@@ -9,11 +9,12 @@ use tera::{Context, Tera};
 
 use super::source::Template;
 use super::ScaffoldError;
+use crate::manifest;
 
 pub const TERA_SUFFIX: &str = ".tera";
 
 /// Paths kensa writes itself beside the rendered files.
-pub const RESERVED: &[&str] = &["addon-manifest.json", ".env"];
+pub const RESERVED: &[&str] = &[manifest::DEFAULT_FILE, manifest::dotenv::FILE];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputFile {

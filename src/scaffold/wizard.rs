@@ -1,7 +1,5 @@
-//! The interactive wizard (dialoguer). It only asks for what flags did not give, and only
-//! runs when a person is at a terminal: see [`super::interactive`].
-
-use std::path::Path;
+//! The `init`/`create` wizard (dialoguer). It only asks for what flags did not give, and
+//! only runs when a person is at a terminal: see [`crate::prompt::interactive`].
 
 use anyhow::{Context, Result};
 use dialoguer::theme::ColorfulTheme;
@@ -9,13 +7,19 @@ use dialoguer::{Confirm, Input, MultiSelect, Select};
 use serde_json::Value;
 
 use super::spec::{VarSpec, VarType};
-use crate::cli::SsoMethod;
-use crate::manifest::KNOWN_REGIONS;
-use crate::slug;
+use crate::manifest::{SsoMethod, KNOWN_REGIONS};
+use crate::{prompt, slug};
 
-#[derive(Default)]
 pub struct Wizard {
     theme: ColorfulTheme,
+}
+
+impl Default for Wizard {
+    fn default() -> Self {
+        Wizard {
+            theme: prompt::theme(),
+        }
+    }
 }
 
 impl Wizard {
@@ -148,13 +152,5 @@ impl Wizard {
         }
         let text = input.interact_text().context("variable prompt")?;
         var.coerce(&Value::String(text)).map_err(anyhow::Error::msg)
-    }
-
-    pub fn confirm_replace(&self, path: &Path, what: &str) -> Result<bool> {
-        Confirm::with_theme(&self.theme)
-            .with_prompt(format!("{} {what}. Replace it?", path.display()))
-            .default(false)
-            .interact()
-            .context("confirmation prompt")
     }
 }

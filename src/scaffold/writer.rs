@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::render::OutputFile;
 use super::ScaffoldError;
-use crate::fsutil::without_temp_path;
+use crate::fsutil::{parent_of, without_temp_path};
 
 /// What is at the target path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,13 +121,6 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .mode(mode)
         .open(path)?;
     file.write_all(bytes)
-}
-
-pub fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
 }
 
 fn write_err(path: &Path, source: io::Error) -> ScaffoldError {

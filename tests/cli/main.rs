@@ -14,8 +14,9 @@ mod simulator_checks;
 mod stub;
 
 mod platform;
-mod sso_open;
+mod signin;
 
+mod architecture;
 mod bad_input;
 mod ecosystem;
 mod properties;

@@ -9,12 +9,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kensa::check::client::{Client, Exchange};
 use kensa::check::report::human::Human;
 use kensa::check::report::json::document;
 use kensa::check::report::junit;
 use kensa::check::report::{Check, Recorder, Report};
 use kensa::check::{config, provision, Target};
+use kensa::http::{Client, Exchange};
 use kensa::manifest::{validate, Endpoint, Manifest, ManifestError};
 use kensa::scaffold::init::ensure_valid;
 use kensa::verdict::Verdict;
@@ -351,7 +351,7 @@ fn rule_names() -> Vec<&'static str> {
         id: "my-addon".into(),
         name: "My Addon".into(),
         regions: vec!["us".into()],
-        sso: Some(kensa::cli::SsoMethod::Post),
+        sso: Some(kensa::manifest::SsoMethod::Post),
         port: 5000,
     });
     validate::validate(&good).iter().map(|r| r.name).collect()
@@ -433,13 +433,22 @@ fn exercise(m: &Manifest, any_id: &str, port: u16) {
         m.sso_salt(),
         m.config_prefix(),
     );
+    // The secrets to mask are exactly the non-empty password and salt strings.
+    let secret = |key: &str| {
+        m.api()
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let expected: Vec<String> = [secret("password"), secret("sso_salt")]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(m.secrets(), expected);
     let version = m.api().and_then(|a| a.get("version"));
     assert_eq!(m.is_v3(), version == Some(&Value::from("3")));
-    for (list, key) in [
-        (m.config_vars(), "config_vars"),
-        (m.requires(), "requires"),
-        (m.regions(), "regions"),
-    ] {
+    for (list, key) in [(m.config_vars(), "config_vars"), (m.requires(), "requires")] {
         let source = m.api().and_then(|a| a.get(key)).and_then(Value::as_array);
         let strings: Vec<String> = source
             .into_iter()

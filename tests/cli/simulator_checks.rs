@@ -628,10 +628,10 @@ fn connection_refused_fails_at_once() {
 /// config check through the library, on the same code path `kensa test --production` uses.
 #[test]
 fn production_config_urls_must_not_point_at_localhost() {
-    use kensa::check::client::Client;
     use kensa::check::config;
     use kensa::check::report::{Recorder, Report, Reporter};
     use kensa::check::Target;
+    use kensa::http::Client;
     use kensa::manifest::Manifest;
 
     struct Quiet;

@@ -1,4 +1,4 @@
-//! `kensa sso <id>`: open a single sign-on session in the browser, as Heroku would.
+//! `kensa sso <id>`: sign in to a resource in the browser, as Heroku would.
 //!
 //! The request is the one `kensa test sso` makes ([`crate::sso::SsoRequest`]). A legacy
 //! (root URL) manifest signs in with a GET, so kensa prints that URL and opens it. A
@@ -8,23 +8,35 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::check::sso::Method;
-use crate::cli::SsoArgs;
+use crate::browser;
 use crate::error::UsageError;
 use crate::manifest::Manifest;
-use crate::output::{self, BOLD, DIM};
-use crate::sso::{now, SsoRequest, Visitor};
+use crate::output::{BOLD, DIM};
+use crate::sso::{self, now, Route, SsoRequest, Visitor};
 
-/// How long a browser command may take to say it failed; one still running then is
-/// taken to be the browser itself, and left running.
-const BROWSER_GRACE: Duration = Duration::from_secs(3);
+/// What `kensa sso` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The provider's resource id.
+    pub id: String,
+    /// Heroku's uuid of the resource: adds the v3 resource tokens.
+    pub uuid: Option<String>,
+    pub production: bool,
+    /// Only print the URL or the page's address.
+    pub no_browser: bool,
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    pub app: Option<String>,
+    /// How long the one-time POST page waits to be opened.
+    pub timeout: Duration,
+}
 
-pub fn run(manifest_path: &Path, args: SsoArgs) -> Result<ExitCode> {
+pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
     let manifest = Manifest::load(manifest_path)?;
     let shown = manifest_path.display();
     let addon_id = manifest
@@ -48,7 +60,7 @@ pub fn run(manifest_path: &Path, args: SsoArgs) -> Result<ExitCode> {
             "{shown}: api.{which} is missing or is neither a root URL string nor {{base_url, sso_url}}"
         ))
     })?;
-    let method = Method::for_endpoint(&endpoint, &args.id)
+    let route = Route::for_endpoint(&endpoint, &args.id)
         .map_err(|why| UsageError::new(format!("{shown}: {why}")))?;
 
     let mut visitor = Visitor::default();
@@ -71,39 +83,34 @@ pub fn run(manifest_path: &Path, args: SsoArgs) -> Result<ExitCode> {
     };
     let params = request.params(now());
 
-    match method {
-        Method::Get(url) => {
+    match route {
+        Route::Get(url) => {
             let url = get_url(&url, params)?;
             let mut out = io::stdout().lock();
             writeln!(out, "{url}")?;
             out.flush()?;
             drop(out);
             if !args.no_browser {
-                launch(&url);
+                browser::launch(&url);
             }
             Ok(ExitCode::SUCCESS)
         }
-        Method::Post(action) => {
+        Route::Post(action) => {
             let page = post_page(&action, &params, manifest.name().unwrap_or(addon_id));
-            serve_once(
-                &page,
-                &action,
-                Duration::from_secs(args.timeout),
-                !args.no_browser,
-            )
+            serve_once(&page, &action, args.timeout, !args.no_browser)
         }
     }
 }
 
-/// The legacy GET URL: the resource URL with the parameters as its query.
-pub fn get_url(resource_url: &str, params: Vec<(String, String)>) -> Result<String> {
-    let mut url = url::Url::parse(resource_url).map_err(|e| {
-        UsageError::new(format!(
-            "the manifest's SSO URL {resource_url:?} is not a URL: {e}"
-        ))
-    })?;
-    url.query_pairs_mut().extend_pairs(params);
-    Ok(url.into())
+/// The legacy GET URL, or an input error naming the manifest's bad URL.
+fn get_url(resource_url: &str, params: Vec<(String, String)>) -> Result<String, UsageError> {
+    sso::get_url(resource_url, params)
+        .map(String::from)
+        .map_err(|e| {
+            UsageError::new(format!(
+                "the manifest's SSO URL {resource_url:?} is not a URL: {e}"
+            ))
+        })
 }
 
 /// An HTML page whose only job is to POST `params` to `action` as soon as it loads
@@ -177,7 +184,7 @@ fn serve_once(page: &str, action: &str, timeout: Duration, open: bool) -> Result
         timeout.as_secs()
     );
     if open {
-        launch(&address);
+        browser::launch(&address);
     }
 
     let waiting = crate::progress::Spinner::start(format!(
@@ -232,90 +239,6 @@ fn header(name: &str, value: &str) -> tiny_http::Header {
         .expect("static header names and values are valid")
 }
 
-/// Opens `url` in a browser, or says on stderr why it could not: never an error, since the
-/// address is already printed.
-fn launch(url: &str) {
-    match open_browser(url) {
-        Ok(how) => {
-            let _ = writeln!(anstream::stderr(), "{DIM}Opened it with {how}.{DIM:#}");
-        }
-        Err(why) => output::warn(&format!(
-            "could not open a browser ({why}); open the address above yourself"
-        )),
-    }
-}
-
-/// Runs the browser command: each entry of `$BROWSER` (`:`-separated, `%s` standing for
-/// the URL, as xdg-utils and Python's webbrowser read it), then `open` on macOS or
-/// `xdg-open` elsewhere. Returns the command that worked, or why none did.
-pub fn open_browser(url: &str) -> Result<String, String> {
-    let mut candidates: Vec<Vec<String>> = Vec::new();
-    if let Some(browser) = std::env::var_os("BROWSER") {
-        for entry in browser.to_string_lossy().split(':') {
-            let words: Vec<String> = entry.split_whitespace().map(str::to_owned).collect();
-            if words.is_empty() {
-                continue;
-            }
-            let with_url = if words.iter().any(|w| w.contains("%s")) {
-                words.iter().map(|w| w.replace("%s", url)).collect()
-            } else {
-                let mut w = words;
-                w.push(url.to_owned());
-                w
-            };
-            candidates.push(with_url);
-        }
-    }
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    candidates.push(vec![opener.to_owned(), url.to_owned()]);
-
-    let mut failures = Vec::new();
-    for words in candidates {
-        let program = &words[0];
-        let spawned = Command::new(program)
-            .args(&words[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                failures.push(format!("{program} not found"));
-                continue;
-            }
-            Err(e) => {
-                failures.push(format!("{program}: {e}"));
-                continue;
-            }
-        };
-        let started = Instant::now();
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(program.clone()),
-                Ok(Some(status)) => {
-                    failures.push(format!("{program} exited with {status}"));
-                    break;
-                }
-                Ok(None) if started.elapsed() >= BROWSER_GRACE => return Ok(program.clone()),
-                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-                Err(e) => {
-                    failures.push(format!("{program}: {e}"));
-                    break;
-                }
-            }
-        }
-    }
-    if std::env::var_os("BROWSER").is_none() {
-        failures.push("BROWSER is not set".into());
-    }
-    Err(failures.join("; "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,21 +264,5 @@ mod tests {
         assert!(page.contains("document.forms[0].submit()"));
         assert!(page.contains("My &lt;Addon&gt;"));
         assert!(!page.contains("\"><script>"));
-    }
-
-    #[test]
-    fn get_url_appends_encoded_parameters() {
-        let url = get_url(
-            "http://localhost:5000/heroku/resources/42",
-            vec![
-                ("email".into(), "a+b@example.com".into()),
-                ("app".into(), "my app".into()),
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            url,
-            "http://localhost:5000/heroku/resources/42?email=a%2Bb%40example.com&app=my+app"
-        );
     }
 }

@@ -1,5 +1,7 @@
-//! The HTTP side of the simulator: one request, fully read, with a timeout, never a panic.
-//! Redirects are not followed here; the SSO check follows them itself with a cookie jar.
+//! kensa's HTTP client, for the simulator's calls to the provider and for the add-ons
+//! service: one request, fully read, with a timeout, never a panic, secrets masked in
+//! `--verbose` logs. Redirects are not followed here; the SSO check follows them itself
+//! with a cookie jar.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -8,6 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
 use ureq::Agent;
+
+/// What Heroku's Platform API and the add-ons service require in `Accept`: without an
+/// explicit version 3 they refuse the call.
+pub const PLATFORM_API_ACCEPT: &str = "application/vnd.heroku+json; version=3";
 
 /// Largest response body read; a bigger one fails its check instead of eating memory.
 pub const BODY_LIMIT: u64 = 8 * 1024 * 1024;
@@ -70,10 +76,6 @@ impl Client {
             verbose,
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
         }
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     pub fn send(

@@ -1,5 +1,5 @@
 //! `kensa completions` and `kensa man`: shell completions and man pages, generated from the
-//! clap definition in `cli.rs`, so they can never disagree with what kensa accepts.
+//! clap definition beside it (`cli/mod.rs`), so they can never disagree with what kensa accepts.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -12,7 +12,7 @@ use clap::{Arg, Command, CommandFactory};
 use clap_mangen::roff::{bold, italic, roman, Inline, Roff};
 use clap_mangen::Man;
 
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use super::{Cli, CompletionsArgs, ManArgs};
 use crate::error::UsageError;
 
 /// `kensa completions <shell>`: the script on stdout.

@@ -1,9 +1,22 @@
-//! The command line, as clap derive types. Parsing only: no I/O happens here.
+//! The command line, as clap derive types, and their translation into the options each
+//! command's module takes. Parsing only: no I/O happens here. The domain never sees these
+//! types: it defines its own, and this module builds them.
+
+pub mod docs;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::check::report::Format;
+use crate::check::suite;
+use crate::manifest::{self, SsoMethod};
+use crate::platform::{self, api::Connection};
+use crate::scaffold::{create, init, inputs::AddonOptions};
+use crate::signin;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -32,7 +45,7 @@ pub struct Cli {
         long = "filename",
         global = true,
         value_name = "PATH",
-        default_value = "addon-manifest.json",
+        default_value = manifest::DEFAULT_FILE,
         env = "KENSA_MANIFEST"
     )]
     pub filename: PathBuf,
@@ -253,14 +266,6 @@ pub struct DiffArgs {
     pub platform: PlatformArgs,
 }
 
-/// Output format of `test` and `run`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-    Junit,
-}
-
 /// Flags shared by `test` (and its subcommands) and `run`.
 #[derive(Debug, Clone, Args)]
 pub struct TestOptions {
@@ -391,15 +396,6 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// How the manifest's SSO URLs are shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SsoMethod {
-    /// Form POST to `sso_url` (the current Heroku behaviour)
-    Post,
-    /// GET to `<root>/heroku/resources/<id>` (legacy string URLs)
-    Get,
-}
-
 /// The add-on's identity and shape, shared by `init` and `create`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AddonArgs {
@@ -477,6 +473,144 @@ pub struct TemplatesArgs {
     /// Print a JSON array for scripts
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--format`: the spelling of [`Format`] on the command line.
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Format::Human, Format::Json, Format::Junit]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(match self {
+            Format::Human => "human",
+            Format::Json => "json",
+            Format::Junit => "junit",
+        }))
+    }
+}
+
+/// `--sso`: the spelling of [`SsoMethod`] on the command line.
+impl ValueEnum for SsoMethod {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[SsoMethod::Post, SsoMethod::Get]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            SsoMethod::Post => PossibleValue::new("post")
+                .help("Form POST to `sso_url` (the current Heroku behaviour)"),
+            SsoMethod::Get => PossibleValue::new("get")
+                .help("GET to `<root>/heroku/resources/<id>` (legacy string URLs)"),
+        })
+    }
+}
+
+fn seconds(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+impl From<AddonArgs> for AddonOptions {
+    fn from(a: AddonArgs) -> Self {
+        AddonOptions {
+            id: a.id,
+            name: a.name,
+            regions: a.regions,
+            sso: a.sso,
+            without_sso: a.without_sso,
+            port: a.port,
+            force: a.force,
+            no_input: a.no_input,
+        }
+    }
+}
+
+impl From<InitArgs> for init::Options {
+    fn from(a: InitArgs) -> Self {
+        init::Options {
+            addon: a.addon.into(),
+            foreman: a.foreman,
+        }
+    }
+}
+
+impl From<CreateArgs> for create::Options {
+    fn from(a: CreateArgs) -> Self {
+        create::Options {
+            dir: a.dir,
+            template: a.template,
+            addon: a.addon.into(),
+            set: a.set,
+            values_file: a.values_file,
+            dry_run: a.dry_run,
+        }
+    }
+}
+
+impl From<&TestOptions> for suite::Options {
+    fn from(o: &TestOptions) -> Self {
+        suite::Options {
+            production: o.production,
+            plan: o.plan.clone(),
+            timeout: seconds(o.timeout),
+            format: o.format,
+            verbose: o.verbose,
+            force_async: o.force_async,
+            async_timeout: seconds(o.async_timeout),
+        }
+    }
+}
+
+impl From<TestCommand> for suite::Step {
+    fn from(c: TestCommand) -> Self {
+        match c {
+            TestCommand::Manifest => suite::Step::Manifest,
+            TestCommand::Provision { redeliver, options } => suite::Step::Provision {
+                // clap caps it at 64.
+                redeliver: redeliver as usize,
+                options,
+            },
+            TestCommand::Deprovision { id } => suite::Step::Deprovision { id },
+            TestCommand::Planchange { id, plan } => suite::Step::Planchange { id, plan },
+            TestCommand::Sso { id, uuid } => suite::Step::Sso { id, uuid },
+            TestCommand::All => suite::Step::All,
+        }
+    }
+}
+
+impl From<SsoArgs> for signin::Options {
+    fn from(a: SsoArgs) -> Self {
+        signin::Options {
+            id: a.id,
+            uuid: a.uuid,
+            production: a.production,
+            no_browser: a.no_browser,
+            email: a.email,
+            user_id: a.user_id,
+            app: a.app,
+            timeout: seconds(a.timeout),
+        }
+    }
+}
+
+impl From<&PlatformArgs> for Connection {
+    fn from(a: &PlatformArgs) -> Self {
+        Connection {
+            addons_url: a.addons_url.clone(),
+            timeout: seconds(a.timeout),
+            verbose: a.verbose,
+        }
+    }
+}
+
+impl From<&PullArgs> for platform::PullOptions {
+    fn from(a: &PullArgs) -> Self {
+        platform::PullOptions {
+            slug: a.slug.clone(),
+            force: a.force,
+            no_input: a.no_input,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

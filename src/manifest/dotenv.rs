@@ -1,0 +1,73 @@
+//! The foreman-style `.env` beside the manifest: the secrets the generated service needs to
+//! authenticate Heroku's calls, and where kensa reads the OAuth client secret back from.
+
+use std::path::{Path, PathBuf};
+
+use super::Manifest;
+use crate::fsutil::parent_of;
+use crate::secrets;
+
+pub const FILE: &str = ".env";
+/// Secrets: readable by the owner only.
+pub const MODE: u32 = 0o600;
+
+/// The `.env` in the manifest's directory.
+pub fn beside(manifest_path: &Path) -> PathBuf {
+    parent_of(manifest_path).join(FILE)
+}
+
+/// `SSO_SALT`, `HEROKU_USERNAME` and `HEROKU_PASSWORD`, matching the manifest, and an OAuth
+/// client secret for the v3 asynchronous flow. Heroku issues the real client secret in the
+/// Partner Portal; until then a random one works with kensa's loopback Heroku, which reads
+/// it from this file. `ENCRYPTION_KEY` is the service's own key for the OAuth tokens it
+/// stores; it never leaves the service.
+pub fn contents(manifest: &Manifest) -> String {
+    format!(
+        "SSO_SALT={}\nHEROKU_USERNAME={}\nHEROKU_PASSWORD={}\nHEROKU_CLIENT_SECRET={}\nENCRYPTION_KEY={}\n",
+        manifest.sso_salt().unwrap_or_default(),
+        manifest.id().unwrap_or_default(),
+        manifest.password().unwrap_or_default(),
+        secrets::generate(),
+        secrets::key_hex(),
+    )
+}
+
+/// A non-empty value of `key` from the `.env` beside the manifest (`KEY=value`, quotes
+/// allowed); `None` when there is no such file or line.
+pub fn read_value(manifest_path: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(beside(manifest_path)).ok()?;
+    let prefix = format!("{key}=");
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix(prefix.as_str()))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .find(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_env_file_sits_beside_the_manifest() {
+        assert_eq!(
+            beside(Path::new("addon-manifest.json")),
+            Path::new("./.env")
+        );
+        assert_eq!(beside(Path::new("a/b/m.json")), Path::new("a/b/.env"));
+    }
+
+    #[test]
+    fn values_are_read_unquoted_and_blank_ones_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("addon-manifest.json");
+        std::fs::write(
+            dir.path().join(FILE),
+            "A=\nB=\"quoted\"\n  C = x\nA=second\n",
+        )
+        .unwrap();
+        assert_eq!(read_value(&manifest, "A").as_deref(), Some("second"));
+        assert_eq!(read_value(&manifest, "B").as_deref(), Some("quoted"));
+        assert_eq!(read_value(&manifest, "C"), None, "`C = x` is not `C=`");
+        assert_eq!(read_value(&dir.path().join("none/m.json"), "A"), None);
+    }
+}

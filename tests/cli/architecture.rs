@@ -1,0 +1,205 @@
+//! The import graph of `src/`, read from the source text: features never depend on each
+//! other, shared plumbing depends on no feature, and only the root and `cli` know `cli`.
+//! A new top-level module is shared plumbing unless it is listed in [`FEATURES`].
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use crate::support::repo;
+
+/// Modules that implement commands. Each may use shared modules, never another feature.
+const FEATURES: &[&str] = &["check", "scaffold", "platform", "signin"];
+/// The command line: it builds every feature's options, so nothing else may use it.
+const CLI: &str = "cli";
+/// `lib.rs` and `main.rs`: the wiring, allowed to know everything.
+const ROOT: &str = "";
+
+/// `(from, to)` top-level module edges, each with the file that makes it.
+fn edges() -> BTreeSet<(String, String, String)> {
+    let src = repo().join("src");
+    let mut out = BTreeSet::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let module = module_path(&src, path);
+        let from = module.first().cloned().unwrap_or_default();
+        let text = code_of(&fs::read_to_string(path).unwrap());
+        for to in references(&module, &text) {
+            if to != from {
+                let file = path.strip_prefix(repo()).unwrap().display().to_string();
+                out.insert((from.clone(), to, file));
+            }
+        }
+    }
+    out
+}
+
+/// `src/check/sso.rs` → `["check", "sso"]`; `src/check/mod.rs` → `["check"]`;
+/// `src/lib.rs` → `[]`.
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The source without comments and without unit tests (which may use anything).
+fn code_of(text: &str) -> String {
+    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+    code.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Top-level modules named through `crate::…` or a `super::` chain that reaches the root.
+fn references(module: &[String], code: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = code;
+    while let Some(i) = rest
+        .find("crate::")
+        .into_iter()
+        .chain(rest.find("super::"))
+        .min()
+    {
+        let (start, is_super) = if rest[i..].starts_with("crate::") {
+            (i + "crate::".len(), false)
+        } else {
+            (i, true)
+        };
+        let preceded_by_ident = rest[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let mut tail = &rest[start..];
+        let mut base: Vec<String> = if is_super { module.to_vec() } else { vec![] };
+        if is_super {
+            let mut ups = 0;
+            while let Some(t) = tail.strip_prefix("super::") {
+                tail = t;
+                ups += 1;
+            }
+            // `module_path` drops `mod`, so `super` in `check/mod.rs` reaches the root, and
+            // in `check/sso.rs` reaches `check`, as Rust resolves them.
+            base.truncate(base.len().saturating_sub(ups));
+        }
+        if !preceded_by_ident && base.is_empty() {
+            for name in first_segments(tail) {
+                found.insert(name);
+            }
+        }
+        rest = &rest[start.max(i + 1)..];
+    }
+    found
+}
+
+/// `foo::bar` → `[foo]`; `{foo, bar::{x}, baz}` → `[foo, bar, baz]`.
+fn first_segments(tail: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let Some(group) = tail.strip_prefix('{') else {
+        return vec![ident(tail)]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+    };
+    let mut names = Vec::new();
+    let mut depth = 0;
+    let mut item_start = true;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => item_start = true,
+            c if c.is_whitespace() => {}
+            _ if item_start && depth == 0 => {
+                names.push(ident(&group[i..]));
+                item_start = false;
+            }
+            _ => {}
+        }
+    }
+    names.retain(|n| !n.is_empty() && n != "self");
+    names
+}
+
+fn is_feature(module: &str) -> bool {
+    FEATURES.contains(&module)
+}
+
+/// Why an edge is not allowed, if it is not.
+fn violation(from: &str, to: &str) -> Option<&'static str> {
+    if from == ROOT {
+        return None;
+    }
+    if to == CLI && from != CLI {
+        return Some(
+            "only the root and `cli` may use `cli`: domain modules define their own option types",
+        );
+    }
+    if is_feature(from) && is_feature(to) {
+        return Some(
+            "features never depend on each other: move what they share into a shared module",
+        );
+    }
+    if !is_feature(from) && from != CLI && is_feature(to) {
+        return Some("shared plumbing must not depend on a feature");
+    }
+    None
+}
+
+#[test]
+fn the_import_graph_keeps_features_apart_and_the_cli_on_top() {
+    let edges = edges();
+    assert!(
+        edges.iter().any(|(f, t, _)| f == "check" && t == "http"),
+        "the scan finds nothing: {edges:?}"
+    );
+    let bad: Vec<String> = edges
+        .iter()
+        .filter_map(|(from, to, file)| {
+            violation(from, to).map(|why| format!("{from} -> {to} ({file}): {why}"))
+        })
+        .collect();
+    assert!(bad.is_empty(), "forbidden imports:\n  {}", bad.join("\n  "));
+}
+
+#[test]
+fn every_feature_exists() {
+    for feature in FEATURES {
+        let src = repo().join("src");
+        assert!(
+            src.join(format!("{feature}.rs")).exists() || src.join(feature).is_dir(),
+            "{feature} is listed as a feature but src/ has no such module"
+        );
+    }
+}
+
+#[test]
+fn the_scan_sees_grouped_and_relative_imports() {
+    let module = vec!["check".to_owned(), "sso".to_owned()];
+    let code = "use crate::{http::Auth, manifest, self};\nuse super::super::cli::X;\nuse super::report;\nfn f() { crate::output::warn(\"\"); }";
+    let found: Vec<String> = references(&module, code).into_iter().collect();
+    assert_eq!(found, ["cli", "http", "manifest", "output"]);
+    assert!(violation("check", "cli").is_some());
+    assert!(violation("check", "scaffold").is_some());
+    assert!(violation("error", "scaffold").is_some());
+    assert_eq!(violation("check", "http"), None);
+    assert_eq!(violation(ROOT, "cli"), None);
+}
