@@ -3,13 +3,13 @@
 use serde_json::{Map, Value};
 
 use super::report::Recorder;
-use super::Target;
+use super::Provider;
 use crate::verdict::Verdict;
 
 /// Checks `config` from an answer. `required`: a provision answer must carry it when the
 /// manifest declares config vars; a plan change answer may leave it out.
-pub fn check(rec: &mut Recorder, target: &Target, answer: &Map<String, Value>, required: bool) {
-    let declared = target.manifest.config_vars();
+pub fn check(rec: &mut Recorder, provider: &Provider, answer: &Map<String, Value>, required: bool) {
+    let declared = provider.manifest.config_vars();
     let config = match answer.get("config") {
         None if required && !declared.is_empty() => {
             rec.note(
@@ -35,13 +35,13 @@ pub fn check(rec: &mut Recorder, target: &Target, answer: &Map<String, Value>, r
         }
     };
     rec.note("config is an object", Verdict::Pass);
-    check_values(rec, target, config);
+    check_values(rec, provider, config);
 }
 
 /// Declared keys, string values and valid URLs: for an answer's config or one set
 /// through the Platform API.
-pub fn check_values(rec: &mut Recorder, target: &Target, config: &Map<String, Value>) {
-    let declared = target.manifest.config_vars();
+pub fn check_values(rec: &mut Recorder, provider: &Provider, config: &Map<String, Value>) {
+    let declared = provider.manifest.config_vars();
     let undeclared: Vec<&str> = config
         .keys()
         .map(String::as_str)
@@ -86,7 +86,7 @@ pub fn check_values(rec: &mut Recorder, target: &Target, config: &Map<String, Va
         .filter(|(k, _)| k.ends_with("_URL"))
         .filter_map(|(k, v)| {
             let text = v.as_str()?;
-            url_problem(text, target.production).map(|why| format!("{k}={text:?} {why}"))
+            config_url_problem(text, provider.production).map(|why| format!("{k}={text:?} {why}"))
         })
         .collect();
     rec.note(
@@ -95,7 +95,9 @@ pub fn check_values(rec: &mut Recorder, target: &Target, config: &Map<String, Va
     );
 }
 
-fn url_problem(text: &str, production: bool) -> Option<&'static str> {
+/// Why a `_URL` config value is no use to the app: any scheme goes (postgres://, redis://),
+/// but it needs a host, and in production one the app can reach.
+fn config_url_problem(text: &str, production: bool) -> Option<&'static str> {
     let Ok(url) = url::Url::parse(text) else {
         return Some("is not a URL with a scheme and host");
     };

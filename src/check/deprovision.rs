@@ -1,22 +1,22 @@
 //! Deprovision: `DELETE <base_url>/<id>`: 401 for bad credentials, then 2xx.
 
 use super::report::Recorder;
-use super::{check_auth, record_status, Target};
+use super::{check_auth, record_status, Provider};
 use crate::http::Payload;
 use crate::verdict::Verdict;
 
-pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) -> bool {
-    let url = target.endpoint.resource_url(id);
+pub fn run(rec: &mut Recorder, provider: &Provider, id: &str, uuid: Option<&str>) {
+    let url = provider.endpoint.resource_url(id);
     rec.section(format!("DELETE {url}"));
     // Refusals from before (provisioning) are not this step's: only later ones explain it.
-    let (earlier, strays) = match (&target.heroku, uuid) {
+    let (earlier, strays) = match (&provider.heroku, uuid) {
         (Some(fake), Some(uuid)) => (fake.record(uuid).refusals.len(), fake.strays().len()),
         _ => (0, 0),
     };
     // Bad credentials first: if the provider wrongly honours them, the real call shows it.
-    let accepted = check_auth(rec, target, "DELETE", &url, || Payload::Empty);
-    let v3 = target.manifest.is_v3();
-    let result = target.send("DELETE", &url, target.auth(), &Payload::Empty);
+    let accepted = check_auth(rec, provider, "DELETE", &url, || Payload::Empty);
+    let v3 = provider.manifest.is_v3();
+    let result = provider.send("DELETE", &url, provider.auth(), &Payload::Empty);
     record_status(rec, "response", "DELETE", &url, &result, |x| {
         match x.status {
             200 | 204 => Ok(()),
@@ -28,12 +28,11 @@ pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) ->
             _ => Err(format!("expected 200 or 204, got {}", x.describe())),
         }
     });
-    let ok = result.as_ref().is_ok_and(|x| x.is_success());
-    if let (Ok(x), Some(fake), Some(uuid)) = (&result, &target.heroku, uuid) {
+    if let (Ok(x), Some(fake), Some(uuid)) = (&result, &provider.heroku, uuid) {
         if x.status == 202 {
             // Asynchronous deprovisioning: the provider reports back when it is done.
             let callback = fake.callback_url(uuid);
-            let (record, _) = target.await_callbacks(
+            let (record, _) = provider.await_callbacks(
                 fake,
                 uuid,
                 &format!("the provider to call POST {callback}/actions/deprovision"),
@@ -46,27 +45,26 @@ pub fn run(rec: &mut Recorder, target: &Target, id: &str, uuid: Option<&str>) ->
                     (Some(Err(why)), _) | (None, Some(why)) => Verdict::Fail(why.clone()),
                     (None, None) => Verdict::Fail(fake.with_strays(strays, format!(
                         "answered 202 but never called POST {callback}/actions/deprovision within {} s (--async-timeout)",
-                        target.async_timeout.as_secs()
+                        provider.async_timeout.as_secs()
                     ))),
                 },
             );
         }
     }
-    ok && !rec.section_failed()
 }
 
 /// A plain authenticated DELETE, for cleaning up; no checks recorded. A 202 waits for the
 /// provider's deprovision callback, so it does not call back a fake Heroku that is gone.
-pub fn delete(target: &Target, id: &str, uuid: Option<&str>) -> Result<(), String> {
-    let url = target.endpoint.resource_url(id);
-    let x = target
-        .send("DELETE", &url, target.auth(), &Payload::Empty)
+pub fn delete(provider: &Provider, id: &str, uuid: Option<&str>) -> Result<(), String> {
+    let url = provider.endpoint.resource_url(id);
+    let x = provider
+        .send("DELETE", &url, provider.auth(), &Payload::Empty)
         .map_err(|e| e.to_string())?;
     if !x.is_success() {
         return Err(format!("{url} answered {}", x.describe()));
     }
-    if let (202, Some(fake), Some(uuid)) = (x.status, &target.heroku, uuid) {
-        let (_, done) = target.await_callbacks(
+    if let (202, Some(fake), Some(uuid)) = (x.status, &provider.heroku, uuid) {
+        let (_, done) = provider.await_callbacks(
             fake,
             uuid,
             &format!("the provider to call back that {id} is deprovisioned"),

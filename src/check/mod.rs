@@ -1,6 +1,7 @@
 //! The simulator: makes the calls Heroku makes and checks every answer
 //! (`kensa test …`, `kensa run`). Checks record results; reporters render them.
 
+pub mod answer;
 pub mod command;
 pub mod config;
 pub mod deprovision;
@@ -24,7 +25,7 @@ use crate::verdict::Verdict;
 pub const SLOW: Duration = Duration::from_secs(3);
 
 /// The provider under test, as the manifest describes it.
-pub struct Target<'a> {
+pub struct Provider<'a> {
     pub manifest: &'a Manifest,
     pub endpoint: Endpoint,
     pub production: bool,
@@ -58,7 +59,7 @@ impl Resource {
     }
 }
 
-impl Target<'_> {
+impl Provider<'_> {
     pub fn addon_id(&self) -> &str {
         self.manifest.id().unwrap_or_default()
     }
@@ -168,17 +169,17 @@ pub fn record_status(
 /// Returns the answers that wrongly succeeded, so the caller can clean up after them.
 pub fn check_auth(
     rec: &mut Recorder,
-    target: &Target,
+    provider: &Provider,
     method: &'static str,
     url: &str,
     payload: impl Fn() -> Payload,
 ) -> Vec<Exchange> {
-    let wrong = format!("{}-wrong", target.password());
+    let wrong = format!("{}-wrong", provider.password());
     let attempts = [
         (
             "wrong credentials get 401",
             Auth::Basic {
-                user: target.addon_id(),
+                user: provider.addon_id(),
                 password: &wrong,
             },
         ),
@@ -186,7 +187,7 @@ pub fn check_auth(
     ];
     let mut accepted = Vec::new();
     for (name, auth) in attempts {
-        let result = target.send(method, url, auth, &payload());
+        let result = provider.send(method, url, auth, &payload());
         record_status(rec, name, method, url, &result, |x| match x.status {
             401 => Ok(()),
             s if (200..300).contains(&s) => Err(format!(

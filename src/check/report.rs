@@ -44,8 +44,17 @@ pub struct Section {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
     pub sections: Vec<Section>,
-    /// The resource a `test provision` left in place (`{"id", "uuid"}`), for scripts.
-    pub resource: Option<serde_json::Value>,
+    /// The resource a `test provision` left in place, for scripts.
+    pub resource: Option<LeftInPlace>,
+}
+
+/// A resource kensa provisioned and did not deprovision (`kensa test provision`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeftInPlace {
+    /// The provider's id, for `kensa test deprovision <id>`.
+    pub id: String,
+    /// Heroku's uuid of the resource.
+    pub uuid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -144,15 +153,7 @@ impl<'a> Recorder<'a> {
         self.report.failed()
     }
 
-    /// True when the current section has a failure: later steps may depend on it.
-    pub fn section_failed(&self) -> bool {
-        self.report
-            .sections
-            .last()
-            .is_some_and(|s| s.checks.iter().any(|c| c.verdict.is_fail()))
-    }
-
-    pub fn set_resource(&mut self, resource: Option<serde_json::Value>) {
+    pub fn set_resource(&mut self, resource: Option<LeftInPlace>) {
         self.report.resource = resource;
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::report::Recorder;
-use super::{check_of, record_status, Resource, Target};
+use super::{check_of, record_status, Provider, Resource};
 use crate::http::{Auth, Exchange, HttpError, Payload};
 use crate::sso::{self, now, Route, SsoRequest, Visitor};
 use crate::verdict::Verdict;
@@ -16,12 +16,12 @@ const MAX_REDIRECTS: usize = 5;
 
 /// Sends the parameters the route's way, without following redirects.
 fn send(
-    target: &Target,
+    provider: &Provider,
     route: &Route,
     params: Vec<(String, String)>,
 ) -> Result<Exchange, HttpError> {
     match route {
-        Route::Post(u) => target
+        Route::Post(u) => provider
             .client
             .send("POST", u, Auth::None, &Payload::Form(params), &[]),
         Route::Get(u) => {
@@ -29,44 +29,63 @@ fn send(
                 url: u.clone(),
                 message: e.to_string(),
             })?;
-            target
+            provider
                 .client
                 .send("GET", url.as_str(), Auth::None, &Payload::Empty, &[])
         }
     }
 }
 
-pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
-    let Some(salt) = target.manifest.sso_salt() else {
+/// Signs in to `resource` as Heroku would: bad requests first, then a good one.
+pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
+    let Some(salt) = provider.manifest.sso_salt() else {
         rec.section("SSO");
         rec.note(
             "sso_salt is set",
             Verdict::Fail("the manifest has no api.sso_salt, so no SSO token can be made: add one (kensa init writes a random salt)".into()),
         );
-        return false;
+        return;
     };
-    let route = match Route::for_endpoint(&target.endpoint, &resource.id) {
+    let route = match Route::for_endpoint(&provider.endpoint, &resource.id) {
         Ok(r) => r,
         Err(why) => {
             rec.section("SSO");
             rec.note("sso_url is set", Verdict::Fail(why));
-            return false;
+            return;
         }
     };
     rec.section(route.title());
-    let (verb, url) = route.verb_url();
     let visitor = Visitor::default();
     let request = SsoRequest {
         id: &resource.id,
         uuid: resource.uuid.as_deref(),
         salt,
-        addon_id: target.addon_id(),
-        addon_name: target.manifest.name().unwrap_or_else(|| target.addon_id()),
+        addon_id: provider.addon_id(),
+        addon_name: provider
+            .manifest
+            .name()
+            .unwrap_or_else(|| provider.addon_id()),
         visitor: &visitor,
     };
+    bad_requests(rec, provider, &route, &request);
+    let Some((login, nav)) = good_request(rec, provider, &route, &request) else {
+        return;
+    };
+    let logged_in = login.last.status == 200;
+    rec.note(
+        "heroku-nav-data cookie is set",
+        nav_cookie(&login, &nav, logged_in),
+    );
+    if logged_in {
+        rec.note("Heroku layout", layout(&login.last));
+    }
+}
 
-    let refused = |name: &str, why: &str, params: Vec<(String, String)>, rec: &mut Recorder| {
-        let result = send(target, &route, params);
+/// A wrong token, and timestamps out of any window: each must get 403.
+fn bad_requests(rec: &mut Recorder, provider: &Provider, route: &Route, request: &SsoRequest) {
+    let (verb, url) = route.verb_url();
+    let mut refused = |name: &str, why: &str, params: Vec<(String, String)>| {
+        let result = send(provider, route, params);
         record_status(rec, name, verb, url, &result, |x| match x.status {
             403 => Ok(()),
             s if s < 400 => Err(format!(
@@ -76,33 +95,41 @@ pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
         });
     };
     // Well-formed tokens made with another salt: wrong, but not trivially malformed.
-    let wrong_salt = format!("{salt}-wrong");
+    let wrong_salt = format!("{}-wrong", request.salt);
     let wrong = SsoRequest {
         salt: &wrong_salt,
         ..request.clone()
     }
     .params(now());
-    refused("wrong token gets 403", "a wrong token", wrong, rec);
+    refused("wrong token gets 403", "a wrong token", wrong);
     refused(
         "timestamp 6 minutes old gets 403",
         "a timestamp 6 minutes old",
         request.params(now() - SKEW),
-        rec,
     );
     refused(
         "timestamp 6 minutes ahead gets 403",
         "a timestamp 6 minutes in the future",
         request.params(now() + SKEW),
-        rec,
     );
+}
 
+/// A good request must end, after redirects, on a 200 page. Returns where it ended (unless
+/// no answer came at all) and the `nav-data` it sent.
+fn good_request(
+    rec: &mut Recorder,
+    provider: &Provider,
+    route: &Route,
+    request: &SsoRequest,
+) -> Option<(Login, String)> {
+    let (verb, url) = route.verb_url();
     let params = request.params(now());
     let nav = params
         .iter()
         .find(|(k, _)| k == "nav-data")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let login = follow(target, send(target, &route, params));
+    let login = follow(provider, send(provider, route, params));
     let elapsed = login.as_ref().map(|l| l.elapsed).unwrap_or_default();
     let verdict = match &login {
         Err(e) => Verdict::Fail(e.to_string()),
@@ -114,41 +141,37 @@ pub fn run(rec: &mut Recorder, target: &Target, resource: &Resource) -> bool {
             l.last.url
         )),
     };
-    let logged_in = !verdict.is_fail();
     rec.record(check_of("good token logs in", verb, url, elapsed, verdict));
-    let Ok(login) = login else { return false };
+    Some((login.ok()?, nav))
+}
 
-    let cookie = login.jar.get("heroku-nav-data").map(|v| percent_decode(v));
-    rec.note(
-        "heroku-nav-data cookie is set",
-        match cookie {
-            Some(c) if c == nav => Verdict::Pass,
-            Some(c) => Verdict::Fail(format!(
-                "the heroku-nav-data cookie is {c:?}, but nav-data sent was {nav:?}"
-            )),
-            // A refused login is already a failure; a missing cookie follows from it.
-            None if !logged_in => Verdict::Skip("no cookie, as the login failed".into()),
-            None => Verdict::Fail(
-                "no heroku-nav-data cookie was set; set it to the nav-data parameter".into(),
-            ),
-        },
-    );
-    if logged_in {
-        let page = String::from_utf8_lossy(&login.last.body);
-        let has_layout = page.contains("id=\"heroku-header\"")
-            || page.contains("id='heroku-header'")
-            || page.contains("id=heroku-header")
-            || page.contains("boomerang");
-        rec.note(
-            "Heroku layout",
-            if has_layout {
-                Verdict::Pass
-            } else {
-                Verdict::Warn("the page has no element with id=\"heroku-header\" and no boomerang script (Heroku's add-on header)".into())
-            },
-        );
+/// The `heroku-nav-data` cookie must carry the `nav-data` sent.
+fn nav_cookie(login: &Login, nav: &str, logged_in: bool) -> Verdict {
+    match login.jar.get("heroku-nav-data").map(|v| percent_decode(v)) {
+        Some(c) if c == nav => Verdict::Pass,
+        Some(c) => Verdict::Fail(format!(
+            "the heroku-nav-data cookie is {c:?}, but nav-data sent was {nav:?}"
+        )),
+        // A refused login is already a failure; a missing cookie follows from it.
+        None if !logged_in => Verdict::Skip("no cookie, as the login failed".into()),
+        None => Verdict::Fail(
+            "no heroku-nav-data cookie was set; set it to the nav-data parameter".into(),
+        ),
     }
-    !rec.section_failed()
+}
+
+/// The page a provider shows after sign-on carries Heroku's add-on header.
+fn layout(page: &Exchange) -> Verdict {
+    let page = String::from_utf8_lossy(&page.body);
+    let has_layout = page.contains("id=\"heroku-header\"")
+        || page.contains("id='heroku-header'")
+        || page.contains("id=heroku-header")
+        || page.contains("boomerang");
+    if has_layout {
+        Verdict::Pass
+    } else {
+        Verdict::Warn("the page has no element with id=\"heroku-header\" and no boomerang script (Heroku's add-on header)".into())
+    }
 }
 
 /// The end of a redirect chain, with every cookie set on the way.
@@ -160,7 +183,7 @@ pub struct Login {
 }
 
 /// Follows redirects (GET, with the cookies set so far), as a browser would.
-pub fn follow(target: &Target, first: Result<Exchange, HttpError>) -> Result<Login, HttpError> {
+pub fn follow(provider: &Provider, first: Result<Exchange, HttpError>) -> Result<Login, HttpError> {
     let mut current = first?;
     let mut jar = BTreeMap::new();
     let mut elapsed = current.elapsed;
@@ -195,7 +218,7 @@ pub fn follow(target: &Target, first: Result<Exchange, HttpError>) -> Result<Log
             vec![("Cookie", cookies.as_str())]
         };
         current =
-            target
+            provider
                 .client
                 .send("GET", next.as_str(), Auth::None, &Payload::Empty, &headers)?;
         elapsed += current.elapsed;

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde_json::json;
 
 use super::fake_heroku::FakeHeroku;
-use super::report::{human::Human, json::Json, junit::Junit, Format, Recorder, Report, Reporter};
-use super::{command, deprovision, options, planchange, provision, sso, Resource, Target};
+use super::report::{
+    human::Human, json::Json, junit::Junit, Format, LeftInPlace, Recorder, Report, Reporter,
+};
+use super::{command, deprovision, options, planchange, provision, sso, Provider, Resource};
 use crate::http::Client;
 use crate::interrupt;
 use crate::manifest::{dotenv, validate, Manifest};
@@ -73,46 +74,51 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
     if matches!(which, Step::All) {
         interrupt::catch();
     }
-    let report = session(manifest_path, &manifest, opts, |rec, target| match which {
-        Step::Manifest => None,
-        Step::Provision { redeliver, .. } => {
-            let plan = opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
-            provision::run(rec, target, plan, &provision_options, redeliver)
-        }
-        Step::Deprovision { id } => {
-            deprovision::run(rec, target, &id, None);
-            None
-        }
-        Step::Planchange { id, plan } => {
-            planchange::run(rec, target, &Resource::named(id, None), &plan);
-            None
-        }
-        Step::Sso { id, uuid } => {
-            sso::run(rec, target, &Resource::named(id, uuid));
-            None
-        }
-        Step::All => {
-            let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
-            lifecycle(rec, target, |rec, target, resource| {
-                planchange::run(rec, target, resource, change);
-                if interrupt::interrupted() {
-                    return;
-                }
-                if target.manifest.sso_salt().is_some() {
-                    sso::run(rec, target, resource);
-                } else {
-                    rec.section("SSO");
-                    rec.note(
-                        "single sign-on",
-                        Verdict::Skip(
-                            "the manifest has no api.sso_salt, so SSO is not tested".into(),
-                        ),
-                    );
-                }
-            });
-            None
-        }
-    })?;
+    let report = session(
+        manifest_path,
+        &manifest,
+        opts,
+        |rec, provider| match which {
+            Step::Manifest => None,
+            Step::Provision { redeliver, .. } => {
+                let plan = opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
+                provision::run(rec, provider, plan, &provision_options, redeliver)
+            }
+            Step::Deprovision { id } => {
+                deprovision::run(rec, provider, &id, None);
+                None
+            }
+            Step::Planchange { id, plan } => {
+                planchange::run(rec, provider, &Resource::named(id, None), &plan);
+                None
+            }
+            Step::Sso { id, uuid } => {
+                sso::run(rec, provider, &Resource::named(id, uuid));
+                None
+            }
+            Step::All => {
+                let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+                lifecycle(rec, provider, |rec, provider, resource| {
+                    planchange::run(rec, provider, resource, change);
+                    if interrupt::interrupted() {
+                        return;
+                    }
+                    if provider.manifest.sso_salt().is_some() {
+                        sso::run(rec, provider, resource);
+                    } else {
+                        rec.section("SSO");
+                        rec.note(
+                            "single sign-on",
+                            Verdict::Skip(
+                                "the manifest has no api.sso_salt, so SSO is not tested".into(),
+                            ),
+                        );
+                    }
+                });
+                None
+            }
+        },
+    )?;
     Ok(exit_code(&report))
 }
 
@@ -121,12 +127,12 @@ pub fn run(manifest_path: &Path, opts: &Options, argv: &[String]) -> Result<Exit
     let manifest = Manifest::load(manifest_path)?;
     interrupt::catch();
     let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
-    let report = session(manifest_path, &manifest, opts, |rec, target| {
-        lifecycle(rec, target, |rec, target, resource| {
+    let report = session(manifest_path, &manifest, opts, |rec, provider| {
+        lifecycle(rec, provider, |rec, provider, resource| {
             let machine = opts.format != Format::Human;
             command::run(rec, argv, &resource.config, machine);
             if !interrupt::interrupted() {
-                planchange::run(rec, target, resource, change);
+                planchange::run(rec, provider, resource, change);
             }
         });
         None
@@ -138,16 +144,17 @@ pub fn run(manifest_path: &Path, opts: &Options, argv: &[String]) -> Result<Exit
 /// between, Ctrl-C included.
 fn lifecycle(
     rec: &mut Recorder,
-    target: &Target,
-    steps: impl FnOnce(&mut Recorder, &Target, &Resource),
+    provider: &Provider,
+    steps: impl FnOnce(&mut Recorder, &Provider, &Resource),
 ) {
-    let Some(resource) = provision::run(rec, target, PROVISION_PLAN, &Default::default(), 1) else {
+    let Some(resource) = provision::run(rec, provider, PROVISION_PLAN, &Default::default(), 1)
+    else {
         return;
     };
     if !interrupt::interrupted() {
-        steps(rec, target, &resource);
+        steps(rec, provider, &resource);
     }
-    deprovision::run(rec, target, &resource.id, resource.uuid.as_deref());
+    deprovision::run(rec, provider, &resource.id, resource.uuid.as_deref());
 }
 
 /// Checks the manifest, then (if it passed) runs `calls`; renders the report.
@@ -155,7 +162,7 @@ fn session(
     manifest_path: &Path,
     manifest: &Manifest,
     opts: &Options,
-    calls: impl FnOnce(&mut Recorder, &Target) -> Option<Resource>,
+    calls: impl FnOnce(&mut Recorder, &Provider) -> Option<Resource>,
 ) -> Result<Report> {
     let target_name = if opts.production {
         "production"
@@ -180,7 +187,7 @@ fn session(
             let heroku = (manifest.is_v3() && !opts.production)
                 .then(|| FakeHeroku::start(client_secret(manifest_path)))
                 .transpose()?;
-            let target = Target {
+            let provider = Provider {
                 manifest,
                 endpoint,
                 production: opts.production,
@@ -189,23 +196,22 @@ fn session(
                 force_async: opts.force_async,
                 async_timeout: opts.async_timeout,
             };
-            resource = calls(&mut rec, &target);
+            resource = calls(&mut rec, &provider);
         }
     }
-    rec.set_resource(
-        resource
-            .as_ref()
-            .map(|r| json!({"id": r.id, "uuid": r.uuid})),
-    );
+    rec.set_resource(resource.map(|r| LeftInPlace {
+        id: r.id,
+        uuid: r.uuid,
+    }));
     let report = rec.finish()?;
     if let (Some(r), Format::Human) = (&report.resource, opts.format) {
-        let id = r["id"].as_str().unwrap_or_default();
         let mut out = anstream::stdout();
         // Like the report lines: a closed stdout must not turn a failed run into exit 0.
         let _ = writeln!(
             out,
             "Provisioned resource {id} (uuid {}); it is still there: `kensa test deprovision {id}` removes it",
-            r["uuid"].as_str().unwrap_or("?"),
+            r.uuid.as_deref().unwrap_or("?"),
+            id = r.id,
         );
     }
     Ok(report)

@@ -17,47 +17,77 @@ pub struct RuleResult {
     pub verdict: Verdict,
 }
 
+/// A rule on the whole document.
+type DocRule = fn(&Map<String, Value>) -> Verdict;
+/// A rule on `api`; the manifest is there for what depends on other keys (the prefix).
+type ApiRule = fn(&Map<String, Value>, &Manifest) -> Verdict;
+
+/// The rules on the document, before `api` is looked at; each named beside its check.
+const DOC_RULES: &[(&str, DocRule)] = &[
+    ("id is a non-blank string", id_present),
+    ("id is a slug", id_is_slug),
+    ("name is a string", name_is_string),
+];
+
+const API_IS_OBJECT: &str = "api is an object";
+
+/// The rules on `api`, in the order old kensa ran them; skipped when `api` is no object.
+const API_RULES: &[(&str, ApiRule)] = &[
+    ("api.regions is an array", |api, _| regions_array(api)),
+    ("api.regions includes us or *", |api, _| {
+        regions_include_us(api)
+    }),
+    ("api.regions are known regions", |api, _| regions_known(api)),
+    ("api.password is set", |api, _| password_present(api)),
+    ("api.sso_salt is a string", |api, _| sso_salt_string(api)),
+    ("api.test is set", |api, _| endpoint_present(api, "test")),
+    ("api.production is set", |api, _| {
+        endpoint_present(api, "production")
+    }),
+    ("production URLs use https", |api, _| production_https(api)),
+    ("api.config_vars is an array", |api, _| {
+        config_vars_array(api)
+    }),
+    ("config var names are upper case", |api, _| {
+        config_vars_upper(api)
+    }),
+    ("config vars start with the prefix", |api, manifest| {
+        config_vars_prefixed(api, &manifest.config_prefix().unwrap_or_default())
+    }),
+    ("api.username is not used", |api, _| no_username(api)),
+    ("api.requires are known features", |api, _| {
+        requires_known(api)
+    }),
+    ("api.version is set", |api, _| version_set(api)),
+];
+
 /// Runs every rule; rules on `api.*` are skipped when `api` is not an object.
 pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
     let doc = &manifest.doc;
-    let mut results = vec![
-        rule("id is a non-blank string", id_present(doc)),
-        rule("id is a slug", id_is_slug(doc)),
-        rule("name is a string", name_is_string(doc)),
-    ];
+    let mut results: Vec<RuleResult> = DOC_RULES
+        .iter()
+        .map(|(name, check)| rule(name, check(doc)))
+        .collect();
     let api = doc.get("api");
     let Some(api) = api.and_then(Value::as_object) else {
         let found = api.map_or("nothing", json_type);
         results.push(rule(
-            "api is an object",
+            API_IS_OBJECT,
             Verdict::Fail(format!(
                 "`api` must be an object holding password, regions, test and production URLs; found {found}"
             )),
         ));
-        for name in API_RULES {
+        for (name, _) in API_RULES {
             results.push(rule(name, Verdict::Skip("`api` is not an object".into())));
         }
         return results;
     };
-    results.push(rule("api is an object", Verdict::Pass));
-    let prefix = manifest.config_prefix().unwrap_or_default();
-    let checks = [
-        regions_array(api),
-        regions_include_us(api),
-        regions_known(api),
-        password_present(api),
-        sso_salt_string(api),
-        endpoint_present(api, "test"),
-        endpoint_present(api, "production"),
-        production_https(api),
-        config_vars_array(api),
-        config_vars_upper(api),
-        config_vars_prefixed(api, &prefix),
-        no_username(api),
-        requires_known(api),
-        version_set(api),
-    ];
-    results.extend(API_RULES.iter().zip(checks).map(|(name, v)| rule(name, v)));
+    results.push(rule(API_IS_OBJECT, Verdict::Pass));
+    results.extend(
+        API_RULES
+            .iter()
+            .map(|(name, check)| rule(name, check(api, manifest))),
+    );
     results
 }
 
@@ -71,23 +101,6 @@ pub fn failures(manifest: &Manifest) -> Vec<String> {
         })
         .collect()
 }
-
-const API_RULES: [&str; 14] = [
-    "api.regions is an array",
-    "api.regions includes us or *",
-    "api.regions are known regions",
-    "api.password is set",
-    "api.sso_salt is a string",
-    "api.test is set",
-    "api.production is set",
-    "production URLs use https",
-    "api.config_vars is an array",
-    "config var names are upper case",
-    "config vars start with the prefix",
-    "api.username is not used",
-    "api.requires are known features",
-    "api.version is set",
-];
 
 fn rule(name: &'static str, verdict: Verdict) -> RuleResult {
     RuleResult { name, verdict }
@@ -207,14 +220,14 @@ fn endpoint_present(api: &Map<String, Value>, key: &str) -> Verdict {
     );
     match api.get(key) {
         None => Verdict::Fail(format!("`api.{key}` is missing: {shape}")),
-        Some(Value::String(root)) => url_problem(root).map_or(Verdict::Pass, |why| {
+        Some(Value::String(root)) => endpoint_url_problem(root).map_or(Verdict::Pass, |why| {
             Verdict::Fail(format!("`api.{key}` {root:?} {why}"))
         }),
         Some(Value::Object(o)) => {
             let mut problems = Vec::new();
             match o.get("base_url") {
                 Some(Value::String(u)) => {
-                    if let Some(why) = url_problem(u) {
+                    if let Some(why) = endpoint_url_problem(u) {
                         problems.push(format!("`api.{key}.base_url` {u:?} {why}"));
                     }
                 }
@@ -223,7 +236,7 @@ fn endpoint_present(api: &Map<String, Value>, key: &str) -> Verdict {
             }
             match o.get("sso_url") {
                 Some(Value::String(u)) => {
-                    if let Some(why) = url_problem(u) {
+                    if let Some(why) = endpoint_url_problem(u) {
                         problems.push(format!("`api.{key}.sso_url` {u:?} {why}"));
                     }
                 }
@@ -239,7 +252,8 @@ fn endpoint_present(api: &Map<String, Value>, key: &str) -> Verdict {
     }
 }
 
-fn url_problem(text: &str) -> Option<String> {
+/// Why a manifest endpoint URL cannot be called: Heroku only calls http(s) URLs with a host.
+fn endpoint_url_problem(text: &str) -> Option<String> {
     match url::Url::parse(text) {
         Err(e) => Some(format!("is not a URL ({e})")),
         Ok(u) if !matches!(u.scheme(), "http" | "https") => {

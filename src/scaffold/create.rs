@@ -13,7 +13,7 @@ use super::inputs::{self, AddonOptions, Defaults};
 use super::render::{self, OutputFile};
 use super::source::{self, Template};
 use super::wizard::Wizard;
-use super::writer::{self, Target};
+use super::writer::{self, DirState};
 use super::{init, values, Missing, ScaffoldError, FOREMAN_PORT};
 use crate::manifest::{dotenv, AddonSpec, Manifest, SsoMethod, DEFAULT_FILE};
 use crate::output::{BOLD, DIM, GOOD};
@@ -37,61 +37,12 @@ pub struct Options {
 pub fn run(args: Options) -> Result<ExitCode> {
     let flags = inputs::check_flags(&args.addon)?;
     let wizard = prompt::interactive(args.addon.no_input).then(Wizard::default);
-
-    let mut missing = Vec::new();
-    let template_arg = match (&args.template, &wizard) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(w)) => Some(w.template(&embedded_choices()?)?),
-        (None, None) => {
-            missing.push(Missing {
-                what: "template".into(),
-                how: format!(
-                    "--template NAME, one of: {} (or --template ./path/to/template)",
-                    source::embedded_names().join(", ")
-                ),
-            });
-            None
-        }
-    };
-    let dir = match (&args.dir, &wizard) {
-        (Some(d), _) => Some(d.clone()),
-        (None, Some(w)) => Some(PathBuf::from(w.directory()?)),
-        (None, None) => {
-            missing.push(Missing {
-                what: "project directory".into(),
-                how: "the DIR argument: kensa create DIR --template NAME".into(),
-            });
-            None
-        }
-    };
-    let template = template_arg.as_deref().map(source::resolve).transpose()?;
-    let mut vars = match &template {
-        Some(t) => values::given(&t.spec, &args.set, args.values_file.as_deref())?,
-        None => BTreeMap::new(),
-    };
-    if wizard.is_none() {
-        missing.extend(values::missing(&vars));
-    }
-    if !missing.is_empty() {
-        return Err(ScaffoldError::Missing(missing).into());
-    }
-    let (template, dir) = (template.expect("checked"), dir.expect("checked"));
-
-    let replace = match writer::inspect(&dir)? {
-        Target::Occupied if !args.addon.force => match &wizard {
-            Some(_) if prompt::confirm_replace(&dir, "exists and is not empty")? => true,
-            _ => {
-                return Err(ScaffoldError::Exists {
-                    path: dir,
-                    what: " and is not empty",
-                }
-                .into())
-            }
-        },
-        Target::Occupied => true,
-        Target::Absent | Target::EmptyDir => false,
-    };
-
+    let Given {
+        template,
+        dir,
+        vars,
+    } = given(&args, wizard.as_ref())?;
+    let replace = may_replace(&dir, args.addon.force, wizard.is_some())?;
     let project_name = dir_name(&dir);
     let spec = inputs::addon_spec(
         flags,
@@ -101,31 +52,8 @@ pub fn run(args: Options) -> Result<ExitCode> {
         },
         wizard.as_ref(),
     )?;
-    if let Some(w) = &wizard {
-        for (name, value) in vars.iter_mut().filter(|(_, v)| v.is_none()) {
-            *value = Some(w.variable(name, &template.spec.variables[name])?);
-        }
-    }
-    let vars: BTreeMap<String, Value> = vars
-        .into_iter()
-        .map(|(k, v)| (k, v.expect("every variable is set by now")))
-        .collect();
-
-    let manifest = Manifest::new_addon(&spec);
-    init::ensure_valid(&manifest)?;
-    let context = context(&project_name, &spec, &vars);
-    let mut files = render::render(&template, &context)?;
-    files.push(OutputFile {
-        path: DEFAULT_FILE.into(),
-        bytes: manifest.to_json().into_bytes(),
-        mode: 0o644,
-    });
-    files.push(OutputFile {
-        path: dotenv::FILE.into(),
-        bytes: dotenv::contents(&manifest).into_bytes(),
-        mode: dotenv::MODE,
-    });
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let vars = complete_variables(vars, &template, wizard.as_ref())?;
+    let files = project_files(&template, &project_name, &spec, &vars)?;
 
     let mut out = anstream::stdout().lock();
     if args.dry_run {
@@ -144,6 +72,118 @@ pub fn run(args: Options) -> Result<ExitCode> {
     writer::write_project(&dir, &files, replace)?;
     next_steps(&mut out, &dir, &template, files.len())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The template, the directory and the template variables (`None`: not given yet).
+struct Given {
+    template: Template,
+    dir: PathBuf,
+    vars: BTreeMap<String, Option<Value>>,
+}
+
+/// Everything the flags (or the wizard) say about what to create. Without a wizard, every
+/// missing value is reported at once, with the flag that sets it.
+fn given(args: &Options, wizard: Option<&Wizard>) -> Result<Given> {
+    let mut missing = Vec::new();
+    let template_arg = match (&args.template, wizard) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(w)) => Some(w.template(&embedded_choices()?)?),
+        (None, None) => {
+            missing.push(Missing {
+                what: "template".into(),
+                how: format!(
+                    "--template NAME, one of: {} (or --template ./path/to/template)",
+                    source::embedded_names().join(", ")
+                ),
+            });
+            None
+        }
+    };
+    let dir = match (&args.dir, wizard) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(w)) => Some(PathBuf::from(w.directory()?)),
+        (None, None) => {
+            missing.push(Missing {
+                what: "project directory".into(),
+                how: "the DIR argument: kensa create DIR --template NAME".into(),
+            });
+            None
+        }
+    };
+    let template = template_arg.as_deref().map(source::resolve).transpose()?;
+    let vars = match &template {
+        Some(t) => values::given(&t.spec, &args.set, args.values_file.as_deref())?,
+        None => BTreeMap::new(),
+    };
+    if wizard.is_none() {
+        missing.extend(values::missing(&vars));
+    }
+    match (template, dir) {
+        (Some(template), Some(dir)) if missing.is_empty() => Ok(Given {
+            template,
+            dir,
+            vars,
+        }),
+        _ => Err(ScaffoldError::Missing(missing).into()),
+    }
+}
+
+/// Whether the project may replace what is at `dir`: an empty or absent directory needs no
+/// permission, an occupied one `--force` or a yes from the person at the terminal.
+fn may_replace(dir: &Path, force: bool, ask: bool) -> Result<bool> {
+    match writer::inspect(dir)? {
+        DirState::Absent | DirState::EmptyDir => Ok(false),
+        DirState::Occupied if force => Ok(true),
+        DirState::Occupied if ask && prompt::confirm_replace(dir, "exists and is not empty")? => {
+            Ok(true)
+        }
+        DirState::Occupied => Err(ScaffoldError::Exists {
+            path: dir.to_owned(),
+            what: " and is not empty",
+        }
+        .into()),
+    }
+}
+
+/// The template variables with the wizard's answers for those still unset.
+fn complete_variables(
+    mut vars: BTreeMap<String, Option<Value>>,
+    template: &Template,
+    wizard: Option<&Wizard>,
+) -> Result<BTreeMap<String, Value>> {
+    if let Some(w) = wizard {
+        for (name, value) in vars.iter_mut().filter(|(_, v)| v.is_none()) {
+            *value = Some(w.variable(name, &template.spec.variables[name])?);
+        }
+    }
+    Ok(vars
+        .into_iter()
+        .map(|(k, v)| (k, v.expect("every variable is set by now")))
+        .collect())
+}
+
+/// The rendered template plus the manifest and `.env`, sorted by path.
+fn project_files(
+    template: &Template,
+    project_name: &str,
+    spec: &AddonSpec,
+    vars: &BTreeMap<String, Value>,
+) -> Result<Vec<OutputFile>> {
+    let manifest = Manifest::new_addon(spec);
+    init::ensure_valid(&manifest)?;
+    let mut files = render::render(template, &context(project_name, spec, vars))?;
+    files.push(OutputFile {
+        path: DEFAULT_FILE.into(),
+        bytes: manifest.to_json().into_bytes(),
+        mode: 0o644,
+    });
+    files.push(OutputFile {
+        path: dotenv::FILE.into(),
+        bytes: dotenv::contents(&manifest).into_bytes(),
+        mode: dotenv::MODE,
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 /// The variables every template can use (templates/README.md), plus the template's own.

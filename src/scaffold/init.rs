@@ -42,31 +42,11 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
     let env_path = dotenv::beside(manifest_path);
 
     // Decide about existing files before asking anything else, and before writing anything.
-    let mut replace = args.addon.force;
-    let mut targets = vec![manifest_path];
+    let mut paths = vec![manifest_path];
     if args.foreman {
-        targets.push(&env_path);
+        paths.push(&env_path);
     }
-    for path in targets {
-        // symlink_metadata: a dangling link is in the way too (renaming over it needs --force).
-        if std::fs::symlink_metadata(path).is_ok() && !replace {
-            match &wizard {
-                Some(_) if prompt::confirm_replace(path, "already exists")? => replace = true,
-                Some(_) => anyhow::bail!(ScaffoldError::Exists {
-                    path: path.to_owned(),
-                    what: "",
-                }),
-                None => {
-                    return Err(ScaffoldError::Exists {
-                        path: path.to_owned(),
-                        what: "",
-                    }
-                    .into())
-                }
-            }
-        }
-    }
-
+    let replace = may_replace(&paths, args.addon.force, wizard.is_some())?;
     let default_id = std::fs::canonicalize(&dir)
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -121,6 +101,28 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         "{DIM}Next: start your service, then run `kensa test all`.{DIM:#}"
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the files may replace what is at `paths`: nothing there needs no permission,
+/// anything (a dangling link too: renaming over it replaces it) needs `--force` or a yes
+/// from the person at the terminal, asked once for the first path in the way.
+fn may_replace(paths: &[&Path], force: bool, ask: bool) -> Result<bool> {
+    if force {
+        return Ok(true);
+    }
+    for path in paths {
+        if std::fs::symlink_metadata(path).is_ok() {
+            if ask && prompt::confirm_replace(path, "already exists")? {
+                return Ok(true);
+            }
+            return Err(ScaffoldError::Exists {
+                path: path.to_path_buf(),
+                what: "",
+            }
+            .into());
+        }
+    }
+    Ok(false)
 }
 
 /// kensa never writes a manifest its own validation would reject.

@@ -14,17 +14,17 @@ use crate::fsutil::{parent_of, without_temp_path};
 
 /// What is at the target path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub enum DirState {
     Absent,
     EmptyDir,
     /// A non-empty directory, or a file: replacing it needs `--force`.
     Occupied,
 }
 
-pub fn inspect(target: &Path) -> Result<Target, ScaffoldError> {
+pub fn inspect(target: &Path) -> Result<DirState, ScaffoldError> {
     let meta = match fs::symlink_metadata(target) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::Absent),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DirState::Absent),
         Err(source) => return Err(write_err(target, source)),
     };
     if meta.file_type().is_symlink() {
@@ -33,13 +33,13 @@ pub fn inspect(target: &Path) -> Result<Target, ScaffoldError> {
         });
     }
     if !meta.is_dir() {
-        return Ok(Target::Occupied);
+        return Ok(DirState::Occupied);
     }
     let mut entries = fs::read_dir(target).map_err(|e| write_err(target, e))?;
     Ok(if entries.next().is_none() {
-        Target::EmptyDir
+        DirState::EmptyDir
     } else {
-        Target::Occupied
+        DirState::Occupied
     })
 }
 
@@ -50,7 +50,7 @@ pub fn write_project(
     replace: bool,
 ) -> Result<(), ScaffoldError> {
     let state = inspect(target)?;
-    if state == Target::Occupied && !replace {
+    if state == DirState::Occupied && !replace {
         return Err(ScaffoldError::Exists {
             path: target.to_owned(),
             what: " and is not empty",
@@ -88,11 +88,11 @@ pub fn write_project(
         .map_err(|e| write_err(target, e))?;
 
     match state {
-        Target::Absent | Target::EmptyDir => {
+        DirState::Absent | DirState::EmptyDir => {
             // rename(2) replaces an empty directory atomically.
             fs::rename(staging.path(), target).map_err(|e| write_err(target, e))?;
         }
-        Target::Occupied => {
+        DirState::Occupied => {
             // Move the old tree aside first, so the rename of the new one cannot fail halfway.
             let aside = tempfile::Builder::new()
                 .prefix(".kensa-old-")

@@ -13,7 +13,7 @@ use kensa::check::report::human::Human;
 use kensa::check::report::json::document;
 use kensa::check::report::junit;
 use kensa::check::report::{Check, Recorder, Report};
-use kensa::check::{config, provision, Target};
+use kensa::check::{answer, config, Provider};
 use kensa::http::{Client, Exchange};
 use kensa::manifest::{validate, Endpoint, Manifest, ManifestError};
 use kensa::scaffold::init::ensure_valid;
@@ -522,8 +522,8 @@ fn assert_valid_xml(bytes: &[u8]) {
     assert_eq!(depth, 0, "unbalanced JUnit output:\n{text}");
 }
 
-fn target(manifest: &Manifest, production: bool) -> Option<Target<'_>> {
-    Some(Target {
+fn provider(manifest: &Manifest, production: bool) -> Option<Provider<'_>> {
+    Some(Provider {
         manifest,
         endpoint: manifest.endpoint(production)?,
         production,
@@ -631,7 +631,7 @@ fn check_exchange(x: &Exchange, max: usize) {
     // answer_object: one "valid JSON" check, passing exactly when the body is an object.
     let mut reporter = human();
     let mut rec = Recorder::new(&mut reporter);
-    let answer = provision::answer_object(&mut rec, x);
+    let answer = answer::answer_object(&mut rec, x);
     let report = rec.finish().unwrap();
     let checks = &report.sections[0].checks;
     assert_eq!(checks.len(), 1);
@@ -654,7 +654,7 @@ fn check_exchange(x: &Exchange, max: usize) {
 
     // The id: a non-blank string kept as is, or a number as text; nothing else.
     let value = x.json().ok();
-    let id = value.as_ref().and_then(provision::id_of_value);
+    let id = value.as_ref().and_then(answer::id_of_value);
     if let Some(id) = &id {
         assert!(!id.trim().is_empty());
         match &value.as_ref().unwrap()["id"] {
@@ -664,7 +664,7 @@ fn check_exchange(x: &Exchange, max: usize) {
         }
     }
     if let Some(o) = &answer {
-        assert_eq!(provision::id_of(o), id);
+        assert_eq!(answer::id_of(o), id);
     }
 }
 
@@ -740,14 +740,14 @@ proptest! {
         production in any::<bool>(),
     ) {
         let manifest = manifest_declaring(&declared);
-        let target = target(&manifest, production).unwrap();
+        let provider = provider(&manifest, production).unwrap();
         let answer = match answer {
             Value::Object(o) => o,
             other => [("config".to_owned(), other)].into_iter().collect(),
         };
         let mut reporter = human();
         let mut rec = Recorder::new(&mut reporter);
-        config::check(&mut rec, &target, &answer, required);
+        config::check(&mut rec, &provider, &answer, required);
         let report = rec.finish().unwrap();
         let checks: Vec<Check> = report.sections.iter().flat_map(|s| s.checks.clone()).collect();
         for c in &checks {
@@ -790,11 +790,11 @@ proptest! {
         production in any::<bool>(),
     ) {
         let manifest = manifest_declaring(&declared);
-        let target = target(&manifest, production).unwrap();
+        let provider = provider(&manifest, production).unwrap();
         let config: Map<String, Value> = config.into_iter().collect();
         let mut reporter = human();
         let mut rec = Recorder::new(&mut reporter);
-        config::check_values(&mut rec, &target, &config);
+        config::check_values(&mut rec, &provider, &config);
         let report = rec.finish().unwrap();
         let names: Vec<&str> = report.sections[0].checks.iter().map(|c| c.name.as_str()).collect();
         prop_assert_eq!(names, &CONFIG_CHECKS[1..]);
@@ -876,7 +876,7 @@ fn regression_junit_carried_control_characters_from_provider_answers() {
         "response",
         Verdict::Fail(format!("expected 200, got {}", x.describe())),
     );
-    provision::answer_object(&mut rec, &x);
+    answer::answer_object(&mut rec, &x);
     let report = rec.finish().unwrap();
     let xml = junit::render(&report).unwrap();
     assert_valid_xml(&xml);

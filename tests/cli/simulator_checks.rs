@@ -630,7 +630,7 @@ fn connection_refused_fails_at_once() {
 fn production_config_urls_must_not_point_at_localhost() {
     use kensa::check::config;
     use kensa::check::report::{Recorder, Report, Reporter};
-    use kensa::check::Target;
+    use kensa::check::Provider;
     use kensa::http::Client;
     use kensa::manifest::Manifest;
 
@@ -646,7 +646,7 @@ fn production_config_urls_must_not_point_at_localhost() {
     let manifest =
         Manifest::parse(doc.to_string().as_bytes(), std::path::Path::new("m.json")).unwrap();
     let verdict_for = |url: &str, production: bool| {
-        let target = Target {
+        let provider = Provider {
             manifest: &manifest,
             endpoint: manifest.endpoint(production).unwrap(),
             production,
@@ -658,7 +658,7 @@ fn production_config_urls_must_not_point_at_localhost() {
         let mut quiet = Quiet;
         let mut rec = Recorder::new(&mut quiet);
         let answer = serde_json::json!({"id": "1", "config": {"STUBBY_URL": url}});
-        config::check(&mut rec, &target, answer.as_object().unwrap(), true);
+        config::check(&mut rec, &provider, answer.as_object().unwrap(), true);
         let report = rec.finish().unwrap();
         report.sections[0]
             .checks
