@@ -404,22 +404,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The fixture manifest the integration tests use too: every rule passes.
     fn good() -> Value {
-        json!({
-            "id": "my-addon",
-            "name": "My Addon",
-            "api": {
-                "config_vars_prefix": "MY_ADDON",
-                "config_vars": ["MY_ADDON_URL"],
-                "password": "secret",
-                "sso_salt": "salt",
-                "regions": ["us"],
-                "requires": [],
-                "production": {"base_url": "https://x.com/heroku/resources", "sso_url": "https://x.com/sso/login"},
-                "test": {"base_url": "http://localhost:5000/heroku/resources", "sso_url": "http://localhost:5000/sso/login"},
-                "version": "3"
-            }
-        })
+        serde_json::from_str(include_str!("../../tests/fixtures/addon-manifest.json")).unwrap()
     }
 
     fn verdict_of(doc: Value, name: &str) -> Verdict {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use crate::support::repo;
+use crate::harness::repo;
 
 /// Modules that implement commands. Each may use shared modules, never another feature.
 const FEATURES: &[&str] = &["check", "scaffold", "platform", "signin"];

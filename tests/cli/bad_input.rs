@@ -14,40 +14,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{Output, Test};
-
-/// A manifest every rule passes; `test manifest` never contacts the provider.
-pub fn good() -> Value {
-    json!({
-        "id": "my-addon",
-        "name": "My Addon",
-        "api": {
-            "config_vars_prefix": "MY_ADDON",
-            "config_vars": ["MY_ADDON_URL"],
-            "password": "pw7Kq2RZx9LmN4vB8cT1yH6jD3sF5gW0",
-            "sso_salt": "salt4Hn8Qe2Vt6Xc1Zb9Mk3Jp7Lr5Ws0",
-            "regions": ["us"],
-            "requires": [],
-            "production": {
-                "base_url": "https://my-addon.example.com/heroku/resources",
-                "sso_url": "https://my-addon.example.com/sso/login"
-            },
-            "test": {
-                "base_url": "http://localhost:5000/heroku/resources",
-                "sso_url": "http://localhost:5000/sso/login"
-            },
-            "version": "3"
-        }
-    })
-}
-
-/// `good()` with the value at a JSON pointer replaced.
-pub fn with(pointer: &str, value: Value) -> String {
-    let mut doc = good();
-    *doc.pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer} in the good manifest")) = value;
-    serde_json::to_string_pretty(&doc).unwrap()
-}
+use crate::harness::fixture::{good, with};
+use crate::harness::{Output, Test};
 
 /// What a row expects besides its exit status and an unchanged tree.
 enum Says {

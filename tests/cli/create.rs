@@ -6,7 +6,7 @@ use std::os::unix::fs::symlink;
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_dotenv_matches, dotenv, mask_secrets, repo, Output, Test, TEMPLATES};
+use crate::harness::{assert_dotenv_matches, dotenv, mask_secrets, repo, Output, Test, TEMPLATES};
 
 // ---------------------------------------------------------------------------------------
 // The embedded templates

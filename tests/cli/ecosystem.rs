@@ -13,11 +13,8 @@ use clap::CommandFactory;
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{spawn_with_options, Options, PtySession};
 
-use crate::simulator::Sim;
+use crate::harness::{self, Sim, Test};
 use crate::stub::{Addon, Misbehaviour, Route};
-use crate::support::Test;
-
-const PTY_TIMEOUT_MS: u64 = 15_000;
 
 /// Every command path of the clap definition, e.g. `["test", "provision"]`.
 fn command_paths() -> Vec<Vec<String>> {
@@ -463,18 +460,13 @@ fn color_flag_after_the_subcommand() {
 // On a terminal (a pseudo-terminal, through rexpect)
 
 fn pty(dir: &Path, args: &[&str], env: &[(&str, &str)], strip: bool) -> PtySession {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kensa"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("TERM", "xterm");
+    let mut cmd = harness::kensa(dir);
+    cmd.args(args).env("TERM", "xterm");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let options = Options {
-        timeout_ms: Some(PTY_TIMEOUT_MS),
+        timeout_ms: Some(harness::pty_timeout_ms()),
         strip_ansi_escape_codes: strip,
     };
     spawn_with_options(cmd, options).expect("spawn kensa on a pty")

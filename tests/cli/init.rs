@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{assert_dotenv_matches, assert_secret, dotenv, keys, mask_secrets, Test};
+use crate::harness::{assert_dotenv_matches, assert_secret, dotenv, keys, mask_secrets, Test};
 
 const MANIFEST: &str = "my-addon/addon-manifest.json";
 
@@ -289,7 +289,7 @@ fn force_replaces_an_existing_manifest() {
 
 #[test]
 fn secrets_are_32_alphanumerics_distinct_and_fresh_on_every_run() {
-    let secrets = |out: &crate::support::Output| {
+    let secrets = |out: &crate::harness::Output| {
         let m = out.json(MANIFEST);
         let password = m["api"]["password"].as_str().unwrap().to_owned();
         let salt = m["api"]["sso_salt"].as_str().unwrap().to_owned();

@@ -1,7 +1,10 @@
-//! Integration tests: they run the built `kensa` binary and check what it prints, its exit
-//! status and the files it leaves behind. One crate, one module per concern.
+//! Integration tests, one crate, one module per concern. Most run the built `kensa` binary
+//! through `harness` and check what it prints, its exit status and the files it leaves
+//! behind. Three look inside instead: `properties` drives the library with generated input,
+//! `simulator_checks` calls one check through the library where the stub cannot serve the
+//! case, and `architecture` reads `src/` for its import graph.
 
-mod support;
+mod harness;
 
 mod create;
 mod init;

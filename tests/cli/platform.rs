@@ -1,5 +1,5 @@
 //! `kensa push`, `kensa pull` and `kensa diff` against a loopback fake of the add-ons
-//! service (PROTOCOL.md §6). The fake checks what it receives — method, path, the Bearer
+//! service (docs/protocol.md#manifest-sync). The fake checks what it receives — method, path, the Bearer
 //! key, `Accept`, `Content-Type` and body — and answers as the service does: success, or
 //! 401 / 403 / 404 / 422 with a JSON message. A closed port stands for a network failure.
 //! Every run also checks that the API key never shows in stdout or stderr.
@@ -12,14 +12,10 @@ use std::thread;
 use serde_json::{json, Value};
 use tiny_http::{Header, Response, Server};
 
-use crate::support::{Output, Test};
+use crate::harness::{self, fixture, Output, Test, PLATFORM_API_ACCEPT};
 
 /// The key the fake accepts; it must never be printed.
 const KEY: &str = "hk-fake-4f9e2c1a7b3d5e6f8a9b0c1d2e3f4a5b";
-const ACCEPT: &str = "application/vnd.heroku+json; version=3";
-const SLUG: &str = "fake-addon";
-const PASSWORD: &str = "pwQ8z1X4c7V2b5N8m1K4j7H0g3F6d9S2";
-const SALT: &str = "saltW3e6R9t2Y5u8I1o4P7a0S3d6F9g2";
 
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
@@ -50,12 +46,16 @@ struct Fake {
 }
 
 impl Fake {
-    /// A service that knows add-on [`SLUG`] with `manifest` as its current manifest.
+    /// A service that knows the fixture add-on with `manifest` as its current manifest.
     fn start(manifest: Value) -> Fake {
         let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
-        state.lock().unwrap().addons.insert(SLUG.into(), manifest);
+        state
+            .lock()
+            .unwrap()
+            .addons
+            .insert(fixture::id().into(), manifest);
         let (srv, st) = (server.clone(), state.clone());
         thread::spawn(move || {
             for mut request in srv.incoming_requests() {
@@ -103,7 +103,7 @@ impl Fake {
     }
 
     fn remote(&self) -> Value {
-        self.state().addons[SLUG].clone()
+        self.state().addons[fixture::id()].clone()
     }
 
     /// A kensa run pointed at the fake, with the right key in HEROKU_API_KEY.
@@ -128,10 +128,10 @@ fn answer(state: &mut State, seen: &Seen) -> (u16, Value) {
             json!({"id": "unauthorized", "message": "Invalid credentials provided."}),
         );
     }
-    if seen.accept.as_deref() != Some(ACCEPT) {
+    if seen.accept.as_deref() != Some(PLATFORM_API_ACCEPT) {
         return (
             406,
-            json!({"message": format!("fake: Accept must be {ACCEPT:?}, got {:?}", seen.accept)}),
+            json!({"message": format!("fake: Accept must be {PLATFORM_API_ACCEPT:?}, got {:?}", seen.accept)}),
         );
     }
     if let Some((status, body)) = &state.forced {
@@ -185,24 +185,9 @@ fn answer(state: &mut State, seen: &Seen) -> (u16, Value) {
     }
 }
 
+/// The service's current manifest of the add-on: the fixture.
 fn manifest() -> Value {
-    json!({
-        "id": SLUG,
-        "name": "Fake Addon",
-        "api": {
-            "config_vars_prefix": "FAKE_ADDON",
-            "config_vars": ["FAKE_ADDON_URL"],
-            "password": PASSWORD,
-            "sso_salt": SALT,
-            "regions": ["us"],
-            "requires": [],
-            "production": {"base_url": "https://fake.example.com/heroku/resources",
-                           "sso_url": "https://fake.example.com/sso/login"},
-            "test": {"base_url": "http://localhost:5000/heroku/resources",
-                     "sso_url": "http://localhost:5000/sso/login"},
-            "version": "3"
-        }
-    })
+    fixture::good()
 }
 
 fn pretty(value: &Value) -> String {
@@ -212,7 +197,7 @@ fn pretty(value: &Value) -> String {
 /// The local manifest with a different name: what `diff` and `push` see as a change.
 fn edited() -> Value {
     let mut m = manifest();
-    m["name"] = json!("Fake Addon, renamed");
+    m["name"] = json!("My Addon, renamed");
     m
 }
 
@@ -233,7 +218,7 @@ fn assert_request(seen: &Seen, method: &str, path: &str) {
         seen.authorization.as_deref(),
         Some(format!("Bearer {KEY}").as_str())
     );
-    assert_eq!(seen.accept.as_deref(), Some(ACCEPT));
+    assert_eq!(seen.accept.as_deref(), Some(PLATFORM_API_ACCEPT));
 }
 
 /// An address nothing listens on.
@@ -276,13 +261,13 @@ impl Failure {
             Failure::Forbidden => {
                 fake.force(
                     403,
-                    json!({"id": "forbidden", "message": "You do not have access to fake-addon."}),
+                    json!({"id": "forbidden", "message": "You do not have access to my-addon."}),
                 );
                 (
                     test,
                     vec![
                         "403 Forbidden",
-                        "You do not have access to fake-addon.",
+                        "You do not have access to my-addon.",
                         "collaborator",
                     ],
                 )
@@ -294,7 +279,7 @@ impl Failure {
                     vec![
                         "404 Not Found",
                         "Couldn't find that add-on.",
-                        "no add-on fake-addon",
+                        "no add-on my-addon",
                     ],
                 )
             }
@@ -350,7 +335,7 @@ fn push_sends_the_manifest_and_writes_back_what_the_service_stored() {
     assert_no_key(&out);
     let seen = fake.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_request(&seen[0], "POST", "/api/v3/addons/fake-addon/manifests");
+    assert_request(&seen[0], "POST", "/api/v3/addons/my-addon/manifests");
     assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
     let sent: Value = serde_json::from_str(&seen[0].body).unwrap();
     assert_eq!(sent, json!({"contents": local}));
@@ -403,7 +388,7 @@ fn push_of_a_malformed_manifest_is_an_input_error() {
     fake.kensa()
         .write(
             "addon-manifest.json",
-            "{\n  \"id\": \"fake-addon\",\n  oops\n}\n",
+            "{\n  \"id\": \"my-addon\",\n  oops\n}\n",
         )
         .arg("push")
         .status(2)
@@ -429,7 +414,7 @@ fn a_failed_push_leaves_the_manifest_byte_identical() {
             let seen = fake.seen();
             assert_eq!(seen.len(), 1);
             assert_eq!(seen[0].method, "POST");
-            assert_eq!(seen[0].path, "/api/v3/addons/fake-addon/manifests");
+            assert_eq!(seen[0].path, "/api/v3/addons/my-addon/manifests");
         }
     }
 }
@@ -441,18 +426,14 @@ fn pull_writes_the_current_manifest() {
     let fake = Fake::start(manifest());
     let out = fake
         .kensa()
-        .args(["pull", SLUG])
+        .args(["pull", fixture::id()])
         .changes(["addon-manifest.json"])
-        .stdout_contains("Pulled the current manifest of fake-addon")
+        .stdout_contains("Pulled the current manifest of my-addon")
         .run();
     assert_no_key(&out);
     let seen = fake.seen();
     assert_eq!(seen.len(), 1);
-    assert_request(
-        &seen[0],
-        "GET",
-        "/api/v3/addons/fake-addon/current_manifest",
-    );
+    assert_request(&seen[0], "GET", "/api/v3/addons/my-addon/current_manifest");
     assert_eq!(out.read("addon-manifest.json"), pretty(&manifest()));
     assert_eq!(out.mode("addon-manifest.json"), 0o644);
 }
@@ -463,7 +444,7 @@ fn pull_writes_where_filename_says() {
     let out = fake
         .kensa()
         .write("addon-manifest.json", "local\n")
-        .args(["pull", SLUG, "-f", "config/remote.json"])
+        .args(["pull", fixture::id(), "-f", "config/remote.json"])
         .mkdir("config")
         .changes(["config/remote.json"])
         .run();
@@ -476,7 +457,7 @@ fn pull_refuses_an_existing_manifest_without_force() {
     let out = fake
         .kensa()
         .write("addon-manifest.json", "mine\n")
-        .args(["pull", SLUG])
+        .args(["pull", fixture::id()])
         .status(2)
         .stderr_contains("addon-manifest.json already exists; pass --force")
         .unchanged()
@@ -491,7 +472,7 @@ fn pull_with_force_replaces_the_manifest() {
     let out = fake
         .kensa()
         .write("addon-manifest.json", "mine\n")
-        .args(["pull", SLUG, "--force"])
+        .args(["pull", fixture::id(), "--force"])
         .changes(["addon-manifest.json"])
         .run();
     assert_eq!(out.read("addon-manifest.json"), pretty(&manifest()));
@@ -512,7 +493,7 @@ fn a_failed_pull_leaves_the_manifest_byte_identical() {
                 .write("addon-manifest.json", "mine, untouched\n"),
         );
         let out = test
-            .args(["pull", SLUG, "--force"])
+            .args(["pull", fixture::id(), "--force"])
             .status(1)
             .unchanged()
             .run();
@@ -527,14 +508,18 @@ fn a_failed_pull_creates_no_file() {
     for failure in FAILURES {
         let fake = Fake::start(manifest());
         let (test, expected) = failure.arrange(&fake, fake.kensa());
-        let out = test.args(["pull", SLUG]).status(1).unchanged().run();
+        let out = test
+            .args(["pull", fixture::id()])
+            .status(1)
+            .unchanged()
+            .run();
         assert!(out.top_level().is_empty(), "{:?}", out.top_level());
         stderr_has_all(&out, &expected);
         if !matches!(failure, Failure::Network) {
             let seen = fake.seen();
             assert_eq!(seen.len(), 1);
             assert_eq!(seen[0].method, "GET");
-            assert_eq!(seen[0].path, "/api/v3/addons/fake-addon/current_manifest");
+            assert_eq!(seen[0].path, "/api/v3/addons/my-addon/current_manifest");
         }
     }
 }
@@ -576,7 +561,7 @@ fn diff_of_equal_manifests_exits_0_whatever_the_key_order_and_layout() {
     assert_request(
         &fake.seen()[0],
         "GET",
-        "/api/v3/addons/fake-addon/current_manifest",
+        "/api/v3/addons/my-addon/current_manifest",
     );
 }
 
@@ -593,25 +578,25 @@ fn diff_shows_remote_against_local_and_exits_1() {
     assert_no_key(&out);
     assert!(
         out.stdout.starts_with(&format!(
-            "--- remote fake-addon ({})\n+++ local addon-manifest.json\n@@ ",
+            "--- remote my-addon ({})\n+++ local addon-manifest.json\n@@ ",
             fake.url
         )),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("\n-  \"name\": \"Fake Addon\"\n"),
+        out.stdout.contains("\n-  \"name\": \"My Addon\"\n"),
         "{}",
         out.stdout
     );
     assert!(
         out.stdout
-            .contains("\n+  \"name\": \"Fake Addon, renamed\"\n"),
+            .contains("\n+  \"name\": \"My Addon, renamed\"\n"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("\n   \"id\": \"fake-addon\",\n"),
+        out.stdout.contains("\n   \"id\": \"my-addon\",\n"),
         "context line"
     );
     assert!(!out.stdout.contains('\u{1b}'), "no colour off a terminal");
@@ -628,13 +613,13 @@ fn diff_is_coloured_when_asked() {
         .run();
     assert!(
         out.stdout
-            .contains("\u{1b}[31m-  \"name\": \"Fake Addon\"\u{1b}[0m"),
+            .contains("\u{1b}[31m-  \"name\": \"My Addon\"\u{1b}[0m"),
         "{:?}",
         out.stdout
     );
     assert!(
         out.stdout
-            .contains("\u{1b}[32m+  \"name\": \"Fake Addon, renamed\"\u{1b}[0m"),
+            .contains("\u{1b}[32m+  \"name\": \"My Addon, renamed\"\u{1b}[0m"),
         "{:?}",
         out.stdout
     );
@@ -683,13 +668,13 @@ fn the_key_can_come_from_a_netrc_file_named_by_netrc() {
         ),
     );
     let netrc = test.path().join("secrets/netrc");
-    let out = test.env("NETRC", netrc).args(["pull", SLUG]).run();
+    let out = test.env("NETRC", netrc).args(["pull", fixture::id()]).run();
     assert_no_key(&out);
     assert_eq!(out.json("addon-manifest.json"), manifest());
     assert_request(
         &fake.seen()[0],
         "GET",
-        "/api/v3/addons/fake-addon/current_manifest",
+        "/api/v3/addons/my-addon/current_manifest",
     );
 }
 
@@ -718,7 +703,7 @@ fn a_refused_netrc_key_names_the_file_it_came_from() {
             ".netrc",
             "machine api.heroku.com login me password expired-key\n",
         )
-        .args(["pull", SLUG])
+        .args(["pull", fixture::id()])
         .status(1)
         .stderr_contains("/.netrc (machine api.heroku.com) (401 Unauthorized)")
         .stderr_contains("Invalid credentials provided.")
@@ -740,7 +725,7 @@ fn heroku_api_key_wins_over_netrc() {
 #[test]
 fn no_key_anywhere_is_an_input_error_saying_how_to_provide_one() {
     let fake = Fake::start(manifest());
-    for args in [vec!["push"], vec!["pull", SLUG], vec!["diff"]] {
+    for args in [vec!["push"], vec!["pull", fixture::id()], vec!["diff"]] {
         let original = pretty(&manifest());
         let test = Test::new().env("ADDONS_URL", &fake.url);
         let test = if args[0] == "pull" {
@@ -764,7 +749,7 @@ fn no_key_anywhere_is_an_input_error_saying_how_to_provide_one() {
 fn a_netrc_without_heroku_says_so() {
     Test::new()
         .write(".netrc", "machine example.com login me password other\n")
-        .args(["pull", SLUG])
+        .args(["pull", fixture::id()])
         .status(2)
         .stderr_contains("has no password for machine api.heroku.com")
         .unchanged()
@@ -779,12 +764,12 @@ fn verbose_shows_the_exchange_but_never_the_key_or_secrets() {
         .write("addon-manifest.json", pretty(&edited()))
         .args(["push", "--verbose"])
         .stderr_contains("> POST ")
-        .stderr_contains("/api/v3/addons/fake-addon/manifests")
+        .stderr_contains("/api/v3/addons/my-addon/manifests")
         .stderr_contains("< 201")
         .run();
     assert_no_key(&out);
     assert!(
-        !out.stderr.contains(PASSWORD) && !out.stderr.contains(SALT),
+        !out.stderr.contains(fixture::password()) && !out.stderr.contains(fixture::salt()),
         "{}",
         out.stderr
     );
@@ -795,12 +780,17 @@ fn addons_url_flag_overrides_the_environment() {
     let fake = Fake::start(manifest());
     fake.kensa()
         .env("ADDONS_URL", closed_port_url())
-        .args(["pull", SLUG, "--addons-url", &format!("{}/", fake.url)])
+        .args([
+            "pull",
+            fixture::id(),
+            "--addons-url",
+            &format!("{}/", fake.url),
+        ])
         .changes(["addon-manifest.json"])
         .run();
     assert_eq!(
         fake.seen()[0].path,
-        "/api/v3/addons/fake-addon/current_manifest"
+        "/api/v3/addons/my-addon/current_manifest"
     );
 }
 
@@ -808,7 +798,7 @@ fn addons_url_flag_overrides_the_environment() {
 fn a_bad_addons_url_is_an_input_error() {
     Test::new()
         .env("HEROKU_API_KEY", KEY)
-        .args(["pull", SLUG, "--addons-url", "ftp://example.com"])
+        .args(["pull", fixture::id(), "--addons-url", "ftp://example.com"])
         .status(2)
         .stderr_contains("must be an http(s) URL")
         .unchanged()
@@ -822,17 +812,13 @@ fn pull_on_a_terminal(dir: &std::path::Path, fake: &Fake, key: &str) -> i32 {
     use rexpect::process::wait::WaitStatus;
     use rexpect::session::{spawn_with_options, Options};
 
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("kensa"));
-    cmd.args(["pull", SLUG])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
+    let mut cmd = harness::kensa(dir);
+    cmd.args(["pull", fixture::id()])
         .env("TERM", "xterm")
         .env("ADDONS_URL", &fake.url)
         .env("HEROKU_API_KEY", KEY);
     let options = Options {
-        timeout_ms: Some(10_000),
+        timeout_ms: Some(harness::pty_timeout_ms()),
         strip_ansi_escape_codes: true,
     };
     let mut session = spawn_with_options(cmd, options).unwrap();

@@ -1,10 +1,12 @@
 //! Property tests: arbitrary bytes and JSON-ish documents to manifest loading and
 //! validation, arbitrary provider answers to the checks that interpret them. Every case
-//! must end in a value or a clear error, never a panic.
+//! must end in a value or a clear error, never a panic. These drive the library, not the
+//! binary: the properties are about functions, and thousands of cases must run in seconds.
 //!
 //! The number of cases comes from `PROPTEST_CASES` (default 256, what CI runs); run it long
 //! locally with e.g. `PROPTEST_CASES=200000 cargo test --release --test cli properties`.
-//! A failing case is saved under `tests/cli/proptest-regressions/` and replayed first.
+//! A failing case is saved in `tests/proptest-regressions/properties.txt` and replayed
+//! first.
 
 use std::path::Path;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use kensa::sso::{resource_token, user_scoped_token, v1_token};
 use regex::Regex;
 use serde_json::{json, Value};
 
-use crate::support::Test;
+use crate::harness::{self, Test};
 
 const SALT: &str = "ssoSalt9Kd2Lw7Qx4Rt1Vb6Nz3Mc8Hj5G";
 const SSO_URL: &str = "http://127.0.0.1:9/sso/login?from=kensa&x=1";
@@ -215,19 +215,9 @@ impl Background {
         }
     }
 
-    /// Waits (at most 20 s) for kensa to exit; its exit code and stderr.
+    /// Waits (bounded by the harness) for kensa to exit; its exit code and stderr.
     fn finish(mut self) -> (Option<i32>, String) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(20) {
-                let _ = self.child.kill();
-                panic!("kensa sso did not stop");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = harness::wait(&mut self.child);
         let mut stderr = String::new();
         self.child
             .stderr

@@ -1,12 +1,12 @@
-//! v3 asynchronous provisioning (PROTOCOL.md §5) against the stub provider in its
-//! asynchronous mode: a correct provider passes, and each way of getting the flow wrong
+//! v3 asynchronous provisioning (docs/protocol.md#asynchronous-provisioning) against the
+//! stub provider in its asynchronous mode: a correct provider passes, and each way of getting the flow wrong
 //! fails its named check with the reason, in bounded time (a short `--async-timeout`, and
 //! the runner's hang guard).
 
 use std::fs;
 use std::time::Duration;
 
-use crate::simulator::{Run, Sim, HANG_GUARD};
+use crate::harness::{self, Run, Sim};
 use crate::stub::{Addon, Misbehaviour, CLIENT_SECRET};
 
 /// For runs where kensa must wait a callback out: short, to keep the suite fast, and still
@@ -242,7 +242,7 @@ fn a_provider_that_never_calls_back_fails_at_the_timeout() {
         run.status_of("async", name, "fail", "within 2 s (--async-timeout)");
     }
     assert!(run.outcome.elapsed >= TIMEOUT_SECS, "{}", run.outcome);
-    assert!(run.outcome.elapsed < HANG_GUARD, "{}", run.outcome);
+    assert!(run.outcome.elapsed < harness::TIMEOUT, "{}", run.outcome);
     assert!(sim.stub.callbacks().is_empty());
 }
 
@@ -461,7 +461,7 @@ fn an_async_delete_that_never_calls_back_fails() {
         "never called actions/deprovision",
     );
     assert!(sim.stub.callbacks_to("/actions/deprovision").is_empty());
-    assert!(run.outcome.elapsed < HANG_GUARD, "{}", run.outcome);
+    assert!(run.outcome.elapsed < harness::TIMEOUT, "{}", run.outcome);
 }
 
 #[test]

@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use crate::simulator::{v1_warning, Sim};
+use crate::harness::{v1_warning, Sim};
 use crate::stub::{closed_port, Addon, BadBody, Misbehaviour, Route, Shape, Version};
 
 /// `kensa test all` against a v3 stub with one misbehaviour.
-fn all_with(m: Misbehaviour) -> (Sim, crate::simulator::Run) {
+fn all_with(m: Misbehaviour) -> (Sim, crate::harness::Run) {
     all_with_addon(Addon::v3(), m)
 }
 
-fn all_with_addon(addon: Addon, m: Misbehaviour) -> (Sim, crate::simulator::Run) {
+fn all_with_addon(addon: Addon, m: Misbehaviour) -> (Sim, crate::harness::Run) {
     let sim = Sim::new(addon);
     sim.stub.misbehave(m);
     let run = sim.test_all();
@@ -373,7 +373,7 @@ fn plan_change_non_string_config_fails() {
 // ---------------------------------------------------------------------------------------
 // Single sign-on, in both shapes.
 
-fn sso_all(shape: Shape, m: Misbehaviour) -> (Sim, crate::simulator::Run) {
+fn sso_all(shape: Shape, m: Misbehaviour) -> (Sim, crate::harness::Run) {
     all_with_addon(Addon::new(shape, Version::V3), m)
 }
 

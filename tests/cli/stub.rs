@@ -1,13 +1,14 @@
 //! An in-process add-on provider for the simulator's tests: a real HTTP server on
 //! 127.0.0.1:0 (tiny_http, one thread per request) that speaks the provider protocol of
-//! PROTOCOL.md correctly, unless a test switches on a [`Misbehaviour`] before running kensa.
+//! docs/protocol.md correctly, unless a test switches on a [`Misbehaviour`] before running
+//! kensa.
 //!
 //! It records every request it receives, so tests can check what kensa *sent*, and keeps
 //! the resources it provisioned, so tests can check that kensa cleaned up after itself.
 //!
-//! Asynchronous (v3, PROTOCOL.md §5): a provision for the plan `async`, or any provision
-//! after [`Stub::always_async`], is answered `202 {"id", "message"}`; then, once the answer
-//! is sent, the stub runs the flow against the `callback_url` it received, as a correct
+//! Asynchronous (v3, docs/protocol.md#asynchronous-provisioning): a provision for the plan
+//! `async`, or any provision after [`Stub::always_async`], is answered
+//! `202 {"id", "message"}`; then, once the answer is sent, the stub runs the flow against the `callback_url` it received, as a correct
 //! provider would: it exchanges `oauth_grant.code` at the callback's origin (`/oauth/token`,
 //! with [`Stub::client_secret`]), sets the config with `PATCH <callback_url>/config` and
 //! marks it done with `POST <callback_url>/actions/provision`. A `DELETE` of a resource it
@@ -32,6 +33,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 use tiny_http::{Header, Response, Server, StatusCode};
+
+use crate::harness::PLATFORM_API_ACCEPT;
 
 /// The add-on as the manifest describes it; the stub and the manifest file agree on it.
 #[derive(Debug, Clone)]
@@ -692,7 +695,7 @@ impl Provider {
                 token,
             } => {
                 let url = format!("{callback_url}/actions/deprovision");
-                heroku.api("POST", &url, &token, API_ACCEPT, None);
+                heroku.api("POST", &url, &token, PLATFORM_API_ACCEPT, None);
             }
         }
     }
@@ -730,7 +733,7 @@ impl Provider {
         let accept = if has(Misbehaviour::NoVersionHeader) {
             "application/json"
         } else {
-            API_ACCEPT
+            PLATFORM_API_ACCEPT
         };
         let mut config = self.config(id);
         if has(Misbehaviour::UndeclaredConfigKey) {
@@ -1201,9 +1204,6 @@ fn wait_for_flow(state: &Mutex<State>, id: &str) {
         thread::sleep(Duration::from_millis(5));
     }
 }
-
-/// What Heroku's Platform API asks for.
-const API_ACCEPT: &str = "application/vnd.heroku+json; version=3";
 
 /// `scheme://host:port` of a URL: where the identity service is when kensa's fake plays it
 /// (templates/README.md, "Where the identity service is").

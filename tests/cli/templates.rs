@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{repo, Test, TEMPLATES};
+use crate::harness::{self, repo, Test, TEMPLATES};
 
 /// The one-line description a template declares in its `template.toml`.
 fn description(name: &str) -> String {
@@ -74,11 +74,7 @@ fn into_a_closed_pipe_from(test: Test) -> std::process::Output {
     let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
     let write_end = reader.stdin.take().unwrap();
     reader.wait().unwrap(); // the only holder of the read end has exited
-    test.command()
-        .stdout(Stdio::from(write_end))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
+    harness::output_to(test.command(), Stdio::from(write_end))
 }
 
 /// `kensa templates | head -1` must not print "Broken pipe" or fail: the reader is gone,
@@ -108,13 +104,11 @@ fn a_closed_pipe_after_create_is_not_an_error() {
 
 #[test]
 fn piping_into_head_is_quiet() {
-    let kensa = assert_cmd::cargo::cargo_bin("kensa");
-    let script = format!("'{}' templates | head -c1", kensa.display());
-    let out = Command::new("sh")
-        .args(["-c", &script])
-        .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let script = format!("'{}' templates | head -c1", harness::kensa_bin().display());
+    let mut sh = Command::new("sh");
+    harness::hermetic(&mut sh, home.path()).args(["-c", &script]);
+    let out = harness::output(sh);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "c"); // clojure
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
@@ -124,7 +118,7 @@ fn piping_into_head_is_quiet() {
 /// is the report's (0 here, every rule passes).
 #[test]
 fn a_closed_pipe_is_not_an_error_for_test_manifest() {
-    let manifest = crate::bad_input::good().to_string();
+    let manifest = crate::harness::fixture::good().to_string();
     for format in ["human", "json", "junit"] {
         let test = Test::new()
             .write("addon-manifest.json", &manifest)
@@ -139,7 +133,7 @@ fn a_closed_pipe_is_not_an_error_for_test_manifest() {
 /// `kensa test manifest | head` in a `pipefail` CI script passed a broken manifest.
 #[test]
 fn regression_a_closed_pipe_turned_failed_checks_into_exit_0() {
-    let manifest = crate::bad_input::with("/api/password", serde_json::json!(""));
+    let manifest = crate::harness::fixture::with("/api/password", serde_json::json!(""));
     for format in ["human", "json", "junit"] {
         let test = Test::new()
             .write("addon-manifest.json", &manifest)

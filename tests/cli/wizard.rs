@@ -1,21 +1,19 @@
 //! The dialoguer wizard, driven through a pseudo-terminal (rexpect): kensa sees a terminal
 //! on stdin and stderr, asks, and does what the answers say.
 //!
-//! Every wait is bounded (`TIMEOUT_MS`): a prompt that never comes fails the test with what
+//! Every wait is bounded (the harness's `TIMEOUT`): a prompt that never comes fails the test with what
 //! the terminal showed instead of hanging it.
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{spawn_with_options, Options, PtySession};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::support::{assert_dotenv_matches, assert_secret};
+use crate::harness::{self, assert_dotenv_matches, assert_secret};
 
-const TIMEOUT_MS: u64 = 10_000;
 const DOWN: &str = "\x1b[B";
 const ENTER: &str = "\r";
 
@@ -26,15 +24,10 @@ struct Pty {
 
 impl Pty {
     fn spawn(dir: &Path, args: &[&str]) -> Pty {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kensa"));
-        cmd.args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir)
-            .env("TERM", "xterm");
+        let mut cmd = harness::kensa(dir);
+        cmd.args(args).env("TERM", "xterm");
         let options = Options {
-            timeout_ms: Some(TIMEOUT_MS),
+            timeout_ms: Some(harness::pty_timeout_ms()),
             strip_ansi_escape_codes: true,
         };
         Pty {

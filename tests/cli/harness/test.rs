@@ -12,11 +12,8 @@
 //!     .run();
 //! ```
 //!
-//! The environment is cleared except `PATH`; `HOME` is the temp dir, so `NO_COLOR`,
-//! `CLICOLOR_FORCE`, `KENSA_MANIFEST`, `CI` and friends from the developer's shell cannot
-//! leak in. stdin is never a terminal, so kensa never prompts.
-
-#![allow(dead_code)] // each test module uses a different part of the toolbox
+//! kensa runs hermetic (see the harness), in the temp dir or a folder of it; stdin is
+//! never a terminal, so kensa never prompts.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -25,20 +22,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use predicates::BoxPredicate;
 use serde_json::Value;
 use tempfile::TempDir;
-
-/// The templates embedded in kensa, in the order `kensa templates` lists them.
-pub const TEMPLATES: [&str; 4] = ["clojure", "node", "rust-axum", "sinatra"];
-
-/// No kensa command in these tests should take more than a moment; a hang is a bug
-/// (for example a prompt on a non-terminal), and this turns it into a failure.
-const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the run may do to the files under the temp dir.
 enum Changes {
@@ -177,11 +165,8 @@ impl Test {
 
     /// The hermetic command, for tests that need to run it their own way (stdin null).
     pub fn command(&self) -> Command {
-        let mut cmd = Command::cargo_bin("kensa").unwrap();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.tempdir.path())
-            .current_dir(self.tempdir.path().join(&self.cwd))
+        let mut cmd = super::kensa(self.tempdir.path());
+        cmd.current_dir(self.tempdir.path().join(&self.cwd))
             .args(&self.args)
             .stdin(Stdio::null());
         for (k, v) in &self.env {
@@ -198,11 +183,7 @@ impl Test {
 
     pub fn run(self) -> Output {
         let before = tree(self.tempdir.path());
-        // assert_cmd gives the child an empty, closed pipe as stdin: not a terminal.
-        let out = assert_cmd::Command::from_std(self.command())
-            .timeout(TIMEOUT)
-            .output()
-            .unwrap();
+        let out = super::output(self.command());
         let after = tree(self.tempdir.path());
         let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
         let stderr = String::from_utf8(out.stderr).expect("stderr is UTF-8");
@@ -403,91 +384,4 @@ fn render_tree(tree: &BTreeMap<String, Entry>, with_dirs: bool) -> String {
         writeln!(text, "{:04o} {path}{suffix}", entry.mode).unwrap();
     }
     text
-}
-
-/// `KEY=VALUE` lines of a `.env` file.
-pub fn dotenv(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l
-                .split_once('=')
-                .unwrap_or_else(|| panic!("bad line {l:?}"));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
-}
-
-/// Keys a generated `.env` may carry beyond the three that must match the manifest; each
-/// holds a fresh secret (the OAuth client secret for kensa's loopback Heroku).
-pub const EXTRA_ENV_SECRETS: &[&str] = &["HEROKU_CLIENT_SECRET"];
-
-/// Keys a generated `.env` carries as 256-bit hex keys (the service's token encryption key).
-pub const EXTRA_ENV_KEYS: &[&str] = &["ENCRYPTION_KEY"];
-
-/// Checks a generated `.env` against its manifest: `SSO_SALT`, `HEROKU_USERNAME` and
-/// `HEROKU_PASSWORD` are the manifest's, and anything else is a known, fresh secret.
-pub fn assert_dotenv_matches(text: &str, manifest: &Value) {
-    let env = dotenv(text);
-    let api = &manifest["api"];
-    let value = |key: &str| env.get(key).map(String::as_str);
-    assert_eq!(
-        value("SSO_SALT"),
-        Some(api["sso_salt"].as_str().unwrap_or(""))
-    );
-    assert_eq!(value("HEROKU_USERNAME"), manifest["id"].as_str());
-    assert_eq!(value("HEROKU_PASSWORD"), api["password"].as_str());
-    for (key, value) in &env {
-        if ["SSO_SALT", "HEROKU_USERNAME", "HEROKU_PASSWORD"].contains(&key.as_str()) {
-            continue;
-        }
-        if EXTRA_ENV_KEYS.contains(&key.as_str()) {
-            assert_eq!(value.len(), 64, "{key} is not a 256-bit hex key");
-            assert!(value.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
-            continue;
-        }
-        assert!(
-            EXTRA_ENV_SECRETS.contains(&key.as_str()),
-            "unexpected {key} in .env:\n{text}"
-        );
-        assert_secret(value);
-        assert_ne!(Some(value.as_str()), api["password"].as_str());
-    }
-}
-
-/// A secret as kensa makes them: 32 ASCII letters and digits.
-pub fn assert_secret(secret: &str) {
-    assert_eq!(secret.len(), 32, "{secret:?}");
-    assert!(
-        secret.chars().all(|c| c.is_ascii_alphanumeric()),
-        "{secret:?} is not alphanumeric"
-    );
-}
-
-/// The manifest with `password` and `sso_salt` replaced by placeholders, after checking
-/// that they look like secrets: what snapshots and exact comparisons see.
-pub fn mask_secrets(mut manifest: Value) -> Value {
-    let api = manifest["api"].as_object_mut().expect("api is an object");
-    for key in ["password", "sso_salt"] {
-        if let Some(v) = api.get_mut(key) {
-            assert_secret(v.as_str().expect("secrets are strings"));
-            *v = Value::String(format!("[{key}]"));
-        }
-    }
-    manifest
-}
-
-/// The keys of a JSON object, in document order.
-pub fn keys(value: &Value) -> Vec<&str> {
-    value
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
-
-/// The root of the kensa checkout (for reading `templates/*/template.toml`).
-pub fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
