@@ -39,10 +39,14 @@ pub struct FileRules {
 pub struct Commands {
     /// Installs the project's dependencies (`npm install`).
     pub install: Option<String>,
+    /// Applies the database migrations (the Procfile's `release:` line).
+    pub release: Option<String>,
     /// Starts the web process with the `.env` loaded.
     pub start: Option<String>,
     /// Runs the project's own tests.
     pub test: Option<String>,
+    /// Runs the consumer sample, which reads the config var (`kensa run -- <consumer>`).
+    pub consumer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -2,11 +2,11 @@
 
 require_relative "test_helper"
 
+# The Add-on Partner API routes, the resource API and the HTTP hygiene around them.
 class AppTest < Minitest::Test
   include Rack::Test::Methods
   include TestHelpers
 
-  SALT = ENV.fetch("SSO_SALT")
   CONFIG_VAR = ADDON[:config_var]
 
   def app
@@ -14,17 +14,17 @@ class AppTest < Minitest::Test
   end
 
   def setup
-    AddonApp.set :store, ResourceStore.new # every test starts with no resources
+    reset_database
   end
 
   # --- helpers ---------------------------------------------------------------
 
-  def heroku_auth(user = "test-addon", password = "test-password")
-    basic_authorize user, password
+  def heroku_auth
+    basic_authorize "test-addon", "test-password"
   end
 
-  def send_json(verb, path, body)
-    send(verb, path, body.is_a?(String) ? body : JSON.generate(body), "CONTENT_TYPE" => "application/json")
+  def send_json(verb, path, body, env = {})
+    send(verb, path, body.is_a?(String) ? body : JSON.generate(body), env.merge("CONTENT_TYPE" => "application/json"))
   end
 
   def json
@@ -37,64 +37,104 @@ class AppTest < Minitest::Test
     json
   end
 
-  def sso_params(resource_id, uuid: nil, timestamp: Time.now.to_i, **extra)
-    ts = timestamp.to_s
-    params = { "timestamp" => ts, "nav-data" => nav_data(addon: "My Addon", appname: "my-app"),
-               "email" => "user@example.com", "user_id" => "user-1", "app" => "my-app" }
-    if uuid
-      params["resource_id"] = uuid
-      params["resource_token"] = SSO.resource_token(uuid, SALT, ts)
-      params["user_scoped_resource_token"] =
-        SSO.user_scoped_resource_token(uuid, SALT, ts, "user-1", "user@example.com")
-    else
-      params["id"] = resource_id
-      params["token"] = SSO.token(resource_id, SALT, ts)
-    end
-    params.merge(extra)
-  end
-
-  def assert_json_message(status)
+  def assert_json_message(status, pattern = nil)
     assert_equal status, last_response.status, last_response.body
     assert_match %r{application/json}, last_response.content_type
     assert_kind_of String, json["message"]
+    assert_match pattern, json["message"] if pattern
   end
 
-  def cookie(name)
-    current_session.cookie_jar[name]
+  # Calls the resource API with the credentials in a config var's URL.
+  def call_api(config_url)
+    uri = URI.parse(config_url)
+    basic_authorize uri.user, uri.password
+    get uri.path
+    heroku_auth
+    last_response
   end
 
   # --- provision ---------------------------------------------------------------
 
-  def test_provision_returns_201_with_id_and_config_url
+  def test_provision_answers_201_with_a_config_url_carrying_credentials
     body = provision
     assert_equal 201, last_response.status
     assert_match(/\A\h{24}\z/, body["id"])
-    assert_equal({ CONFIG_VAR => "http://addon.test/resources/#{body['id']}" }, body["config"])
+    assert_equal [CONFIG_VAR], body["config"].keys
+    uri = URI.parse(body["config"][CONFIG_VAR])
+    assert_equal "http://addon.test/api/resource", "#{uri.scheme}://#{uri.host}#{uri.path}"
+    assert_equal body["id"], uri.user
+    assert_match(/\A\h{64}\z/, uri.password) # 256 random bits
     assert_kind_of String, body["message"]
+  end
+
+  def test_without_public_url_the_config_url_is_where_the_request_came
+    with_setting(:public_url, nil) do
+      heroku_auth
+      send_json :post, "https://addon.example.com/heroku/resources", { uuid: SecureRandom.uuid, plan: "test" }
+      url = URI.parse(json["config"][CONFIG_VAR])
+      assert_equal ["https", "addon.example.com", 443], [url.scheme, url.host, url.port]
+      # Stored with the resource, for the answers to come (a redelivery, a plan change).
+      assert_equal "https://addon.example.com", resources.find(json["id"]).public_url
+    end
+  end
+
+  def test_the_database_keeps_a_digest_of_the_token_never_the_token
+    body = provision
+    token = URI.parse(body["config"][CONFIG_VAR]).password
+    row = db[:resources].where(id: body["id"]).first
+    assert_equal Digest::SHA256.hexdigest(token), row[:token_digest]
+    row.each_value { |value| refute_includes value.to_s, token }
   end
 
   def test_v1_provision_id_is_not_derived_from_heroku_id
     body = provision(heroku_id: "app123@heroku.com", plan: "test", region: "us",
-                     callback_url: "http://localhost:1/x", logplex_token: "t", options: {})
+                     callback_url: "https://api.heroku.com/vendor/apps/app123@heroku.com",
+                     logplex_token: "t", options: {})
     assert_equal 201, last_response.status
     refute_includes body["id"], "app123"
+    assert_equal "app123@heroku.com", resources.find(body["id"]).heroku_id
   end
 
   def test_v3_provision_accepts_unknown_fields
     provision(uuid: SecureRandom.uuid, name: "acme-inc-1", plan: "test",
-              region: "amazon-web-services::us-east-1", callback_url: "https://api.example/addons/x",
+              region: "amazon-web-services::us-east-1", callback_url: "https://api.heroku.com/addons/x",
               oauth_grant: { code: "c", expires_at: "2030-01-01T00:00:00Z", type: "authorization_code" },
               options: { "foo" => "bar" }, something_new: [1, 2])
     assert_equal 201, last_response.status
+    assert_equal({ "foo" => "bar" }, JSON.parse(resources.find(json["id"]).options))
   end
 
-  def test_same_uuid_again_gives_the_same_resource
+  def test_same_uuid_again_gives_the_same_answer
     uuid = SecureRandom.uuid
     first = provision(uuid: uuid, plan: "test")
     again = provision(uuid: uuid, plan: "test")
     assert_equal 200, last_response.status
     assert_equal first["id"], again["id"]
-    assert_equal first["config"], again["config"]
+    assert_equal first["config"], again["config"] # the same credentials: both answers work
+    assert_equal 1, db[:resources].where(uuid: uuid).count
+  end
+
+  def test_sixteen_concurrent_deliveries_make_one_resource_and_get_one_answer
+    uuid = SecureRandom.uuid
+    body = JSON.generate(uuid: uuid, plan: "test")
+    auth = "Basic #{['test-addon:test-password'].pack('m0')}"
+    gate = Queue.new
+    threads = Array.new(16) do
+      Thread.new do
+        gate.pop
+        status, _, response = app.call(Rack::MockRequest.env_for("/heroku/resources",
+                                                                 method: "POST", input: body,
+                                                                 "CONTENT_TYPE" => "application/json",
+                                                                 "HTTP_AUTHORIZATION" => auth))
+        [status, JSON.parse(response.each.to_a.join)]
+      end
+    end
+    16.times { gate << :go }
+    answers = threads.map(&:value)
+    assert_equal [201], answers.map(&:first).select { |s| s == 201 }, answers.map(&:first).inspect
+    assert_empty answers.map(&:first) - [200, 201]
+    assert_equal 1, answers.map { |_, b| [b["id"], b["config"]] }.uniq.size
+    assert_equal 1, db[:resources].where(uuid: uuid).count
   end
 
   def test_different_uuids_and_missing_uuids_give_new_resources
@@ -102,16 +142,21 @@ class AppTest < Minitest::Test
     assert_equal 4, ids.uniq.size
   end
 
+  def test_unknown_plan_is_refused_with_422_naming_it
+    provision(uuid: SecureRandom.uuid, plan: "platinum")
+    assert_json_message 422, /platinum/
+    assert_equal 0, db[:resources].count
+  end
+
   def test_wrong_or_missing_credentials_get_401_with_challenge
-    [["test-addon", "wrong"], ["someone", "test-password"], nil].each do |credentials|
-      credentials ? heroku_auth(*credentials) : basic_authorize(nil, nil)
-      header "Authorization", nil unless credentials
+    [%w[test-addon wrong], %w[someone test-password], nil].each do |credentials|
+      credentials ? basic_authorize(*credentials) : header("Authorization", nil)
       send_json :post, "/heroku/resources", plan: "test"
       assert_json_message 401
       assert_match(/\ABasic realm="/, last_response.headers["WWW-Authenticate"])
     end
     header "Authorization", "Bearer xyz"
-    send_json :delete, "/heroku/resources/abc", ""
+    delete "/heroku/resources/abc"
     assert_equal 401, last_response.status
   end
 
@@ -123,22 +168,85 @@ class AppTest < Minitest::Test
     end
   end
 
-  def test_non_object_or_missing_plan_gets_422
+  def test_well_formed_but_wrong_shape_gets_422
     heroku_auth
-    ['[1, 2]', '"plan"', "{}", '{"plan": ""}', '{"plan": 3}', '{"uuid": "u"}'].each do |body|
+    ['[1, 2]', '"plan"', "{}", '{"plan": ""}', '{"plan": 3}', '{"uuid": "u"}', '{"plan": "test", "uuid": 5}',
+     '{"plan": "test", "options": [1]}', '{"plan": "test", "callback_url": {"a": 1}}'].each do |body|
       send_json :post, "/heroku/resources", body
       assert_json_message 422
+    end
+    assert_equal 0, db[:resources].count
+  end
+
+  def test_a_body_over_64_kib_gets_413_json
+    heroku_auth
+    big = JSON.generate(plan: "test", uuid: SecureRandom.uuid, padding: "x" * (64 * 1024))
+    send_json :post, "/heroku/resources", big
+    assert_json_message 413
+    # No Content-Length (a chunked body): read up to the limit, no further.
+    env = Rack::MockRequest.env_for("/heroku/resources", method: "POST", input: big,
+                                                         "CONTENT_TYPE" => "application/json")
+    env.delete("CONTENT_LENGTH")
+    status, headers, = app.call(env)
+    assert_equal 413, status
+    assert_match %r{application/json}, headers["content-type"] || headers["Content-Type"]
+    assert_equal 0, db[:resources].count
+  end
+
+  # --- the callback/identity rule: the client secret goes to Heroku only -----------
+
+  def test_a_callback_url_on_a_foreign_host_is_refused_before_anything_is_created
+    %w[https://evil.example/addons/x http://api.heroku.com/addons/x https://api.heroku.com.evil.example/x
+       not-a-url].each do |callback|
+      provision(uuid: SecureRandom.uuid, plan: "test", callback_url: callback,
+                oauth_grant: { code: "c" })
+      assert_json_message 422, /callback_url/
+    end
+    provision(uuid: SecureRandom.uuid, plan: "async", callback_url: "https://evil.example/addons/x",
+              oauth_grant: { code: "c" })
+    assert_json_message 422
+    assert_equal 0, db[:resources].count
+    assert_equal 0, db[:jobs].count
+  end
+
+  def test_heroku_and_loopback_callbacks_are_accepted
+    %w[https://api.heroku.com/addons/x http://127.0.0.1:4567/addons/x http://localhost:9/addons/x
+       http://[::1]:9/addons/x].each do |callback|
+      provision(uuid: SecureRandom.uuid, plan: "test", callback_url: callback)
+      assert_equal 201, last_response.status, "#{callback}: #{last_response.body}"
+    end
+  end
+
+  def test_heroku_identity_url_lets_any_callback_through
+    with_setting(:identity_url, "https://id.example.test") do
+      provision(uuid: SecureRandom.uuid, plan: "test", callback_url: "https://api.example.test/addons/x")
+      assert_equal 201, last_response.status
     end
   end
 
   # --- plan change -------------------------------------------------------------
 
-  def test_plan_change_keeps_the_config
+  def test_plan_change_updates_the_plan_and_what_the_resource_may_do
     body = provision
-    send_json :put, "/heroku/resources/#{body['id']}", plan: "foo"
+    config = body["config"][CONFIG_VAR]
+    assert_equal 1_000, JSON.parse(call_api(config).body)["limits"]["api_calls"]
+
+    send_json :put, "/heroku/resources/#{body['id']}", plan: "premium"
     assert_equal 200, last_response.status
     assert_equal body["config"], json["config"]
-    assert_equal "foo", AddonApp.store.find(body["id"]).plan
+    assert_equal "premium", resources.find(body["id"]).plan
+
+    answer = JSON.parse(call_api(config).body)
+    assert_equal "premium", answer["plan"]
+    assert_equal 100_000, answer["limits"]["api_calls"]
+  end
+
+  def test_plan_change_to_the_current_plan_is_a_200_no_op
+    body = provision
+    before = db[:resources].where(id: body["id"]).first
+    send_json :put, "/heroku/resources/#{body['id']}", plan: "test"
+    assert_equal 200, last_response.status
+    assert_equal before, db[:resources].where(id: body["id"]).first
   end
 
   def test_plan_change_errors
@@ -147,6 +255,9 @@ class AppTest < Minitest::Test
     assert_json_message 400
     send_json :put, "/heroku/resources/#{id}", uuid: "u"
     assert_json_message 422
+    send_json :put, "/heroku/resources/#{id}", plan: "platinum"
+    assert_json_message 422, /platinum/
+    assert_equal "test", resources.find(id).plan
     send_json :put, "/heroku/resources/nope", plan: "foo"
     assert_json_message 404
     header "Authorization", nil
@@ -156,128 +267,126 @@ class AppTest < Minitest::Test
 
   # --- deprovision -------------------------------------------------------------
 
-  def test_deprovision_answers_204_then_404
+  def test_deprovision_revokes_the_credentials_and_keeps_the_uuid_taken
     uuid = SecureRandom.uuid
-    id = provision(uuid: uuid, plan: "test")["id"]
-    delete "/heroku/resources/#{id}"
+    body = provision(uuid: uuid, plan: "test")
+    config = body["config"][CONFIG_VAR]
+    assert_equal 200, call_api(config).status
+
+    delete "/heroku/resources/#{body['id']}"
     assert_equal 204, last_response.status
     assert_empty last_response.body
+    assert_equal 401, call_api(config).status
+
+    row = db[:resources].where(id: body["id"]).first
+    assert_equal "deprovisioned", row[:state]
+    assert_nil row[:token_digest]
+    assert_nil row[:token_ciphertext]
+  end
+
+  def test_after_deprovision_the_uuid_gets_410_and_a_second_delete_410
+    uuid = SecureRandom.uuid
+    id = provision(uuid: uuid, plan: "test")["id"]
     delete "/heroku/resources/#{id}"
-    assert_json_message 404
-
-    # The uuid is free again: provisioning it makes a new resource.
-    refute_equal id, provision(uuid: uuid, plan: "test")["id"]
-    assert_equal 201, last_response.status
-  end
-
-  # --- single sign-on ----------------------------------------------------------
-
-  def assert_logged_in(nav)
-    assert_equal 302, last_response.status, last_response.body
-    assert_equal "/", last_response.headers["Location"]
-    assert_equal nav, cookie("heroku-nav-data")
-    get "/"
-    assert_equal 200, last_response.status
-    assert_match(/id="heroku-header"/, last_response.body)
-    assert_match(/My Addon/, last_response.body)
-    assert_match(/my-app/, last_response.body)
-  end
-
-  def test_sso_post_with_v1_token
-    id = provision["id"]
-    params = sso_params(id)
-    post "/sso/login", params
-    assert_logged_in params["nav-data"]
-    assert_includes last_response.body, id
-    assert_includes last_response.body, "test" # the plan
-  end
-
-  def test_sso_legacy_get_with_v1_token
-    id = provision["id"]
-    params = sso_params(id).tap { |p| p.delete("id") }
-    get "/heroku/resources/#{id}", params
-    assert_logged_in params["nav-data"]
-  end
-
-  def test_sso_post_with_v3_tokens
-    uuid = SecureRandom.uuid
+    delete "/heroku/resources/#{id}"
+    assert_json_message 410
     provision(uuid: uuid, plan: "test")
-    params = sso_params(nil, uuid: uuid)
-    post "/sso/login", params
-    assert_logged_in params["nav-data"]
+    assert_json_message 410
+    send_json :put, "/heroku/resources/#{id}", plan: "foo"
+    assert_json_message 410
+    assert_equal 1, db[:resources].where(uuid: uuid).count
+    delete "/heroku/resources/never-was"
+    assert_json_message 404
   end
 
-  def test_sso_get_with_v3_tokens
-    uuid = SecureRandom.uuid
-    id = provision(uuid: uuid, plan: "test")["id"]
-    get "/heroku/resources/#{id}", sso_params(nil, uuid: uuid)
+  # --- the resource API ----------------------------------------------------------
+
+  def test_resource_api_answers_status_plan_limits_and_counts_calls
+    body = provision
+    config = body["config"][CONFIG_VAR]
+    first = JSON.parse(call_api(config).body)
+    assert_equal({ "id" => body["id"], "plan" => "test", "status" => "provisioned",
+                   "limits" => { "api_calls" => 1_000 }, "usage" => { "api_calls" => 1 } }, first)
+    assert_equal 2, JSON.parse(call_api(config).body)["usage"]["api_calls"]
+    assert_equal 2, resources.find(body["id"]).api_calls
+  end
+
+  def test_resource_api_refuses_wrong_or_missing_credentials_with_401_json
+    body = provision
+    other = provision
+    uri = URI.parse(body["config"][CONFIG_VAR])
+    [[uri.user, "0" * 64], [uri.user, ""], ["nope", uri.password],
+     [other["id"], uri.password]].each do |user, password|
+      basic_authorize user, password
+      get "/api/resource"
+      assert_json_message 401
+      assert_match(/\ABasic realm=/, last_response.headers["WWW-Authenticate"])
+    end
+    header "Authorization", nil
+    get "/api/resource"
+    assert_json_message 401
+    assert_equal 0, resources.find(body["id"]).api_calls
+  end
+
+  def test_resource_api_stops_at_the_plans_limit
+    body = provision
+    db[:resources].where(id: body["id"]).update(api_calls: 1_000)
+    config = body["config"][CONFIG_VAR]
+    assert_equal 429, call_api(config).status
+    assert_match(/test allows 1000/, JSON.parse(last_response.body)["message"])
+    send_json :put, "/heroku/resources/#{body['id']}", plan: "foo"
+    assert_equal 200, call_api(config).status
+  end
+
+  # --- single sign-on off, cookies ------------------------------------------------
+
+  def test_without_sso_salt_the_sso_routes_answer_404_json_and_the_rest_works
+    id = provision["id"]
+    with_setting(:sso_salt, nil) do
+      post "/sso/login", "id" => id, "token" => "x", "timestamp" => Time.now.to_i.to_s
+      assert_json_message 404, /not enabled/
+      get "/heroku/resources/#{id}", "token" => "x", "timestamp" => Time.now.to_i.to_s
+      assert_json_message 404, /not enabled/
+      provision
+      assert_equal 201, last_response.status
+    end
+  end
+
+  def test_the_app_starts_without_sso_salt
+    env = { "SSO_SALT" => nil, "DATABASE_URL" => "sqlite:/" }
+    script = "require './app'; print AddonApp.settings.sso_salt.inspect"
+    output = IO.popen(env, [RbConfig.ruby, "-e", script], chdir: File.expand_path("..", __dir__), err: %i[child out], &:read)
+    assert_equal "nil", output.lines.last
+  end
+
+  def test_the_app_refuses_to_start_without_a_valid_encryption_key
+    ["", "abc", "g" * 64].each do |key|
+      env = { "ENCRYPTION_KEY" => key, "DATABASE_URL" => "sqlite:/" }
+      output = IO.popen(env, [RbConfig.ruby, "-e", "require './app'"], chdir: File.expand_path("..", __dir__),
+                                                                        err: %i[child out], &:read)
+      refute $?.success?, key
+      assert_match(/ENCRYPTION_KEY/, output)
+    end
+  end
+
+  def sso_login(id, env = {})
+    ts = Time.now.to_i.to_s
+    post "/sso/login", { "id" => id, "token" => SSO.token(id, ENV.fetch("SSO_SALT"), ts), "timestamp" => ts,
+                         "nav-data" => nav_data(addon: "A", appname: "b") }, env
     assert_equal 302, last_response.status
+    last_response.headers["Set-Cookie"].to_s.split("\n")
   end
 
-  def test_sso_refuses_wrong_tokens
-    uuid = SecureRandom.uuid
-    id = provision(uuid: uuid, plan: "test")["id"]
-    [
-      sso_params(id, token: "0" * 40),
-      sso_params(nil, uuid: uuid, resource_token: "0" * 40),
-      sso_params(nil, uuid: uuid, user_scoped_resource_token: "0" * 64),
-      sso_params(nil, uuid: uuid, email: "someone-else@example.com"), # user-scoped token no longer matches
-      sso_params(nil, uuid: uuid).reject { |k, _| k == "resource_token" }, # user-scoped alone is not enough
-      sso_params(id).reject { |k, _| k == "token" } # no token at all
-    ].each do |params|
-      post "/sso/login", params
-      assert_equal 403, last_response.status, params.inspect
-    end
-  end
-
-  def test_sso_refuses_stale_future_and_garbage_timestamps
+  def test_session_cookie_is_httponly_and_samesite_lax_and_secure_over_https
     id = provision["id"]
-    [Time.now.to_i - 6 * 60, Time.now.to_i + 6 * 60, "soon", "1.5"].each do |ts|
-      post "/sso/login", sso_params(id, timestamp: ts)
-      assert_equal 403, last_response.status, ts.to_s
-      get "/heroku/resources/#{id}", sso_params(id, timestamp: ts)
-      assert_equal 403, last_response.status, ts.to_s
-    end
-  end
+    session = sso_login(id).find { |c| c.start_with?("rack.session=") }
+    assert_match(/;\s*httponly/i, session)
+    assert_match(/;\s*samesite=lax/i, session)
+    refute_match(/;\s*secure/i, session)
 
-  def test_sso_unknown_resource_is_404
-    post "/sso/login", sso_params("nope")
-    assert_equal 404, last_response.status
-    get "/heroku/resources/nope", sso_params("nope")
-    assert_equal 404, last_response.status
-    post "/sso/login", sso_params(nil, uuid: SecureRandom.uuid)
-    assert_equal 404, last_response.status
-  end
-
-  def test_sso_survives_odd_input
-    id = provision["id"]
-    post "/sso/login", "token[]=1&timestamp[a]=2&id=#{id}", "CONTENT_TYPE" => "application/x-www-form-urlencoded"
-    assert_equal 403, last_response.status
-    # A query string no parser accepts (rack-test would refuse to build it).
-    env = Rack::MockRequest.env_for("/heroku/resources/#{id}").merge("QUERY_STRING" => "token=%zz&id=1")
-    status, = app.call(env)
-    assert_equal 400, status
-  end
-
-  def test_dashboard_without_session_is_403
-    get "/"
-    assert_equal 403, last_response.status
-    assert_match(/log in through Heroku/, last_response.body)
-  end
-
-  def test_dashboard_escapes_nav_data_and_survives_garbage
-    id = provision["id"]
-    post "/sso/login", sso_params(id, "nav-data" => nav_data(addon: "<b>x</b>", appname: "<script>"))
-    get "/"
-    assert_equal 200, last_response.status
-    assert_includes last_response.body, "&lt;script&gt;"
-    refute_includes last_response.body, "<script>"
-
-    post "/sso/login", sso_params(id, "nav-data" => "%%%garbage")
-    assert_equal "%%%garbage", cookie("heroku-nav-data")
-    get "/"
-    assert_equal 200, last_response.status
-    assert_match(/id="heroku-header"/, last_response.body)
+    https = sso_login(id, "HTTP_X_FORWARDED_PROTO" => "https")
+    assert_match(/;\s*secure/i, https.find { |c| c.start_with?("rack.session=") })
+    assert_match(/;\s*secure/i, https.find { |c| c.start_with?("heroku-nav-data=") })
   end
 
   def test_unknown_route_answers_json_404

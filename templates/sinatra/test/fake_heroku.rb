@@ -7,7 +7,7 @@ require "webrick"
 # Heroku's identity service and Platform API, just enough of them to watch the
 # asynchronous provisioning flow: an in-process WEBrick server on 127.0.0.1 and
 # a free port that records every request and answers
-#   POST .../oauth/token                      -> a fresh access token
+#   POST .../oauth/token                      -> fresh tokens (a grant code works once: 400 after)
 #   PATCH /addons/<uuid>/config               -> 200
 #   POST /addons/<uuid>/actions/<action>      -> 200
 # with failures injected on demand (#fail) and requests held back on demand (#hold).
@@ -30,6 +30,7 @@ class FakeHeroku
   end
 
   attr_reader :url
+  attr_accessor :expires_in # seconds the access tokens it hands out last
 
   def initialize
     @lock = Mutex.new
@@ -37,6 +38,8 @@ class FakeHeroku
     @failures = Hash.new { |h, k| h[k] = [] }
     @held = nil
     @tokens = 0
+    @used_codes = {}
+    @expires_in = 28_800
     @server = WEBrick::HTTPServer.new(BindAddress: "127.0.0.1", Port: 0, AccessLog: [],
                                       Logger: WEBrick::Log.new(File::NULL))
     @server.mount("/", Servlet, self)
@@ -56,9 +59,9 @@ class FakeHeroku
     "#{url}/addons/#{uuid}"
   end
 
-  # The next `times` requests to `path` get `status`.
-  def fail(path, status, times: 1)
-    @lock.synchronize { @failures[path].concat([status] * times) }
+  # The next `times` requests to `path` get `status` (and `headers`).
+  def fail(path, status, times: 1, headers: {})
+    @lock.synchronize { @failures[path].concat([[status, headers]] * times) }
   end
 
   # Token requests wait (recorded, unanswered) until #release.
@@ -105,22 +108,36 @@ class FakeHeroku
   def handle(req, res)
     headers = req.header.transform_values { |v| v.join(", ") }
     request = Request.new(method: req.request_method, path: req.path, headers: headers, body: req.body)
-    held, status = @lock.synchronize do
+    held, failure = @lock.synchronize do
       @requests << request
       [@held, @failures[req.path].shift]
     end
     held&.pop if req.path.end_with?("/oauth/token")
 
     res["Content-Type"] = "application/json"
-    if status
+    if failure
+      status, headers = failure
       res.status = status
+      headers.each { |name, value| res[name] = value }
       res.body = JSON.generate(id: "fake", message: "injected #{status}")
     elsif req.path.end_with?("/oauth/token")
-      n = @lock.synchronize { @tokens += 1 }
-      res.body = JSON.generate(access_token: "access-token-#{n}", refresh_token: "refresh-token-#{n}",
-                               expires_in: 28_800, token_type: "Bearer", user_id: "user-1")
+      token(request.form, res)
     else
       res.body = JSON.generate(id: "fake", state: "ok")
     end
+  end
+
+  private
+
+  def token(form, res)
+    if form["grant_type"] == "authorization_code" &&
+       @lock.synchronize { @used_codes.key?(form["code"]).tap { @used_codes[form["code"]] = true } }
+      res.status = 400
+      res.body = JSON.generate(id: "invalid_grant", message: "the grant code was already exchanged")
+      return
+    end
+    n = @lock.synchronize { @tokens += 1 }
+    res.body = JSON.generate(access_token: "access-token-#{n}", refresh_token: "refresh-token-#{n}",
+                             expires_in: @expires_in, token_type: "Bearer", user_id: "user-1")
   end
 end

@@ -1,0 +1,34 @@
+# frozen_string_literal: true
+
+# What each plan allows: the add-on's plans as the service knows them. Keep the
+# names in step with the plans of your add-on in Heroku's Partner Portal. `test`
+# is the plan `kensa test` provisions and `foo` the one it changes to; `async`
+# provisions asynchronously (v3), see lib/job_worker.rb.
+module Plans
+  LIMITS = {
+    "test" => { "api_calls" => 1_000 },
+    "foo" => { "api_calls" => 10_000 },
+    "premium" => { "api_calls" => 100_000 },
+    "async" => { "api_calls" => 1_000 }
+  }.freeze
+
+  ASYNC = "async"
+
+  module_function
+
+  def known?(plan)
+    LIMITS.key?(plan)
+  end
+
+  def limits(plan)
+    LIMITS.fetch(plan, {})
+  end
+
+  def async?(plan)
+    plan == ASYNC
+  end
+
+  def names
+    LIMITS.keys
+  end
+end
