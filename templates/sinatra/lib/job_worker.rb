@@ -72,14 +72,14 @@ class JobWorker
   def work_off(now = Time.now)
     Database.lock(@db, "jobs", wait: false) do
       due = @jobs.due(now)
-      due.each { |job| perform(job) }
+      due.each { |job| perform(job, now) }
       due.size
     end
   end
 
-  # Takes one job through its steps until it is finished or must wait.
-  def perform(job)
-    while job && Jobs::RUNNABLE.include?(job.step) && job.run_at <= Time.now
+  # Takes one job through its steps until it is finished or must wait (until after `now`).
+  def perform(job, now = Time.now)
+    while job && Jobs::RUNNABLE.include?(job.step) && job.run_at <= now
       step = job.step
       send(step, job)
       job = @jobs.find(job.id)
