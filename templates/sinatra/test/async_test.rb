@@ -257,7 +257,7 @@ class AsyncTest < Minitest::Test
     stored = db[:jobs].first
     refute_nil stored[:grant_code_ciphertext]
     refute_includes stored.values.join(" "), code
-    work_off
+    @worker.work_off # one pass: it stops at the provision action's 503
 
     job_row = db[:jobs].first
     assert_equal "config_set", job_row[:step]
