@@ -26,11 +26,12 @@ module Database
     "sqlite://#{File.join(ROOT, 'data', "#{environment}.sqlite3")}"
   end
 
-  # max_connections: the web threads plus the job worker. SQLite gets a single
-  # connection: the sqlite3 gem waits for a locked database without releasing
-  # Ruby's global lock, so two connections in one process could only block each
-  # other; with one, the pool queues the (short) statements instead.
-  def connect(url, max_connections: 6, **options)
+  # max_connections: Puma's threads (MAX_THREADS, config/puma.rb) plus the job
+  # worker. SQLite gets a single connection: the sqlite3 gem waits for a locked
+  # database without releasing Ruby's global lock, so two connections in one
+  # process could only block each other; with one, the pool queues the (short)
+  # statements instead.
+  def connect(url, max_connections: Integer(ENV.fetch("MAX_THREADS", "5")) + 1, **options)
     sqlite = url.start_with?("sqlite:")
     if sqlite
       file = url.sub(%r{\Asqlite:(//)?}, "")
@@ -74,7 +75,7 @@ module Database
   end
 
   def advisory_lock(db, name, wait)
-    key = Digest::SHA256.digest("#{ROOT}:#{name}").unpack1("q>") # a signed 64-bit key
+    key = Digest::SHA256.digest("addon:#{name}").unpack1("q>") # a signed 64-bit key
     db.synchronize do # one connection for the lock, the block and the unlock
       if wait
         db.get(Sequel.function(:pg_advisory_lock, key))

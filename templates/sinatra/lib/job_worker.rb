@@ -14,8 +14,10 @@ require_relative "heroku_client"
 # Retry-After Heroku sent) for 429, 5xx and network errors, `max_attempts` times
 # in all; any other answer fails the job at once. Access tokens are refreshed
 # before any Platform API call once they are expired or within a minute of it.
-# A bigger service can move #work_off into a job queue's process; the jobs table
-# stays the same.
+# Each step is stored as soon as its call has answered; a process killed in the
+# instant between the identity service's answer and that commit cannot exchange
+# the grant again (a code works once), and that job fails. A bigger service can
+# move #work_off into a job queue's process; the jobs table stays the same.
 class JobWorker
   REFRESH_MARGIN = 60 # seconds before expiry that a token counts as expired
 

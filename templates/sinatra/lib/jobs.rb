@@ -92,7 +92,8 @@ class Jobs
                      .update(step: "deprovisioning", attempts: 0, last_error: nil, run_at: now, updated_at: now)
     return true if with_token.positive?
 
-    open.where(access_token_ciphertext: nil).update(step: "cancelled", grant_code_ciphertext: nil, updated_at: now)
+    open.where(access_token_ciphertext: nil).exclude(step: "failed")
+        .update(step: "cancelled", grant_code_ciphertext: nil, updated_at: now)
     false
   end
 
