@@ -5,8 +5,9 @@
 //!
 //! Layers, each depending only on those before it:
 //! - shared plumbing: [`error`], [`fsutil`], [`output`], [`progress`], [`interrupt`],
-//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`slug`], [`verdict`], [`manifest`]
-//!   (with its `.env`), [`sso`] (the SSO request shape);
+//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`slug`], [`verdict`], [`registry`]
+//!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
+//!   request shape);
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
 //!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`). Features never
 //!   depend on each other (`tests/cli/architecture.rs` keeps it so);
@@ -24,6 +25,7 @@ pub mod output;
 pub mod platform;
 pub mod progress;
 pub mod prompt;
+pub mod registry;
 pub mod scaffold;
 pub mod secrets;
 pub mod signin;

@@ -6,10 +6,15 @@ use serde_json::{Map, Value};
 use super::check_of;
 use super::report::Recorder;
 use crate::http::Exchange;
+use crate::registry::CheckDef;
 use crate::verdict::Verdict;
 
-/// The answer as a JSON object, recording the "valid JSON" check.
-pub fn answer_object(rec: &mut Recorder, exchange: &Exchange) -> Option<Map<String, Value>> {
+/// The answer as a JSON object, recording `check` (the step's "valid JSON").
+pub fn answer_object(
+    rec: &mut Recorder,
+    check: &'static CheckDef,
+    exchange: &Exchange,
+) -> Option<Map<String, Value>> {
     let (verdict, object) = match exchange.json() {
         Ok(Value::Object(o)) => (Verdict::Pass, Some(o)),
         Ok(other) => (
@@ -22,7 +27,7 @@ pub fn answer_object(rec: &mut Recorder, exchange: &Exchange) -> Option<Map<Stri
         Err(why) => (Verdict::Fail(why), None),
     };
     rec.record(check_of(
-        "valid JSON",
+        check,
         exchange.method,
         &exchange.url,
         std::time::Duration::ZERO,

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use super::report::{Check, Recorder};
+use super::report::{Check, Recorder, Stage};
+use crate::registry;
 use crate::verdict::Verdict;
 
 /// Runs `argv` with the config vars added to its environment, output passing through.
@@ -26,7 +27,7 @@ pub fn run(
         .map(|w| crate::output::shell_quote(w))
         .collect::<Vec<_>>()
         .join(" ");
-    rec.section(format!("running {shown}"));
+    rec.section(Stage::Run, format!("running {shown}"));
     let env = config.iter().map(|(k, v)| {
         let value = match v {
             Value::String(s) => s.clone(),
@@ -56,9 +57,7 @@ pub fn run(
         Err(e) => Verdict::Fail(format!("cannot run `{}`: {e}", argv[0])),
     };
     rec.record(Check {
-        name: "command exits 0".into(),
-        verdict,
         duration: started.elapsed(),
-        request: None,
+        ..Check::new(&registry::run::COMMAND, verdict)
     });
 }

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::report::Recorder;
 use super::Provider;
+use crate::registry;
 use crate::verdict::Verdict;
 
 /// Checks `config` from an answer. `required`: a provision answer must carry it when the
@@ -13,7 +14,7 @@ pub fn check(rec: &mut Recorder, provider: &Provider, answer: &Map<String, Value
     let config = match answer.get("config") {
         None if required && !declared.is_empty() => {
             rec.note(
-                "config is an object",
+                &registry::config::OBJECT,
                 Verdict::Fail(format!(
                     "the answer has no `config`; Heroku sets {} on the app from it",
                     declared.join(", ")
@@ -25,7 +26,7 @@ pub fn check(rec: &mut Recorder, provider: &Provider, answer: &Map<String, Value
         Some(Value::Object(config)) => config,
         Some(other) => {
             rec.note(
-                "config is an object",
+                &registry::config::OBJECT,
                 Verdict::Fail(format!(
                     "`config` must be an object of NAME: \"value\", found {}",
                     crate::manifest::json_type(other)
@@ -34,7 +35,7 @@ pub fn check(rec: &mut Recorder, provider: &Provider, answer: &Map<String, Value
             return;
         }
     };
-    rec.note("config is an object", Verdict::Pass);
+    rec.note(&registry::config::OBJECT, Verdict::Pass);
     check_values(rec, provider, config);
 }
 
@@ -67,7 +68,7 @@ pub fn check_values(rec: &mut Recorder, provider: &Provider, config: &Map<String
     } else {
         Verdict::Pass
     };
-    rec.note("config keys are declared", verdict);
+    rec.note(&registry::config::DECLARED, verdict);
 
     let non_strings: Vec<String> = config
         .iter()
@@ -75,7 +76,7 @@ pub fn check_values(rec: &mut Recorder, provider: &Provider, config: &Map<String
         .map(|(k, v)| format!("{k} is {}", crate::manifest::json_type(v)))
         .collect();
     rec.note(
-        "config values are strings",
+        &registry::config::STRINGS,
         Verdict::check(non_strings.is_empty(), || {
             format!("config values must be strings: {}", non_strings.join(", "))
         }),
@@ -90,7 +91,7 @@ pub fn check_values(rec: &mut Recorder, provider: &Provider, config: &Map<String
         })
         .collect();
     rec.note(
-        "config URLs are valid",
+        &registry::config::URLS,
         Verdict::check(bad_urls.is_empty(), || bad_urls.join("; ")),
     );
 }

@@ -1,24 +1,34 @@
 //! Deprovision: `DELETE <base_url>/<id>`: 401 for bad credentials, then 2xx.
 
-use super::report::Recorder;
-use super::{check_auth, record_status, Provider};
+use super::report::{Recorder, Stage};
+use super::{check_auth, record_status, AuthChecks, Provider};
 use crate::http::Payload;
+use crate::registry::deprovision;
 use crate::verdict::Verdict;
 
 pub fn run(rec: &mut Recorder, provider: &Provider, id: &str, uuid: Option<&str>) {
     let url = provider.endpoint.resource_url(id);
-    rec.section(format!("DELETE {url}"));
+    rec.section(Stage::Deprovision, format!("DELETE {url}"));
     // Refusals from before (provisioning) are not this step's: only later ones explain it.
     let (earlier, strays) = match (&provider.heroku, uuid) {
         (Some(fake), Some(uuid)) => (fake.record(uuid).refusals.len(), fake.strays().len()),
         _ => (0, 0),
     };
     // Bad credentials first: if the provider wrongly honours them, the real call shows it.
-    let accepted = check_auth(rec, provider, "DELETE", &url, || Payload::Empty);
+    let auth = AuthChecks {
+        wrong_password: &deprovision::AUTH_WRONG_PASSWORD,
+        missing: &deprovision::AUTH_MISSING,
+    };
+    let accepted = check_auth(rec, provider, auth, "DELETE", &url, || Payload::Empty);
     let v3 = provider.manifest.is_v3();
     let result = provider.send("DELETE", &url, provider.auth(), &Payload::Empty);
-    record_status(rec, "response", "DELETE", &url, &result, |x| {
-        match x.status {
+    record_status(
+        rec,
+        &deprovision::STATUS,
+        "DELETE",
+        &url,
+        &result,
+        |x| match x.status {
             200 | 204 => Ok(()),
             202 if v3 => Ok(()),
             404 | 410 if !accepted.is_empty() => Err(format!(
@@ -26,8 +36,8 @@ pub fn run(rec: &mut Recorder, provider: &Provider, id: &str, uuid: Option<&str>
                 x.status
             )),
             _ => Err(format!("expected 200 or 204, got {}", x.describe())),
-        }
-    });
+        },
+    );
     if let (Ok(x), Some(fake), Some(uuid)) = (&result, &provider.heroku, uuid) {
         if x.status == 202 {
             // Asynchronous deprovisioning: the provider reports back when it is done.
@@ -39,7 +49,7 @@ pub fn run(rec: &mut Recorder, provider: &Provider, id: &str, uuid: Option<&str>
                 |r| r.deprovisioned.is_some(),
             );
             rec.note(
-                "deprovision marked done",
+                &deprovision::ASYNC_DONE,
                 match (&record.deprovisioned, record.refusals.get(earlier)) {
                     (Some(Ok(())), _) => Verdict::Pass,
                     (Some(Err(why)), _) | (None, Some(why)) => Verdict::Fail(why.clone()),

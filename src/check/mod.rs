@@ -19,6 +19,7 @@ use report::{Check, Recorder, RequestInfo};
 
 use crate::http::{Auth, Client, Exchange, HttpError, Payload};
 use crate::manifest::{Endpoint, Manifest};
+use crate::registry::CheckDef;
 use crate::verdict::Verdict;
 
 /// Heroku's "should answer within" time; slower answers pass with a warning.
@@ -115,27 +116,26 @@ impl Provider<'_> {
 
 /// A check about one request, timed by its answer.
 pub fn check_of(
-    name: impl Into<String>,
+    def: &'static CheckDef,
     method: &str,
     url: &str,
     elapsed: Duration,
     verdict: Verdict,
 ) -> Check {
     Check {
-        name: name.into(),
-        verdict,
         duration: elapsed,
         request: Some(RequestInfo {
             method: method.to_owned(),
             url: url.to_owned(),
         }),
+        ..Check::new(def, verdict)
     }
 }
 
 /// Records the answer's status check: `ok` says which statuses pass; slow answers warn.
 pub fn record_status(
     rec: &mut Recorder,
-    name: &str,
+    def: &'static CheckDef,
     method: &str,
     url: &str,
     result: &Result<Exchange, HttpError>,
@@ -143,7 +143,7 @@ pub fn record_status(
 ) {
     let check = match result {
         Err(e) => check_of(
-            name,
+            def,
             method,
             url,
             Duration::ZERO,
@@ -159,10 +159,16 @@ pub fn record_status(
                 )),
                 Ok(()) => Verdict::Pass,
             };
-            check_of(name, method, url, x.elapsed, verdict)
+            check_of(def, method, url, x.elapsed, verdict)
         }
     };
     rec.record(check);
+}
+
+/// The two authentication checks of one call: a wrong password, and no credentials.
+pub struct AuthChecks {
+    pub wrong_password: &'static CheckDef,
+    pub missing: &'static CheckDef,
 }
 
 /// Sends a request with the wrong password, then one with none; both must get 401.
@@ -170,6 +176,7 @@ pub fn record_status(
 pub fn check_auth(
     rec: &mut Recorder,
     provider: &Provider,
+    checks: AuthChecks,
     method: &'static str,
     url: &str,
     payload: impl Fn() -> Payload,
@@ -177,18 +184,18 @@ pub fn check_auth(
     let wrong = format!("{}-wrong", provider.password());
     let attempts = [
         (
-            "wrong credentials get 401",
+            checks.wrong_password,
             Auth::Basic {
                 user: provider.addon_id(),
                 password: &wrong,
             },
         ),
-        ("no credentials get 401", Auth::None),
+        (checks.missing, Auth::None),
     ];
     let mut accepted = Vec::new();
-    for (name, auth) in attempts {
+    for (def, auth) in attempts {
         let result = provider.send(method, url, auth, &payload());
-        record_status(rec, name, method, url, &result, |x| match x.status {
+        record_status(rec, def, method, url, &result, |x| match x.status {
             401 => Ok(()),
             s if (200..300).contains(&s) => Err(format!(
                 "expected 401, got {s}: the provider accepted a request {}",

@@ -1,13 +1,16 @@
-//! Results of a test run: sections of named checks. Checks never print; a [`Reporter`]
-//! renders what the [`Recorder`] collects, as it arrives or at the end.
+//! Results of a test run: sections of checks, each result pointing at its definition in
+//! the registry. Checks never print; a [`Reporter`] renders what the [`Recorder`]
+//! collects, as it arrives or at the end.
 
 pub mod human;
 pub mod json;
 pub mod junit;
 
+use std::borrow::Cow;
 use std::io;
 use std::time::Duration;
 
+use crate::registry::{CheckDef, Severity};
 use crate::verdict::Verdict;
 
 /// How a report is rendered.
@@ -27,16 +30,78 @@ pub struct RequestInfo {
     pub url: String,
 }
 
+/// Where in a run a section's checks are made: a stable name for machines (JSON `"id"`,
+/// JUnit classnames), where the section's title carries URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Manifest,
+    Provision,
+    /// The provider's callbacks after an asynchronous provision.
+    Async,
+    Planchange,
+    Sso,
+    Deprovision,
+    /// `kensa run`'s command.
+    Run,
+}
+
+impl Stage {
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::Manifest => "manifest",
+            Stage::Provision => "provision",
+            Stage::Async => "async",
+            Stage::Planchange => "planchange",
+            Stage::Sso => "sso",
+            Stage::Deprovision => "deprovision",
+            Stage::Run => "run",
+        }
+    }
+}
+
+/// One result of one check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
-    pub name: String,
+    pub def: &'static CheckDef,
+    /// The count the definition's title template (`{n}`) shows, if it has one.
+    pub param: Option<String>,
     pub verdict: Verdict,
     pub duration: Duration,
     pub request: Option<RequestInfo>,
 }
 
+impl Check {
+    /// A result not tied to one request.
+    pub fn new(def: &'static CheckDef, verdict: Verdict) -> Check {
+        Check {
+            def,
+            param: None,
+            verdict,
+            duration: Duration::ZERO,
+            request: None,
+        }
+    }
+
+    /// Fills the title's `{n}`.
+    pub fn with_param(mut self, param: impl ToString) -> Check {
+        self.param = Some(param.to_string());
+        self
+    }
+
+    pub fn id(&self) -> &'static str {
+        self.def.id
+    }
+
+    /// What reporters print after `Check`.
+    pub fn title(&self) -> Cow<'static, str> {
+        self.def.title_with(self.param.as_deref())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
+    pub stage: Stage,
+    /// What people read: `POST <url>`, `SSO GET <url>`, `manifest <path>`.
     pub name: String,
     pub checks: Vec<Check>,
 }
@@ -117,36 +182,35 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    pub fn section(&mut self, name: impl Into<String>) {
+    /// Starts a section; the checks recorded next belong to it.
+    pub fn section(&mut self, stage: Stage, name: impl Into<String>) {
         let name = name.into();
         self.reporter.section(&name);
         self.report.sections.push(Section {
+            stage,
             name,
             checks: Vec::new(),
         });
     }
 
-    pub fn record(&mut self, check: Check) {
-        self.reporter.check(&check);
-        if self.report.sections.is_empty() {
-            self.section("kensa");
+    /// Records a result in the current section. Advice can only warn: a failure of an
+    /// advice check is recorded as a warning.
+    pub fn record(&mut self, mut check: Check) {
+        if let (Severity::Advice, Verdict::Fail(why)) = (check.def.severity, &check.verdict) {
+            check.verdict = Verdict::Warn(why.clone());
         }
+        self.reporter.check(&check);
         self.report
             .sections
             .last_mut()
-            .expect("a section exists")
+            .expect("a section is started before its checks")
             .checks
             .push(check);
     }
 
-    /// Records a check that is not tied to one request.
-    pub fn note(&mut self, name: impl Into<String>, verdict: Verdict) {
-        self.record(Check {
-            name: name.into(),
-            verdict,
-            duration: Duration::ZERO,
-            request: None,
-        });
+    /// Records a result not tied to one request.
+    pub fn note(&mut self, def: &'static CheckDef, verdict: Verdict) {
+        self.record(Check::new(def, verdict));
     }
 
     pub fn failed(&self) -> bool {
@@ -164,5 +228,51 @@ impl<'a> Recorder<'a> {
             Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e),
             _ => Ok(self.report),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry;
+
+    struct Quiet;
+    impl Reporter for Quiet {
+        fn finish(&mut self, _: &Report) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn advice_can_only_warn() {
+        let mut quiet = Quiet;
+        let mut rec = Recorder::new(&mut quiet);
+        rec.section(Stage::Sso, "SSO");
+        rec.note(
+            &registry::sso::HEROKU_HEADER,
+            Verdict::Fail("no header".into()),
+        );
+        rec.note(&registry::sso::LOGIN, Verdict::Fail("refused".into()));
+        let report = rec.finish().unwrap();
+        let verdicts: Vec<&Verdict> = report.sections[0]
+            .checks
+            .iter()
+            .map(|c| &c.verdict)
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                &Verdict::Warn("no header".into()),
+                &Verdict::Fail("refused".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn titles_come_from_the_definition() {
+        let check =
+            Check::new(&registry::provision::REDELIVERY_ANSWERS, Verdict::Pass).with_param(3);
+        assert_eq!(check.title(), "3 concurrent deliveries all answer");
+        assert_eq!(check.id(), "provision.redelivery-answers");
     }
 }

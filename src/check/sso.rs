@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::report::Recorder;
+use super::report::{Recorder, Stage};
 use super::{check_of, record_status, Provider, Resource};
 use crate::http::{Auth, Exchange, HttpError, Payload};
+use crate::registry::{sso as checks, CheckDef};
 use crate::sso::{self, now, Route, SsoRequest, Visitor};
 use crate::verdict::Verdict;
 
@@ -39,9 +40,9 @@ fn send(
 /// Signs in to `resource` as Heroku would: bad requests first, then a good one.
 pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
     let Some(salt) = provider.manifest.sso_salt() else {
-        rec.section("SSO");
+        rec.section(Stage::Sso, "SSO");
         rec.note(
-            "sso_salt is set",
+            &checks::SALT_SET,
             Verdict::Fail("the manifest has no api.sso_salt, so no SSO token can be made: add one (kensa init writes a random salt)".into()),
         );
         return;
@@ -49,12 +50,12 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
     let route = match Route::for_endpoint(&provider.endpoint, &resource.id) {
         Ok(r) => r,
         Err(why) => {
-            rec.section("SSO");
-            rec.note("sso_url is set", Verdict::Fail(why));
+            rec.section(Stage::Sso, "SSO");
+            rec.note(&checks::URL_SET, Verdict::Fail(why));
             return;
         }
     };
-    rec.section(route.title());
+    rec.section(Stage::Sso, route.title());
     let visitor = Visitor::default();
     let request = SsoRequest {
         id: &resource.id,
@@ -73,20 +74,20 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
     };
     let logged_in = login.last.status == 200;
     rec.note(
-        "heroku-nav-data cookie is set",
+        &checks::NAV_DATA_COOKIE,
         nav_cookie(&login, &nav, logged_in),
     );
     if logged_in {
-        rec.note("Heroku layout", layout(&login.last));
+        rec.note(&checks::HEROKU_HEADER, layout(&login.last));
     }
 }
 
 /// A wrong token, and timestamps out of any window: each must get 403.
 fn bad_requests(rec: &mut Recorder, provider: &Provider, route: &Route, request: &SsoRequest) {
     let (verb, url) = route.verb_url();
-    let mut refused = |name: &str, why: &str, params: Vec<(String, String)>| {
+    let mut refused = |check: &'static CheckDef, why: &str, params: Vec<(String, String)>| {
         let result = send(provider, route, params);
-        record_status(rec, name, verb, url, &result, |x| match x.status {
+        record_status(rec, check, verb, url, &result, |x| match x.status {
             403 => Ok(()),
             s if s < 400 => Err(format!(
                 "expected 403, got {s}: the provider lets in a request with {why}"
@@ -101,14 +102,14 @@ fn bad_requests(rec: &mut Recorder, provider: &Provider, route: &Route, request:
         ..request.clone()
     }
     .params(now());
-    refused("wrong token gets 403", "a wrong token", wrong);
+    refused(&checks::WRONG_TOKEN, "a wrong token", wrong);
     refused(
-        "timestamp 6 minutes old gets 403",
+        &checks::STALE_TIMESTAMP,
         "a timestamp 6 minutes old",
         request.params(now() - SKEW),
     );
     refused(
-        "timestamp 6 minutes ahead gets 403",
+        &checks::FUTURE_TIMESTAMP,
         "a timestamp 6 minutes in the future",
         request.params(now() + SKEW),
     );
@@ -141,7 +142,7 @@ fn good_request(
             l.last.url
         )),
     };
-    rec.record(check_of("good token logs in", verb, url, elapsed, verdict));
+    rec.record(check_of(&checks::LOGIN, verb, url, elapsed, verdict));
     Some((login.ok()?, nav))
 }
 

@@ -10,12 +10,13 @@ use anyhow::Result;
 
 use super::fake_heroku::FakeHeroku;
 use super::report::{
-    human::Human, json::Json, junit::Junit, Format, LeftInPlace, Recorder, Report, Reporter,
+    human::Human, json::Json, junit::Junit, Format, LeftInPlace, Recorder, Report, Reporter, Stage,
 };
 use super::{command, deprovision, options, planchange, provision, sso, Provider, Resource};
 use crate::http::Client;
 use crate::interrupt;
 use crate::manifest::{dotenv, validate, Manifest};
+use crate::registry;
 use crate::verdict::Verdict;
 
 /// Default plan for provisioning, and for `all`/`run` the plan-change target.
@@ -106,9 +107,9 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
                     if provider.manifest.sso_salt().is_some() {
                         sso::run(rec, provider, resource);
                     } else {
-                        rec.section("SSO");
+                        rec.section(Stage::Sso, "SSO");
                         rec.note(
-                            "single sign-on",
+                            &registry::sso::SKIPPED,
                             Verdict::Skip(
                                 "the manifest has no api.sso_salt, so SSO is not tested".into(),
                             ),
@@ -176,9 +177,9 @@ fn session(
         Format::Junit => Box::new(Junit::new(std::io::stdout())),
     };
     let mut rec = Recorder::new(reporter.as_mut());
-    rec.section(format!("manifest {shown}"));
+    rec.section(Stage::Manifest, format!("manifest {shown}"));
     for rule in validate::validate(manifest) {
-        rec.note(rule.name, rule.verdict);
+        rec.note(rule.check, rule.verdict);
     }
     let mut resource = None;
     if !rec.failed() {

@@ -5,6 +5,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::{json_type, Manifest, KNOWN_REGIONS};
+use crate::registry::{manifest as checks, CheckDef};
 use crate::slug;
 use crate::verdict::Verdict;
 
@@ -13,7 +14,7 @@ pub const KNOWN_REQUIRES: &[&str] = &["log_input", "syslog_drain", "many_per_app
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleResult {
-    pub name: &'static str,
+    pub check: &'static CheckDef,
     pub verdict: Verdict,
 }
 
@@ -22,43 +23,35 @@ type DocRule = fn(&Map<String, Value>) -> Verdict;
 /// A rule on `api`; the manifest is there for what depends on other keys (the prefix).
 type ApiRule = fn(&Map<String, Value>, &Manifest) -> Verdict;
 
-/// The rules on the document, before `api` is looked at; each named beside its check.
-const DOC_RULES: &[(&str, DocRule)] = &[
-    ("id is a non-blank string", id_present),
-    ("id is a slug", id_is_slug),
-    ("name is a string", name_is_string),
+/// The rules on the document, before `api` is looked at; each beside its check.
+const DOC_RULES: &[(&CheckDef, DocRule)] = &[
+    (&checks::ID_PRESENT, id_present),
+    (&checks::ID_SLUG, id_is_slug),
+    (&checks::NAME_STRING, name_is_string),
 ];
 
-const API_IS_OBJECT: &str = "api is an object";
-
 /// The rules on `api`, in the order old kensa ran them; skipped when `api` is no object.
-const API_RULES: &[(&str, ApiRule)] = &[
-    ("api.regions is an array", |api, _| regions_array(api)),
-    ("api.regions includes us or *", |api, _| {
-        regions_include_us(api)
-    }),
-    ("api.regions are known regions", |api, _| regions_known(api)),
-    ("api.password is set", |api, _| password_present(api)),
-    ("api.sso_salt is a string", |api, _| sso_salt_string(api)),
-    ("api.test is set", |api, _| endpoint_present(api, "test")),
-    ("api.production is set", |api, _| {
+const API_RULES: &[(&CheckDef, ApiRule)] = &[
+    (&checks::REGIONS_ARRAY, |api, _| regions_array(api)),
+    (&checks::REGIONS_US, |api, _| regions_include_us(api)),
+    (&checks::REGIONS_KNOWN, |api, _| regions_known(api)),
+    (&checks::PASSWORD_SET, |api, _| password_present(api)),
+    (&checks::SSO_SALT_STRING, |api, _| sso_salt_string(api)),
+    (&checks::TEST_URLS, |api, _| endpoint_present(api, "test")),
+    (&checks::PRODUCTION_URLS, |api, _| {
         endpoint_present(api, "production")
     }),
-    ("production URLs use https", |api, _| production_https(api)),
-    ("api.config_vars is an array", |api, _| {
-        config_vars_array(api)
-    }),
-    ("config var names are upper case", |api, _| {
+    (&checks::PRODUCTION_HTTPS, |api, _| production_https(api)),
+    (&checks::CONFIG_VARS_ARRAY, |api, _| config_vars_array(api)),
+    (&checks::CONFIG_VARS_UPPER_CASE, |api, _| {
         config_vars_upper(api)
     }),
-    ("config vars start with the prefix", |api, manifest| {
+    (&checks::CONFIG_VARS_PREFIXED, |api, manifest| {
         config_vars_prefixed(api, &manifest.config_prefix().unwrap_or_default())
     }),
-    ("api.username is not used", |api, _| no_username(api)),
-    ("api.requires are known features", |api, _| {
-        requires_known(api)
-    }),
-    ("api.version is set", |api, _| version_set(api)),
+    (&checks::NO_USERNAME, |api, _| no_username(api)),
+    (&checks::REQUIRES_KNOWN, |api, _| requires_known(api)),
+    (&checks::VERSION, |api, _| version_set(api)),
 ];
 
 /// Runs every rule; rules on `api.*` are skipped when `api` is not an object.
@@ -66,44 +59,44 @@ pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
     let doc = &manifest.doc;
     let mut results: Vec<RuleResult> = DOC_RULES
         .iter()
-        .map(|(name, check)| rule(name, check(doc)))
+        .map(|(def, check)| rule(def, check(doc)))
         .collect();
     let api = doc.get("api");
     let Some(api) = api.and_then(Value::as_object) else {
         let found = api.map_or("nothing", json_type);
         results.push(rule(
-            API_IS_OBJECT,
+            &checks::API_OBJECT,
             Verdict::Fail(format!(
                 "`api` must be an object holding password, regions, test and production URLs; found {found}"
             )),
         ));
-        for (name, _) in API_RULES {
-            results.push(rule(name, Verdict::Skip("`api` is not an object".into())));
+        for (def, _) in API_RULES {
+            results.push(rule(def, Verdict::Skip("`api` is not an object".into())));
         }
         return results;
     };
-    results.push(rule(API_IS_OBJECT, Verdict::Pass));
+    results.push(rule(&checks::API_OBJECT, Verdict::Pass));
     results.extend(
         API_RULES
             .iter()
-            .map(|(name, check)| rule(name, check(api, manifest))),
+            .map(|(def, check)| rule(def, check(api, manifest))),
     );
     results
 }
 
-/// Every failed rule as `name: message`, for refusing to write or send a manifest.
+/// Every failed rule as `title: message`, for refusing to write or send a manifest.
 pub fn failures(manifest: &Manifest) -> Vec<String> {
     validate(manifest)
         .into_iter()
         .filter_map(|r| match r.verdict {
-            Verdict::Fail(m) => Some(format!("{}: {m}", r.name)),
+            Verdict::Fail(m) => Some(format!("{}: {m}", r.check.title)),
             _ => None,
         })
         .collect()
 }
 
-fn rule(name: &'static str, verdict: Verdict) -> RuleResult {
-    RuleResult { name, verdict }
+fn rule(check: &'static CheckDef, verdict: Verdict) -> RuleResult {
+    RuleResult { check, verdict }
 }
 
 fn id_present(doc: &Map<String, Value>) -> Verdict {
@@ -415,7 +408,7 @@ mod tests {
         };
         validate(&m)
             .into_iter()
-            .find(|r| r.name == name)
+            .find(|r| r.check.title == name)
             .unwrap_or_else(|| panic!("no rule {name}"))
             .verdict
     }
@@ -436,7 +429,7 @@ mod tests {
             doc: good().as_object().unwrap().clone(),
         };
         for r in validate(&m) {
-            assert_eq!(r.verdict, Verdict::Pass, "{}", r.name);
+            assert_eq!(r.verdict, Verdict::Pass, "{}", r.check.id);
         }
     }
 
@@ -617,10 +610,10 @@ mod tests {
         let results = validate(&m);
         assert!(results
             .iter()
-            .any(|r| r.name == "api is an object" && r.verdict.is_fail()));
+            .any(|r| r.check.title == "api is an object" && r.verdict.is_fail()));
         assert!(results
             .iter()
-            .filter(|r| r.name.starts_with("api.") && r.name != "api is an object")
+            .filter(|r| r.check.title.starts_with("api.") && r.check.title != "api is an object")
             .all(|r| matches!(r.verdict, Verdict::Skip(_))));
     }
 }

@@ -23,3 +23,4 @@ mod architecture;
 mod bad_input;
 mod ecosystem;
 mod properties;
+mod registry;

@@ -14,10 +14,11 @@ use std::time::Duration;
 use kensa::check::report::human::Human;
 use kensa::check::report::json::document;
 use kensa::check::report::junit;
-use kensa::check::report::{Check, Recorder, Report};
+use kensa::check::report::{Check, Recorder, Report, Stage};
 use kensa::check::{answer, config, Provider};
 use kensa::http::{Client, Exchange};
 use kensa::manifest::{validate, Endpoint, Manifest, ManifestError};
+use kensa::registry;
 use kensa::scaffold::init::ensure_valid;
 use kensa::verdict::Verdict;
 use proptest::prelude::*;
@@ -356,7 +357,10 @@ fn rule_names() -> Vec<&'static str> {
         sso: Some(kensa::manifest::SsoMethod::Post),
         port: 5000,
     });
-    validate::validate(&good).iter().map(|r| r.name).collect()
+    validate::validate(&good)
+        .iter()
+        .map(|r| r.check.title)
+        .collect()
 }
 
 /// True when a known top-level field has a JSON type the manifest does not allow.
@@ -381,14 +385,14 @@ fn wrong_api_type(key: &str, value: &Value) -> bool {
 /// Runs every read of a manifest kensa makes, checking what can be checked.
 fn exercise(m: &Manifest, any_id: &str, port: u16) {
     let results = validate::validate(m);
-    let names: Vec<&str> = results.iter().map(|r| r.name).collect();
+    let names: Vec<&str> = results.iter().map(|r| r.check.title).collect();
     assert_eq!(names, rule_names(), "the same rules, in the same order");
     for r in &results {
         if let Some(msg) = r.verdict.message() {
             assert!(
                 !msg.trim().is_empty(),
                 "{}: a verdict without a message",
-                r.name
+                r.check.id
             );
         }
     }
@@ -400,7 +404,8 @@ fn exercise(m: &Manifest, any_id: &str, port: u16) {
             let text = e.to_string();
             assert!(!failures.is_empty(), "{text}");
             for f in &failures {
-                assert!(text.contains(f.name), "{text} lacks {}", f.name);
+                let title = f.check.title;
+                assert!(text.contains(title), "{text} lacks {title}");
             }
         }
     }
@@ -561,7 +566,10 @@ const CONFIG_CHECKS: [&str; 4] = [
 ];
 
 fn verdict<'a>(checks: &'a [Check], name: &str) -> Option<&'a Verdict> {
-    checks.iter().find(|c| c.name == name).map(|c| &c.verdict)
+    checks
+        .iter()
+        .find(|c| c.title() == name)
+        .map(|c| &c.verdict)
 }
 
 fn check_exchange(x: &Exchange, max: usize) {
@@ -633,11 +641,12 @@ fn check_exchange(x: &Exchange, max: usize) {
     // answer_object: one "valid JSON" check, passing exactly when the body is an object.
     let mut reporter = human();
     let mut rec = Recorder::new(&mut reporter);
-    let answer = answer::answer_object(&mut rec, x);
+    rec.section(Stage::Provision, "POST");
+    let answer = answer::answer_object(&mut rec, &registry::provision::JSON, x);
     let report = rec.finish().unwrap();
     let checks = &report.sections[0].checks;
     assert_eq!(checks.len(), 1);
-    assert_eq!(checks[0].name, "valid JSON");
+    assert_eq!(checks[0].title(), "valid JSON");
     let request = checks[0].request.as_ref().unwrap();
     assert_eq!(
         (request.method.as_str(), request.url.as_str()),
@@ -749,13 +758,14 @@ proptest! {
         };
         let mut reporter = human();
         let mut rec = Recorder::new(&mut reporter);
+        rec.section(Stage::Provision, "POST");
         config::check(&mut rec, &provider, &answer, required);
         let report = rec.finish().unwrap();
         let checks: Vec<Check> = report.sections.iter().flat_map(|s| s.checks.clone()).collect();
         for c in &checks {
-            prop_assert!(CONFIG_CHECKS.contains(&c.name.as_str()), "{}", c.name);
+            prop_assert!(CONFIG_CHECKS.contains(&c.title().as_ref()), "{}", c.id());
             if let Some(m) = c.verdict.message() {
-                prop_assert!(!m.trim().is_empty(), "{}", c.name);
+                prop_assert!(!m.trim().is_empty(), "{}", c.id());
             }
         }
         match answer.get("config") {
@@ -796,33 +806,43 @@ proptest! {
         let config: Map<String, Value> = config.into_iter().collect();
         let mut reporter = human();
         let mut rec = Recorder::new(&mut reporter);
+        rec.section(Stage::Async, "callbacks");
         config::check_values(&mut rec, &provider, &config);
         let report = rec.finish().unwrap();
-        let names: Vec<&str> = report.sections[0].checks.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<String> = report.sections[0].checks.iter().map(|c| c.title().into_owned()).collect();
         prop_assert_eq!(names, &CONFIG_CHECKS[1..]);
         render_everywhere(&report);
     }
 
-    /// Any text a check may carry renders in every format (JUnit stays XML).
+    /// Any text a check may carry (a section title, a message, a title's count) renders in
+    /// every format (JUnit stays XML), for any check of the registry.
     #[test]
     fn reports_render_any_text(
         sections in prop::collection::vec(
-            (text(), prop::collection::vec((text(), 0u8..4, text()), 0..4)),
+            (
+                text(),
+                prop::collection::vec(
+                    (0..registry::ALL.len(), 0u8..4, text(), prop::option::of(text())),
+                    0..4,
+                ),
+            ),
             0..4,
         ),
     ) {
         let mut reporter = human();
         let mut rec = Recorder::new(&mut reporter);
         for (section, checks) in sections {
-            rec.section(section);
-            for (name, kind, message) in checks {
+            rec.section(Stage::Provision, section);
+            for (index, kind, message, param) in checks {
                 let verdict = match kind {
                     0 => Verdict::Pass,
                     1 => Verdict::Warn(message),
                     2 => Verdict::Fail(message),
                     _ => Verdict::Skip(message),
                 };
-                rec.note(name, verdict);
+                let mut check = Check::new(registry::ALL[index], verdict);
+                check.param = param;
+                rec.record(check);
             }
         }
         render_everywhere(&rec.finish().unwrap());
@@ -873,12 +893,12 @@ fn regression_junit_carried_control_characters_from_provider_answers() {
     };
     let mut reporter = human();
     let mut rec = Recorder::new(&mut reporter);
-    rec.section("POST \u{1}");
+    rec.section(Stage::Provision, "POST \u{1}");
     rec.note(
-        "response",
+        &registry::provision::STATUS,
         Verdict::Fail(format!("expected 200, got {}", x.describe())),
     );
-    answer::answer_object(&mut rec, &x);
+    answer::answer_object(&mut rec, &registry::provision::JSON, &x);
     let report = rec.finish().unwrap();
     let xml = junit::render(&report).unwrap();
     assert_valid_xml(&xml);
@@ -896,7 +916,7 @@ fn regression_version_as_a_number_is_not_v3_and_fails_validation() {
     assert!(!m.is_v3());
     let rule = validate::validate(&m)
         .into_iter()
-        .find(|r| r.name == "api.version is set")
+        .find(|r| r.check.title == "api.version is set")
         .unwrap();
     assert!(
         rule.verdict.is_fail() && rule.verdict.message().unwrap().contains("must be a string"),

@@ -606,12 +606,12 @@ fn json_document_has_the_documented_shape() {
     }
     assert_eq!(summary["fail"], 1);
     for section in doc["sections"].as_array().unwrap() {
-        assert_eq!(keys(section), ["name", "duration_ms", "checks"]);
+        assert_eq!(keys(section), ["id", "name", "duration_ms", "checks"]);
         assert!(section["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
         for check in section["checks"].as_array().unwrap() {
             assert_eq!(
                 keys(check),
-                ["name", "status", "message", "duration_ms", "request"]
+                ["id", "name", "status", "message", "duration_ms", "request"]
             );
             assert!(check["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
             let status = check["status"].as_str().unwrap();
@@ -707,15 +707,19 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
             .iter()
             .map(|c| c.attrs["name"].as_str())
             .collect();
+        // Testcases are named by check id, classed by stage: no URL or uuid in either.
         let expected: Vec<&str> = section["checks"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["name"].as_str().unwrap())
+            .map(|c| c["id"].as_str().unwrap())
             .collect();
         assert_eq!(names, expected);
         for case in &suite.cases {
-            assert_eq!(case.attrs["classname"], suite.attrs["name"]);
+            assert_eq!(
+                case.attrs["classname"],
+                format!("kensa.{}", section["id"].as_str().unwrap())
+            );
             assert!(case.attrs["time"].parse::<f64>().is_ok());
         }
     }
@@ -727,7 +731,7 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
     let wrong = sso
         .cases
         .iter()
-        .find(|c| c.attrs["name"] == "wrong token gets 403")
+        .find(|c| c.attrs["name"] == "sso.wrong-token")
         .unwrap();
     let (failure, text) = wrong.failure.as_ref().expect("a <failure>");
     assert!(
@@ -738,7 +742,7 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
     let layout = sso
         .cases
         .iter()
-        .find(|c| c.attrs["name"] == "Heroku layout")
+        .find(|c| c.attrs["name"] == "sso.heroku-header")
         .unwrap();
     assert!(layout.failure.is_none());
     assert!(

@@ -629,7 +629,7 @@ fn connection_refused_fails_at_once() {
 #[test]
 fn production_config_urls_must_not_point_at_localhost() {
     use kensa::check::config;
-    use kensa::check::report::{Recorder, Report, Reporter};
+    use kensa::check::report::{Recorder, Report, Reporter, Stage};
     use kensa::check::Provider;
     use kensa::http::Client;
     use kensa::manifest::Manifest;
@@ -657,13 +657,14 @@ fn production_config_urls_must_not_point_at_localhost() {
         };
         let mut quiet = Quiet;
         let mut rec = Recorder::new(&mut quiet);
+        rec.section(Stage::Provision, "POST");
         let answer = serde_json::json!({"id": "1", "config": {"STUBBY_URL": url}});
         config::check(&mut rec, &provider, answer.as_object().unwrap(), true);
         let report = rec.finish().unwrap();
         report.sections[0]
             .checks
             .iter()
-            .find(|c| c.name == "config URLs are valid")
+            .find(|c| c.title() == "config URLs are valid")
             .unwrap()
             .verdict
             .clone()

@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::check::report::Recorder;
+use crate::check::report::{Recorder, Stage};
 use crate::check::{config, Provider};
+use crate::registry::{async_flow, provision};
 use crate::verdict::Verdict;
 
 /// After a 202 (or with `--async`): waits for the provider to call the fake Heroku back,
@@ -13,7 +14,7 @@ use crate::verdict::Verdict;
 pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> Map<String, Value> {
     let Some(fake) = &provider.heroku else {
         rec.note(
-            "asynchronous provisioning",
+            &provision::ASYNC_UNOBSERVABLE,
             Verdict::Warn(
                 "answered 202; the callbacks of a production service cannot be observed from here"
                     .into(),
@@ -22,7 +23,10 @@ pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> M
         return Map::new();
     };
     let callback = fake.callback_url(uuid);
-    rec.section(format!("async provisioning callbacks to {callback}"));
+    rec.section(
+        Stage::Async,
+        format!("async provisioning callbacks to {callback}"),
+    );
     let secs = provider.async_timeout.as_secs();
     let (record, _) = provider.await_callbacks(
         fake,
@@ -38,7 +42,7 @@ pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> M
         }
     };
     rec.note(
-        "grant code exchanged",
+        &async_flow::GRANT_EXCHANGED,
         match &record.exchange {
             Some(Ok(())) => Verdict::Pass,
             Some(Err(why)) => Verdict::Fail(why.clone()),
@@ -52,15 +56,15 @@ pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> M
     let declared = provider.manifest.config_vars();
     if config.is_empty() && !declared.is_empty() {
         rec.note(
-            "config set through the API",
+            &async_flow::CONFIG_SET,
             never(&format!("no config was set with PATCH {callback}/config")),
         );
     } else {
-        rec.note("config set through the API", Verdict::Pass);
+        rec.note(&async_flow::CONFIG_SET, Verdict::Pass);
         config::check_values(rec, provider, &config);
     }
     rec.note(
-        "provision marked done",
+        &async_flow::PROVISIONED,
         match &record.provisioned {
             Some(Ok(())) => Verdict::Pass,
             Some(Err(why)) => Verdict::Fail(why.clone()),

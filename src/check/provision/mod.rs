@@ -9,9 +9,12 @@ pub mod request;
 use serde_json::{Map, Value};
 
 use super::answer::{answer_id, answer_object, id_of};
-use super::report::Recorder;
-use super::{check_auth, check_of, config, deprovision, record_status, Provider, Resource};
+use super::report::{Check, Recorder, Stage};
+use super::{
+    check_auth, check_of, config, deprovision, record_status, AuthChecks, Provider, Resource,
+};
 use crate::http::{Exchange, HttpError, Payload};
+use crate::registry::{provision as checks, CheckDef};
 use crate::verdict::Verdict;
 pub use request::ProvisionRequest;
 
@@ -41,13 +44,13 @@ pub fn run(
     redeliver: usize,
 ) -> Option<Resource> {
     let url = provider.endpoint.resources_url();
-    rec.section(format!("POST {url}"));
+    rec.section(Stage::Provision, format!("POST {url}"));
     let v3 = provider.manifest.is_v3();
     let request = ProvisionRequest::new(provider, plan, options, None);
     let first = first_delivery(rec, provider, &url, &request)?;
     if !v3 {
         rec.note(
-            "id is not derived from heroku_id",
+            &checks::ID_NOT_DERIVED,
             derived_check(&first.id, &request.heroku_id),
         );
     }
@@ -105,18 +108,20 @@ fn first_delivery(
         provider.auth(),
         &Payload::Json(request.body.clone()),
     );
-    record_status(rec, "response", "POST", url, &result, |x| match x.status {
-        s if provisioned(s, v3) => Ok(()),
-        202 => {
-            Err("202 (asynchronous provisioning) needs the v3 API: set api.version to \"3\"".into())
+    record_status(rec, &checks::STATUS, "POST", url, &result, |x| {
+        match x.status {
+            s if provisioned(s, v3) => Ok(()),
+            202 => Err(
+                "202 (asynchronous provisioning) needs the v3 API: set api.version to \"3\"".into(),
+            ),
+            _ => Err(format!("expected 200 or 201, got {}", x.describe())),
         }
-        _ => Err(format!("expected 200 or 201, got {}", x.describe())),
     });
     let exchange = result.ok().filter(|x| provisioned(x.status, v3))?;
-    let answer = answer_object(rec, &exchange)?;
+    let answer = answer_object(rec, &checks::JSON, &exchange)?;
     let id = id_of(&answer);
     rec.record(check_of(
-        "id",
+        &checks::ID,
         "POST",
         url,
         std::time::Duration::ZERO,
@@ -132,7 +137,7 @@ fn first_delivery(
         config::check(rec, provider, &answer, true);
     }
     if provider.manifest.requires_feature("syslog_drain") {
-        rec.note("log_drain_url", log_drain_verdict(&answer));
+        rec.note(&checks::LOG_DRAIN_URL, log_drain_verdict(&answer));
     }
     Some(Provisioned {
         id: id?,
@@ -166,7 +171,11 @@ fn wrong_credentials(
     url: &str,
     body: impl Fn() -> Value,
 ) -> Vec<Extra> {
-    check_auth(rec, provider, "POST", url, || Payload::Json(body()))
+    let auth = AuthChecks {
+        wrong_password: &checks::AUTH_WRONG_PASSWORD,
+        missing: &checks::AUTH_MISSING,
+    };
+    check_auth(rec, provider, auth, "POST", url, || Payload::Json(body()))
         .iter()
         .filter_map(answer_id)
         .map(|id| Extra { id, uuid: None })
@@ -186,7 +195,7 @@ fn same_uuid_again(
         rec,
         provider,
         url,
-        "same uuid gives the same id",
+        &checks::IDEMPOTENT_UUID,
         request.body.clone(),
         |x| {
             format!(
@@ -231,7 +240,7 @@ fn new_uuid(
         rec,
         provider,
         url,
-        "a new uuid gives a new id",
+        &checks::NEW_UUID_NEW_ID,
         other.body,
         |x| format!("a provision with a new uuid got {}", x.describe()),
         |x, other_id| match other_id {
@@ -256,14 +265,14 @@ fn new_uuid(
     )
 }
 
-/// Sends one more provision and records `name`: a transport error or a refusal fails it
+/// Sends one more provision and records `check`: a transport error or a refusal fails it
 /// (`refused` says how), else `judge` rules on the answer and its id. Returns the
 /// resource the delivery made, if the judge says there is one to clean up.
 fn another_delivery(
     rec: &mut Recorder,
     provider: &Provider,
     url: &str,
-    name: &str,
+    check: &'static CheckDef,
     body: Value,
     refused: impl FnOnce(&Exchange) -> String,
     judge: impl FnOnce(&Exchange, Option<String>) -> (Verdict, Option<Extra>),
@@ -276,7 +285,7 @@ fn another_delivery(
         Ok(x) => judge(x, answer_id(x)),
     };
     let elapsed = result.as_ref().map(|x| x.elapsed).unwrap_or_default();
-    rec.record(check_of(name, "POST", url, elapsed, verdict));
+    rec.record(check_of(check, "POST", url, elapsed, verdict));
     made
 }
 
@@ -300,14 +309,12 @@ fn cleanup(rec: &mut Recorder, provider: &Provider, extra: &[Extra]) {
         .iter()
         .filter_map(|e| deprovision::delete(provider, &e.id, e.uuid.as_deref()).err())
         .collect();
-    rec.note(
-        format!("extra resources are deprovisioned ({})", extra.len()),
-        if failures.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Warn(format!("could not deprovision {}", failures.join("; ")))
-        },
-    );
+    let verdict = if failures.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Warn(format!("could not deprovision {}", failures.join("; ")))
+    };
+    rec.record(Check::new(&checks::CLEANUP, verdict).with_param(extra.len()));
 }
 
 #[cfg(test)]

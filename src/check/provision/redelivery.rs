@@ -4,9 +4,10 @@
 use super::request::ProvisionRequest;
 use super::Extra;
 use crate::check::answer::answer_id;
-use crate::check::report::Recorder;
+use crate::check::report::{Check, Recorder};
 use crate::check::{check_of, Provider};
 use crate::http::Payload;
+use crate::registry::provision as checks;
 use crate::verdict::Verdict;
 
 /// Sends `request` `copies` times at once: each copy must be answered, and all of them
@@ -42,35 +43,30 @@ pub fn concurrent_deliveries(
             Ok(_) => None,
         })
         .collect();
-    rec.record(check_of(
-        format!("{copies} concurrent deliveries all answer"),
-        "POST",
-        url,
-        slowest,
-        Verdict::check(problems.is_empty(), || {
-            format!(
-                "{} of {copies} copies failed: {}",
-                problems.len(),
-                problems.join("; ")
-            )
-        }),
-    ));
+    let answered = Verdict::check(problems.is_empty(), || {
+        format!(
+            "{} of {copies} copies failed: {}",
+            problems.len(),
+            problems.join("; ")
+        )
+    });
+    rec.record(
+        check_of(&checks::REDELIVERY_ANSWERS, "POST", url, slowest, answered).with_param(copies),
+    );
     let mut ids: Vec<String> = results
         .iter()
         .filter_map(|r| answer_id(r.as_ref().ok()?))
         .collect();
     ids.sort();
     ids.dedup();
-    rec.note(
-        format!("{copies} concurrent deliveries make one resource"),
-        Verdict::check(ids.len() <= 1, || {
-            format!(
-                "one uuid sent {copies} times at once made {} resources ({}); make provisioning idempotent on uuid (e.g. a unique index)",
-                ids.len(),
-                ids.join(", ")
-            )
-        }),
-    );
+    let one = Verdict::check(ids.len() <= 1, || {
+        format!(
+            "one uuid sent {copies} times at once made {} resources ({}); make provisioning idempotent on uuid (e.g. a unique index)",
+            ids.len(),
+            ids.join(", ")
+        )
+    });
+    rec.record(Check::new(&checks::REDELIVERY_ONE_RESOURCE, one).with_param(copies));
     ids.into_iter()
         .map(|id| Extra {
             id,

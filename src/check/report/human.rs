@@ -34,7 +34,7 @@ impl<W: Write> Reporter for Human<W> {
         let _ = writeln!(
             self.out,
             "  Check {} [{style}{}{style:#}]",
-            check.name,
+            check.title(),
             check.verdict.label()
         );
         if let Some(message) = check.verdict.message() {

@@ -1,5 +1,6 @@
 //! `--format json`: one document with every section and check. Keys are always present
-//! (null when empty) so scripts can rely on the shape.
+//! (null when empty) so scripts can rely on the shape; `id`s are stable across releases
+//! (the registry's check ids, and a stage name per section), `name`s are for people.
 
 use std::io::{self, Write};
 
@@ -25,7 +26,8 @@ impl<W: Write> Json<W> {
 
 pub fn check_json(check: &Check) -> Value {
     json!({
-        "name": check.name,
+        "id": check.id(),
+        "name": check.title(),
         "status": check.verdict.label().to_ascii_lowercase(),
         "message": check.verdict.message(),
         "duration_ms": millis(check.duration),
@@ -47,6 +49,7 @@ pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
         "resource": report.resource,
         "summary": {"total": c.total(), "pass": c.pass, "fail": c.fail, "warn": c.warn, "skip": c.skip},
         "sections": report.sections.iter().map(|s| json!({
+            "id": s.stage.key(),
             "name": s.name,
             "duration_ms": millis(s.duration()),
             "checks": s.checks.iter().map(check_json).collect::<Vec<_>>(),

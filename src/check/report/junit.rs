@@ -1,5 +1,7 @@
 //! `--format junit`: JUnit XML as CI systems read it: a testsuite per section, a testcase
 //! per check; failures as `<failure>`, skips as `<skipped>`, warnings in `<system-out>`.
+//! A testcase is named by its check's id and classed by its section's stage
+//! (`kensa.provision`), never by a URL or uuid, so CI can follow it from run to run.
 
 use std::io::{self, Write};
 
@@ -72,8 +74,11 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
         w.write_event(Event::Start(suite))?;
         for check in &section.checks {
             let mut case = BytesStart::new("testcase");
-            case.push_attribute(("name", xml_safe(&check.name).as_ref()));
-            case.push_attribute(("classname", section_name.as_ref()));
+            case.push_attribute(("name", check.id()));
+            case.push_attribute((
+                "classname",
+                format!("kensa.{}", section.stage.key()).as_str(),
+            ));
             case.push_attribute(("time", secs(check.duration).as_str()));
             let child = match &check.verdict {
                 Verdict::Pass => None,

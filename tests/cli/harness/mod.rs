@@ -21,7 +21,7 @@ use std::process::{Child, Command, ExitStatus, Output as ProcessOutput, Stdio};
 use std::time::{Duration, Instant};
 
 pub use assertions::*;
-pub use sim::{v1_warning, Run, Sim};
+pub use sim::{assert_declared, v1_warning, Run, Sim};
 pub use test::{Output, Test};
 
 /// A hang guard, not a speed test: every kensa run in these tests finishes in seconds

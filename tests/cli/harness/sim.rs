@@ -165,6 +165,8 @@ pub struct Run {
 #[derive(Debug, Clone)]
 pub struct Found {
     pub kind: String,
+    /// The check's id in the registry.
+    pub id: String,
     pub name: String,
     pub status: String,
     pub message: Option<String>,
@@ -172,24 +174,31 @@ pub struct Found {
 }
 
 impl Run {
+    /// Every check of the report. Each must be declared in the registry, under the title
+    /// it was reported with: every simulator test is a registry test too.
     pub fn checks(&self) -> Vec<Found> {
         let sections = self.report["sections"]
             .as_array()
             .unwrap_or_else(|| panic!("no sections array\n{}", self.outcome));
-        sections
+        let found: Vec<Found> = sections
             .iter()
             .flat_map(|s| {
                 let section = s["name"].as_str().unwrap().to_owned();
                 let kind = section.split_whitespace().next().unwrap().to_owned();
                 s["checks"].as_array().unwrap().iter().map(move |c| Found {
                     kind: kind.clone(),
+                    id: c["id"].as_str().unwrap().to_owned(),
                     name: c["name"].as_str().unwrap().to_owned(),
                     status: c["status"].as_str().unwrap().to_owned(),
                     message: c["message"].as_str().map(str::to_owned),
                     check: c.clone(),
                 })
             })
-            .collect()
+            .collect();
+        for c in &found {
+            assert_declared(&c.id, &c.name);
+        }
+        found
     }
 
     pub fn section_kinds(&self) -> Vec<String> {
@@ -327,6 +336,26 @@ impl Run {
         }
         self
     }
+}
+
+/// `id` is declared in the registry, and `name` is its title (its `{n}` filled in).
+pub fn assert_declared(id: &str, name: &str) {
+    let Some(def) = kensa::registry::find(id) else {
+        panic!("check {id:?} ({name:?}) is reported but not declared in the registry");
+    };
+    let fits = match def.title.split_once("{n}") {
+        Some((before, after)) => {
+            name.starts_with(before)
+                && name.ends_with(after)
+                && name.len() > before.len() + after.len()
+        }
+        None => name == def.title,
+    };
+    assert!(
+        fits,
+        "{id} is reported as {name:?}, but its title is {:?}",
+        def.title
+    );
 }
 
 /// The manifest warning every v1 manifest gets (no `api.version`).

@@ -1,0 +1,245 @@
+//! The manifest rules (docs/protocol.md#manifest), in the order `kensa test manifest`
+//! runs them.
+
+use super::pages::{KENSA_GEM, MANIFEST, PARTNER_API};
+use super::Severity::Requirement;
+use super::{Anchor, CheckDef, Source};
+
+const FROM_MANIFEST_PAGE: Source = Source {
+    protocol: Anchor::Manifest,
+    heroku: Some(MANIFEST),
+};
+
+const FROM_KENSA_GEM: Source = Source {
+    protocol: Anchor::Manifest,
+    heroku: Some(KENSA_GEM),
+};
+
+pub static ID_PRESENT: CheckDef = CheckDef {
+    id: "manifest.id-present",
+    title: "id is a non-blank string",
+    severity: Requirement,
+    rule: "The manifest has an `id`: a non-blank string, the add-on's slug.",
+    source: FROM_MANIFEST_PAGE,
+    why: "Heroku names the add-on by its id, and uses it as the user name of every call's Basic auth.",
+    fix: "Add \"id\": \"your-addon-slug\" at the top level of the manifest.",
+    examples: &[],
+};
+
+pub static ID_SLUG: CheckDef = CheckDef {
+    id: "manifest.id-slug",
+    title: "id is a slug",
+    severity: Requirement,
+    rule: "The `id` is lower case: letters, digits and dashes, starting with a letter.",
+    source: FROM_MANIFEST_PAGE,
+    why: "The id appears in URLs, in `heroku addons:create <id>` and in config var names; Heroku asks for lower case without spaces or punctuation (its own examples use dashes).",
+    fix: "Rename the id to lower-case letters, digits and dashes (kensa init derives one from the directory name).",
+    examples: &[],
+};
+
+pub static NAME_STRING: CheckDef = CheckDef {
+    id: "manifest.name-string",
+    title: "name is a string",
+    severity: Requirement,
+    rule: "`name`, when present, is a string: the add-on's display name.",
+    source: FROM_MANIFEST_PAGE,
+    why: "Heroku shows the name to users; a name of another type cannot be shown.",
+    fix: "Set \"name\" to a string such as \"My Add-on\", or remove it to use the id.",
+    examples: &[],
+};
+
+pub static API_OBJECT: CheckDef = CheckDef {
+    id: "manifest.api-object",
+    title: "api is an object",
+    severity: Requirement,
+    rule: "`api` is an object holding the password, regions and URLs Heroku calls.",
+    source: FROM_MANIFEST_PAGE,
+    why: "Without it Heroku knows neither where to send provision requests nor how to authenticate them; every api rule is skipped.",
+    fix: "Add an \"api\" object (kensa init writes a complete one).",
+    examples: &[],
+};
+
+pub static REGIONS_ARRAY: CheckDef = CheckDef {
+    id: "manifest.regions-array",
+    title: "api.regions is an array",
+    severity: Requirement,
+    rule: "`api.regions` is an array of the region names the add-on is offered in.",
+    source: FROM_MANIFEST_PAGE,
+    why: "Heroku only lets apps in the listed regions provision the add-on.",
+    fix: "Set \"regions\": [\"us\"] (or every region you serve, e.g. [\"us\", \"eu\"]).",
+    examples: &[],
+};
+
+pub static REGIONS_US: CheckDef = CheckDef {
+    id: "manifest.regions-us",
+    title: "api.regions includes us or *",
+    severity: Requirement,
+    rule: "`api.regions` includes `us`, or `*` for every region.",
+    source: FROM_KENSA_GEM,
+    why: "The original kensa required it: most Heroku apps run in us, and an add-on they cannot provision is of little use.",
+    fix: "Add \"us\" to api.regions, or use [\"*\"] when the add-on serves every region.",
+    examples: &[],
+};
+
+pub static REGIONS_KNOWN: CheckDef = CheckDef {
+    id: "manifest.regions-known",
+    title: "api.regions are known regions",
+    severity: Requirement,
+    rule: "Every entry of `api.regions` is a region Heroku offers add-ons in (or `*`).",
+    source: FROM_MANIFEST_PAGE,
+    why: "A misspelt region silently offers the add-on nowhere there.",
+    fix: "Correct the region names; `kensa init --help` lists the ones kensa knows.",
+    examples: &[],
+};
+
+pub static PASSWORD_SET: CheckDef = CheckDef {
+    id: "manifest.password-set",
+    title: "api.password is set",
+    severity: Requirement,
+    rule: "`api.password` is a non-empty string: the Basic-auth password of Heroku's calls.",
+    source: Source {
+        protocol: Anchor::Manifest,
+        heroku: Some(PARTNER_API),
+    },
+    why: "The provider MUST validate Heroku's credentials; without a password there is nothing to validate against.",
+    fix: "Set api.password to a long random string (kensa init generates one) and give your service the same value.",
+    examples: &[],
+};
+
+pub static SSO_SALT_STRING: CheckDef = CheckDef {
+    id: "manifest.sso-salt-string",
+    title: "api.sso_salt is a string",
+    severity: Requirement,
+    rule: "`api.sso_salt`, when present, is a string: the secret SSO tokens are made with.",
+    source: FROM_MANIFEST_PAGE,
+    why: "A salt of another type silently turns single sign-on off.",
+    fix: "Set api.sso_salt to a random string (kensa init generates one), or remove it to offer no SSO.",
+    examples: &[],
+};
+
+pub static TEST_URLS: CheckDef = CheckDef {
+    id: "manifest.test-urls",
+    title: "api.test is set",
+    severity: Requirement,
+    rule: "`api.test` is `{\"base_url\", \"sso_url\"}` or a root URL string, each an http(s) URL with a host.",
+    source: FROM_MANIFEST_PAGE,
+    why: "kensa calls the test URLs (your service running locally); it cannot test without them.",
+    fix: "Set api.test to {\"base_url\": \"http://localhost:5000/heroku/resources\", \"sso_url\": \"http://localhost:5000/sso/login\"}.",
+    examples: &[],
+};
+
+pub static PRODUCTION_URLS: CheckDef = CheckDef {
+    id: "manifest.production-urls",
+    title: "api.production is set",
+    severity: Requirement,
+    rule: "`api.production` is `{\"base_url\", \"sso_url\"}` or a root URL string, each an http(s) URL with a host.",
+    source: FROM_MANIFEST_PAGE,
+    why: "Heroku sends every provision, plan change, deprovision and sign-on to the production URLs.",
+    fix: "Set api.production to your deployed service's URLs, e.g. {\"base_url\": \"https://example.com/heroku/resources\", \"sso_url\": \"https://example.com/sso/login\"}.",
+    examples: &[],
+};
+
+pub static PRODUCTION_HTTPS: CheckDef = CheckDef {
+    id: "manifest.production-https",
+    title: "production URLs use https",
+    severity: Requirement,
+    rule: "The production `base_url` and `sso_url` (or the root string) start with `https:`.",
+    source: Source {
+        protocol: Anchor::Manifest,
+        heroku: Some(PARTNER_API),
+    },
+    why: "Heroku's calls carry the add-on password and the resources' secrets; Heroku requires an https URL with a valid certificate.",
+    fix: "Serve the production endpoints over TLS and write their https:// URLs in api.production.",
+    examples: &[],
+};
+
+pub static CONFIG_VARS_ARRAY: CheckDef = CheckDef {
+    id: "manifest.config-vars-array",
+    title: "api.config_vars is an array",
+    severity: Requirement,
+    rule:
+        "`api.config_vars`, when present, is an array of the config var names provisioning returns.",
+    source: FROM_MANIFEST_PAGE,
+    why: "Heroku only sets the config vars the manifest declares.",
+    fix: "Set \"config_vars\": [\"MYADDON_URL\"] with every name your provision answer returns.",
+    examples: &[],
+};
+
+pub static CONFIG_VARS_UPPER_CASE: CheckDef = CheckDef {
+    id: "manifest.config-vars-upper-case",
+    title: "config var names are upper case",
+    severity: Requirement,
+    rule: "Every config var name matches `^[A-Z][0-9A-Z_]+$`.",
+    source: FROM_KENSA_GEM,
+    why: "Config vars become environment variables of the user's app; other names are awkward or impossible to read there.",
+    fix: "Rename the config vars to upper case letters, digits and underscores.",
+    examples: &[],
+};
+
+pub static CONFIG_VARS_PREFIXED: CheckDef = CheckDef {
+    id: "manifest.config-vars-prefixed",
+    title: "config vars start with the prefix",
+    severity: Requirement,
+    rule: "Every config var name starts with `<PREFIX>_`, PREFIX being `api.config_vars_prefix` or the id upper-cased with `-` as `_`.",
+    source: FROM_MANIFEST_PAGE,
+    why: "The prefix keeps the add-on's vars apart from the app's own and from other add-ons'; Heroku requires it.",
+    fix: "Rename the config vars to start with the prefix (e.g. MY_ADDON_URL), or set api.config_vars_prefix.",
+    examples: &[],
+};
+
+pub static NO_USERNAME: CheckDef = CheckDef {
+    id: "manifest.no-username",
+    title: "api.username is not used",
+    severity: Requirement,
+    rule: "The manifest has no `api.username`: Heroku authenticates with the id.",
+    source: FROM_KENSA_GEM,
+    why: "A provider checking a separate user name rejects Heroku's calls, which send the id.",
+    fix: "Remove api.username and check the Basic-auth user against the manifest id.",
+    examples: &[],
+};
+
+pub static REQUIRES_KNOWN: CheckDef = CheckDef {
+    id: "manifest.requires-known",
+    title: "api.requires are known features",
+    severity: Requirement,
+    rule: "`api.requires` is an array of feature names; unknown names only warn (Heroku may add features).",
+    source: FROM_MANIFEST_PAGE,
+    why: "The features change what Heroku sends (log_input_url, log_drain_token) and allows (many_per_app, attachable).",
+    fix: "Use log_input, syslog_drain, many_per_app or attachable, as an array of strings.",
+    examples: &[],
+};
+
+pub static VERSION: CheckDef = CheckDef {
+    id: "manifest.version",
+    title: "api.version is set",
+    severity: Requirement,
+    rule: "`api.version` is the string \"3\" for the v3 Partner API; a missing or other value means legacy v1 and only warns.",
+    source: Source {
+        protocol: Anchor::Manifest,
+        heroku: Some(PARTNER_API),
+    },
+    why: "v1 has reached end of life; the version decides the request bodies, tokens and asynchronous flow Heroku uses.",
+    fix: "Set \"version\": \"3\" in api (a string, not the number 3) and implement the v3 flow.",
+    examples: &[],
+};
+
+pub const CHECKS: &[&CheckDef] = &[
+    &ID_PRESENT,
+    &ID_SLUG,
+    &NAME_STRING,
+    &API_OBJECT,
+    &REGIONS_ARRAY,
+    &REGIONS_US,
+    &REGIONS_KNOWN,
+    &PASSWORD_SET,
+    &SSO_SALT_STRING,
+    &TEST_URLS,
+    &PRODUCTION_URLS,
+    &PRODUCTION_HTTPS,
+    &CONFIG_VARS_ARRAY,
+    &CONFIG_VARS_UPPER_CASE,
+    &CONFIG_VARS_PREFIXED,
+    &NO_USERNAME,
+    &REQUIRES_KNOWN,
+    &VERSION,
+];
