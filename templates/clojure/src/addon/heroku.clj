@@ -1,90 +1,105 @@
 (ns addon.heroku
   "Calls from the add-on to Heroku, for asynchronous (v3) provisioning: the OAuth grant
-  exchange at Heroku's identity service and the Platform API calls on a resource's
-  callback_url. It uses the JDK's own java.net.http.HttpClient (Java 11+), so it needs no
-  library beyond Cheshire.
+  exchange and token refresh at Heroku's identity service, and the Platform API calls on
+  a resource's callback_url. It uses the JDK's java.net.http.HttpClient, so it needs no
+  library beyond Cheshire. See
+  https://devcenter.heroku.com/articles/add-on-partner-api-reference and
+  https://devcenter.heroku.com/articles/getting-started-with-asynchronous-provisioning
 
-  Every call is retried a few times on network errors and 5xx answers, never on 4xx (those
-  will not get better). Nothing here logs a token, the grant code or the client secret."
+  Each function makes ONE attempt; a failure throws ex-info whose data says whether it is
+  worth retrying (network errors, 429 and 5xx) and after how long Heroku asked to wait
+  (Retry-After). addon.worker keeps the attempts in the database. Nothing here logs or
+  puts in an exception message a token, a grant code or the client secret."
   (:require [cheshire.core :as json]
             [clojure.string :as str])
   (:import (java.io IOException)
            (java.net URI URLEncoder)
-           (java.net.http HttpClient HttpClient$Redirect HttpClient$Version HttpRequest HttpRequest$BodyPublishers
-                          HttpResponse HttpResponse$BodyHandlers)
+           (java.net.http HttpClient HttpClient$Redirect HttpClient$Version HttpRequest
+                          HttpRequest$BodyPublishers HttpResponse HttpResponse$BodyHandlers)
            (java.nio.charset StandardCharsets)
-           (java.time Duration)))
+           (java.time Duration ZonedDateTime)
+           (java.time.format DateTimeFormatter)))
 
 (def ^:private api-accept "application/vnd.heroku+json; version=3")
 
-(def default-retry-delays-ms
-  "Pauses before the 2nd and 3rd try of a call: three tries in all."
-  [500 2000])
+(def default-token-lifetime-seconds
+  "When the identity service does not say how long an access token lives (it says 28800)."
+  3600)
 
 (defonce ^:private client
   ;; HTTP/1.1: for http:// URLs the JDK would otherwise try an h2c upgrade, which some
-  ;; servers (kensa's loopback fake among them) do not answer.
+  ;; servers (kensa's loopback fake of Heroku among them) do not answer.
   (delay (-> (HttpClient/newBuilder)
              (.version HttpClient$Version/HTTP_1_1)
              (.connectTimeout (Duration/ofSeconds 10))
              (.followRedirects HttpClient$Redirect/NEVER)
              (.build))))
 
-(defn- log [& parts]
-  (println (str/join " " parts)))
-
 ;; ---------------------------------------------------------------------------------------
-;; Where things are
+;; Where the identity service is
 
 (defn- trim-slashes [s]
   (str/replace s #"/+$" ""))
 
-(defn identity-url
-  "Where Heroku's identity service is, for a resource whose callback_url is `callback-url`:
-  `override` (HEROKU_IDENTITY_URL) when set; https://id.heroku.com when the callback goes
-  to api.heroku.com (real Heroku); otherwise the origin (scheme://host:port) of the
-  callback_url, which is where kensa's loopback fake of Heroku serves both."
-  [override callback-url]
-  (if (and (string? override) (not (str/blank? override)))
-    (trim-slashes (str/trim override))
-    (let [uri (URI. callback-url)
-          host (some-> (.getHost uri) str/lower-case)]
-      (if (= "api.heroku.com" host)
-        "https://id.heroku.com"
-        (str (str/lower-case (.getScheme uri)) "://" (.getRawAuthority uri))))))
+(defn- parse-uri [s]
+  (when (string? s)
+    (try (URI. s) (catch Exception _ nil))))
 
 (defn callback-url?
   "True for an absolute http(s) URL with a host: the only callback_url this service calls."
   [s]
-  (boolean
-   (when (string? s)
-     (try
-       (let [uri (URI. s)]
-         (and (#{"http" "https"} (some-> (.getScheme uri) str/lower-case))
-              (not (str/blank? (.getHost uri)))))
-       (catch Exception _ false)))))
+  (let [uri (parse-uri s)]
+    (boolean (and uri
+                  (#{"http" "https"} (some-> (.getScheme uri) str/lower-case))
+                  (not (str/blank? (.getHost uri)))))))
+
+(defn loopback-host?
+  "127.0.0.0/8, ::1 or localhost, read from the URL's text (no DNS lookup, which a hostile
+  name could answer with anything)."
+  [host]
+  (let [host (str/lower-case (str host))]
+    (boolean (or (= "localhost" host)
+                 (#{"[::1]" "::1"} host)
+                 (re-matches #"127\.\d{1,3}\.\d{1,3}\.\d{1,3}" host)))))
+
+(defn identity-url
+  "Where Heroku's identity service is for a resource whose callback_url is `callback-url`,
+  or nil when this service must not send the client secret anywhere for it:
+  1. `override` (HEROKU_IDENTITY_URL) when set;
+  2. https://id.heroku.com when the callback goes to https://api.heroku.com (real Heroku);
+  3. the callback's origin when it is a loopback address (development against kensa's
+     loopback fake of Heroku, which serves both on one origin);
+  4. otherwise nil: the provision is refused (422)."
+  [override callback-url]
+  (let [^URI uri (when (callback-url? callback-url) (URI. callback-url))
+        scheme (some-> uri .getScheme str/lower-case)
+        host (some-> uri .getHost str/lower-case)]
+    (cond
+      (and (string? override) (not (str/blank? override))) (trim-slashes (str/trim override))
+      (nil? uri) nil
+      (and (= "https" scheme) (= "api.heroku.com" host)) "https://id.heroku.com"
+      (loopback-host? host) (str scheme "://" (.getRawAuthority uri))
+      :else nil)))
 
 ;; ---------------------------------------------------------------------------------------
-;; HTTP with retries
+;; HTTP
 
 (defn- form-encode [params]
   (str/join "&" (for [[k v] params]
                   (str (URLEncoder/encode (str k) StandardCharsets/UTF_8) "="
                        (URLEncoder/encode (str v) StandardCharsets/UTF_8)))))
 
-(defn- send-once
-  "One request; returns {:status n :body string}, or throws IOException."
-  [{:keys [method url headers body]}]
-  (let [builder (-> (HttpRequest/newBuilder (URI. url))
-                    (.timeout (Duration/ofSeconds 20))
-                    (.method method (if body
-                                      (HttpRequest$BodyPublishers/ofString body StandardCharsets/UTF_8)
-                                      (HttpRequest$BodyPublishers/noBody))))]
-    (doseq [[k v] headers]
-      (.header builder k v))
-    (let [^HttpResponse response (.send ^HttpClient @client (.build builder)
-                                        (HttpResponse$BodyHandlers/ofString StandardCharsets/UTF_8))]
-      {:status (.statusCode response) :body (.body response)})))
+(defn- retry-after-ms
+  "Retry-After as milliseconds: delta-seconds or an HTTP date; nil when absent or unreadable."
+  [^String value]
+  (when value
+    (let [value (str/trim value)]
+      (try
+        (if (re-matches #"\d{1,9}" value)
+          (* 1000 (parse-long value))
+          (max 0 (- (.toEpochMilli (.toInstant (ZonedDateTime/parse value DateTimeFormatter/RFC_1123_DATE_TIME)))
+                    (System/currentTimeMillis))))
+        (catch Exception _ nil)))))
 
 (defn- error-detail
   "A short, loggable reason from an error answer: Heroku's {\"id\", \"message\"}, never
@@ -97,35 +112,28 @@
       "")))
 
 (defn- call!
-  "Sends `request`, retrying on network errors and 5xx after each of `retry-delays-ms`.
-  Returns the parsed JSON body (or nil) of a 2xx answer; otherwise throws ex-info
-  {:step step :status n} (no status for a network error)."
-  [step retry-delays-ms request]
-  (loop [delays (seq retry-delays-ms)
-         attempt 1]
-    (let [outcome (try
-                    (send-once request)
-                    (catch IOException e {:exception e}))
-          {:keys [status body exception]} outcome
-          retryable? (or exception (>= status 500))]
-      (cond
-        (and status (<= 200 status 299))
-        (try (json/parse-string body) (catch Exception _ nil))
-
-        (and retryable? delays)
-        (do (log step "attempt" attempt "failed:"
-                 (if exception (.getName (class exception)) (str "HTTP " status))
-                 "- retrying")
-            (Thread/sleep (long (first delays)))
-            (recur (next delays) (inc attempt)))
-
-        :else
-        (throw (ex-info (str step " failed: "
-                             (if exception
-                               (str (.getName (class exception)) " (after " attempt " tries)")
-                               (str "HTTP " status " " (error-detail body)
-                                    (when retryable? (str " (after " attempt " tries)")))))
-                        {:step step :status status}))))))
+  "Sends `request` once. Returns the parsed JSON body (or nil) of a 2xx answer; otherwise
+  throws ex-info {:step :status :retryable? :retry-after-ms}."
+  [step {:keys [method url headers body]}]
+  (let [builder (-> (HttpRequest/newBuilder (URI. url))
+                    (.timeout (Duration/ofSeconds 20))
+                    (.method method (if body
+                                      (HttpRequest$BodyPublishers/ofString body StandardCharsets/UTF_8)
+                                      (HttpRequest$BodyPublishers/noBody))))
+        _ (doseq [[k v] headers] (.header builder k v))
+        ^HttpResponse response
+        (try
+          (.send ^HttpClient @client (.build builder) (HttpResponse$BodyHandlers/ofString StandardCharsets/UTF_8))
+          (catch IOException e
+            (throw (ex-info (str step " failed: " (.getName (class e))) {:step step :retryable? true}))))
+        status (.statusCode response)]
+    (if (<= 200 status 299)
+      (try (json/parse-string (.body response)) (catch Exception _ nil))
+      (throw (ex-info (str step " failed: HTTP " status " " (error-detail (.body response)))
+                      {:step step
+                       :status status
+                       :retryable? (or (= 429 status) (>= status 500))
+                       :retry-after-ms (retry-after-ms (.orElse (.firstValue (.headers response) "Retry-After") nil))})))))
 
 (defn- api-headers [access-token]
   {"Authorization" (str "Bearer " access-token)
@@ -135,29 +143,43 @@
 ;; ---------------------------------------------------------------------------------------
 ;; The calls
 
-(defn exchange-grant!
-  "POST <identity>/oauth/token with the grant code; returns
-  {:access-token :refresh-token :expires-in}."
-  [{:keys [identity-url client-secret retry-delays-ms]} code]
-  (let [answer (call! "token exchange" retry-delays-ms
-                      {:method "POST"
-                       :url (str identity-url "/oauth/token")
-                       :headers {"Content-Type" "application/x-www-form-urlencoded"
-                                 "Accept" "application/json"}
-                       :body (form-encode [["grant_type" "authorization_code"]
-                                           ["code" code]
-                                           ["client_secret" client-secret]])})
-        access-token (get answer "access_token")]
+(defn- token-request!
+  "POST <identity>/oauth/token with the form `params`; returns
+  {:access-token :refresh-token :expires-at (unix ms)}."
+  [step identity-url params]
+  (let [answer (call! step {:method "POST"
+                            :url (str identity-url "/oauth/token")
+                            :headers {"Content-Type" "application/x-www-form-urlencoded"
+                                      "Accept" "application/json"}
+                            :body (form-encode params)})
+        access-token (get answer "access_token")
+        expires-in (get answer "expires_in")]
     (when-not (and (string? access-token) (not (str/blank? access-token)))
-      (throw (ex-info "token exchange failed: no access_token in the answer" {:step "token exchange"})))
+      (throw (ex-info (str step " failed: no access_token in the answer") {:step step :retryable? false})))
     {:access-token access-token
-     :refresh-token (get answer "refresh_token")
-     :expires-in (get answer "expires_in")}))
+     :refresh-token (let [t (get answer "refresh_token")] (when (string? t) t))
+     :expires-at (+ (System/currentTimeMillis)
+                    (* 1000 (if (number? expires-in) (long expires-in) default-token-lifetime-seconds)))}))
+
+(defn exchange-grant!
+  "Exchanges the provision's oauth_grant code for tokens (the code works once)."
+  [identity-url client-secret code]
+  (token-request! "token exchange" identity-url [["grant_type" "authorization_code"]
+                                                 ["code" code]
+                                                 ["client_secret" client-secret]]))
+
+(defn refresh!
+  "New tokens for `refresh-token`; the refresh token stays the same unless a new one comes."
+  [identity-url client-secret refresh-token]
+  (update (token-request! "token refresh" identity-url [["grant_type" "refresh_token"]
+                                                        ["refresh_token" refresh-token]
+                                                        ["client_secret" client-secret]])
+          :refresh-token #(or % refresh-token)))
 
 (defn set-config!
   "PATCH <callback_url>/config with `config`, a map of config var name to value."
-  [{:keys [retry-delays-ms]} callback-url access-token config]
-  (call! "config update" retry-delays-ms
+  [callback-url access-token config]
+  (call! "config update"
          {:method "PATCH"
           :url (str (trim-slashes callback-url) "/config")
           :headers (api-headers access-token)
@@ -165,8 +187,8 @@
 
 (defn action!
   "POST <callback_url>/actions/<action> (\"provision\" or \"deprovision\")."
-  [{:keys [retry-delays-ms]} callback-url access-token action]
-  (call! (str "actions/" action) retry-delays-ms
+  [callback-url access-token action]
+  (call! (str "actions/" action)
          {:method "POST"
           :url (str (trim-slashes callback-url) "/actions/" action)
           :headers (dissoc (api-headers access-token) "Content-Type")

@@ -1,7 +1,8 @@
 (ns addon.sso
   "Heroku single sign-on: token formulas, the timestamp window and nav-data. Pure
   functions, so they are easy to test and to reuse in another web stack."
-  (:require [cheshire.core :as json]
+  (:require [addon.crypto :as crypto]
+            [cheshire.core :as json]
             [clojure.string :as str])
   (:import (java.nio.charset StandardCharsets)
            (java.security MessageDigest)
@@ -15,19 +16,8 @@
   "How far in the future a timestamp may be: clock skew between Heroku and this host."
   60)
 
-(defn- utf8 ^bytes [^String s]
-  (.getBytes s StandardCharsets/UTF_8))
-
 (defn- hex-digest [algorithm ^String s]
-  (let [digest (.digest (MessageDigest/getInstance algorithm) (utf8 s))]
-    (apply str (map #(format "%02x" (bit-and % 0xff)) digest))))
-
-(defn secure=
-  "Compares two strings in constant time (for equal lengths), so response times do not
-  reveal how much of a secret was guessed right. nil never matches."
-  [a b]
-  (and (string? a) (string? b)
-       (MessageDigest/isEqual (utf8 a) (utf8 b))))
+  (crypto/hex (.digest (MessageDigest/getInstance algorithm) (crypto/utf8 s))))
 
 (defn v1-token
   "v1 `token`: sha1(<provider id>:<salt>:<timestamp>)."
@@ -52,7 +42,7 @@
   "A token that was not sent is fine (the caller checks one was); one that was sent must match."
   [sent expected]
   (or (nil? sent)
-      (and (string? sent) (some? expected) (secure= (str/lower-case sent) expected))))
+      (and (string? sent) (some? expected) (crypto/secure= (str/lower-case sent) expected))))
 
 (defn refusal
   "Why the SSO request `params` (string keys, as sent) must be refused for `resource`,

@@ -2,9 +2,11 @@
   "HTML pages.
 
   hiccup.core/html renders the same with Hiccup 2 (deps.edn) and Hiccup 1 (Debian's
-  package), and it does not escape strings: every value from a request or the store goes
-  through `h`."
+  package), and it does not escape strings: every value from a request or the database
+  goes through `h`."
   (:require [addon.config :as config]
+            [addon.plans :as plans]
+            [addon.resources :as resources]
             [hiccup.core :refer [html]]
             [hiccup.util :refer [escape-html]]
             [ring.util.codec :as codec]))
@@ -34,10 +36,11 @@
 
 (defn dashboard
   "The page a user reaches through Heroku SSO. The header names the add-on and the app the
-  user came from (decoded from nav-data); Heroku's layout check looks for id=\"heroku-header\"."
+  user came from (decoded from nav-data); Heroku's layout check looks for
+  div#heroku-header."
   [{:keys [resource nav email]}]
   (layout (str config/addon-name " dashboard")
-          [:header#heroku-header
+          [:div#heroku-header
            (when-let [addon (:addon nav)]
              [:strong (h addon)])
            (when-let [app (:app nav)]
@@ -46,10 +49,14 @@
                     "Back to Heroku"]))]
           [:main
            [:h1 (h config/addon-name)]
-           (if resource
+           (if (and resource (not= "deprovisioned" (:status resource)))
              [:dl
               [:dt "Resource"] [:dd (h (:id resource))]
               [:dt "Plan"] [:dd (h (:plan resource))]
+              [:dt "Status"] [:dd (h (:status resource))]
+              [:dt "Requests this month"]
+              [:dd (h (if (= (:usage-period resource) (resources/current-period)) (:usage-requests resource) 0))
+               " of " (h (:requests_per_month (plans/limits (:plan resource))))]
               (when email
                 (list [:dt "Signed in as"] [:dd (h email)]))]
              [:p "This resource has been deprovisioned."])]))

@@ -8,13 +8,6 @@
   (is (= "bb466eb1d6bc345d11072c3cd25c311f21be130d"
          (sso/v1-token "123" "2f97bfa52ca102f8874716e2eb1d3b4920ad0be4" "1267597772"))))
 
-(deftest secure=-compares-strings
-  (is (sso/secure= "abc" "abc"))
-  (is (not (sso/secure= "abc" "abd")))
-  (is (not (sso/secure= "abc" "abcd")))
-  (is (not (sso/secure= nil "abc")))
-  (is (not (sso/secure= nil nil))))
-
 (def salt "salt")
 (def resource {:id "prov-1" :uuid "0b1c6f7e-uuid"})
 (def now 1700000000)
