@@ -48,7 +48,7 @@
 (defn callback-url?
   "True for an absolute http(s) URL with a host: the only callback_url this service calls."
   [s]
-  (let [uri (parse-uri s)]
+  (let [^URI uri (parse-uri s)]
     (boolean (and uri
                   (#{"http" "https"} (some-> (.getScheme uri) str/lower-case))
                   (not (str/blank? (.getHost uri)))))))

@@ -178,7 +178,7 @@
           (not (plans/known? plan)) (http/message 422 (str "Unknown plan " (pr-str plan) ": this add-on sells "
                                                            (str/join ", " (sort (keys plans/plans))) "."))
           :else
-          (if-let [resource (resources/change-plan! db id plan)]
+          (if (resources/change-plan! db id plan)
             (do (log/info "plan changed" id "plan" plan)
                 (http/json-response 200 {:message (str "Plan changed to " plan ".")}))
             (gone-or-missing db id)))))))
@@ -187,7 +187,7 @@
   "After an asynchronous resource is deprovisioned: stops its provision job, and when that
   job holds an OAuth token (so Heroku can be told), creates the deprovision job. Returns
   the new job, or nil when there is nobody to call back."
-  [tx key settings resource]
+  [tx key resource]
   (when-let [provision-job (jobs/for-resource tx (:id resource) "provision")]
     (jobs/fail! tx provision-job nil "the resource was deprovisioned")
     (let [current (jobs/find-by-id tx (:id provision-job))]
@@ -209,7 +209,7 @@
   (let [outcome (db/transaction [tx db]
                   (when-let [before (resources/deprovision! tx id)]
                     {:resource before
-                     :job (deprovision-job! tx (:encryption-key settings) settings before)}))]
+                     :job (deprovision-job! tx (:encryption-key settings) before)}))]
     (cond
       (nil? outcome) (gone-or-missing db id)
       (:job outcome) (do (worker/schedule! worker (:id (:job outcome)) (:run-at (:job outcome)))

@@ -155,7 +155,10 @@
         problems (settings/problems settings env)]
     (when (seq problems)
       (refuse-to-start problems))
-    (let [database (db/connect {:database-url (:database-url settings) :pool-size (:db-pool-size settings)})
+    (let [database (try
+                     (db/connect {:database-url (:database-url settings) :pool-size (:db-pool-size settings)})
+                     (catch Exception e
+                       (refuse-to-start [(str "Cannot open the database: " (ex-message e))])))
           _ (prepare-schema! database settings)
           system {:db database :settings settings}
           system (assoc system :worker (worker/start! system))

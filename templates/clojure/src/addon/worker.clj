@@ -31,8 +31,8 @@
   "Runs job `job-id` at `run-at` (unix ms), or as soon as possible when that has passed."
   [{:keys [^ScheduledExecutorService executor] :as worker} job-id run-at]
   (try
-    (.schedule executor ^Runnable (bound-fn [] (run-job! worker job-id))
-               (long (max 0 (- run-at (db/now-ms)))) TimeUnit/MILLISECONDS)
+    (let [^Runnable task (bound-fn [] (run-job! worker job-id))]
+      (.schedule executor task (long (max 0 (- run-at (db/now-ms)))) TimeUnit/MILLISECONDS))
     (catch RejectedExecutionException _
       ;; Shutting down: the job stays in the database and resumes on the next start.
       nil)))
