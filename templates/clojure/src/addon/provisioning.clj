@@ -67,42 +67,49 @@
   [resource token]
   {config/config-var (resources/config-url resource token)})
 
+(defn- plan-refusal
+  "Why `plan` (from a request body) cannot be served, as a 422 response, or nil."
+  [plan]
+  (cond
+    (not (non-blank plan))
+    (http/message 422 "The request must name a plan.")
+
+    (not (plans/known? plan))
+    (http/message 422 (str "Unknown plan " (pr-str plan) ": this add-on sells "
+                           (str/join ", " (sort (keys plans/plans))) "."))))
+
 (defn- refusal
   "Why provision `body` cannot be served, as a response, or nil. Checked before anything
   is stored."
   [{:keys [settings]} body]
   (let [plan (get body "plan")
+        uuid (get body "uuid")
         callback-url (get body "callback_url")]
-    (cond
-      (not (non-blank plan))
-      (http/message 422 "The request must name a plan.")
+    (or
+     (plan-refusal plan)
+     (cond
+       (and (some? uuid) (not (non-blank uuid)))
+       (http/message 422 "uuid must be a non-empty string.")
 
-      (not (plans/known? plan))
-      (http/message 422 (str "Unknown plan " (pr-str plan) ": this add-on sells "
-                             (str/join ", " (sort (keys plans/plans))) "."))
+       ;; The client secret and OAuth tokens go only to Heroku (or a loopback Heroku in
+       ;; development): a callback_url elsewhere would receive them.
+       (and (some? callback-url) (not (heroku/callback-url? callback-url)))
+       (http/message 422 "callback_url must be an http(s) URL.")
 
-      (and (some? (get body "uuid")) (not (non-blank (get body "uuid"))))
-      (http/message 422 "uuid must be a non-empty string.")
+       (and (some? callback-url) (nil? (heroku/identity-url (:identity-url settings) callback-url)))
+       (http/message 422 (str "callback_url must be on https://api.heroku.com (or on a loopback address in "
+                              "development, or set HEROKU_IDENTITY_URL): this service sends Heroku's OAuth "
+                              "credentials nowhere else."))
 
-      ;; The client secret and OAuth tokens go only to Heroku (or a loopback Heroku in
-      ;; development): a callback_url elsewhere would receive them.
-      (and (some? callback-url) (not (heroku/callback-url? callback-url)))
-      (http/message 422 "callback_url must be an http(s) URL.")
+       (not (plans/async? plan))
+       nil
 
-      (and (some? callback-url) (nil? (heroku/identity-url (:identity-url settings) callback-url)))
-      (http/message 422 (str "callback_url must be on https://api.heroku.com (or on a loopback address in development, "
-                             "or set HEROKU_IDENTITY_URL): this service sends Heroku's OAuth credentials nowhere else."))
+       (not (and (non-blank uuid) (some? callback-url) (non-blank (get-in body ["oauth_grant" "code"]))))
+       (http/message 422 (str "The " plan " plan needs a v3 request (uuid, callback_url and oauth_grant)."))
 
-      (plans/async? plan)
-      (cond
-        (not (and (non-blank (get body "uuid"))
-                  (some? callback-url)
-                  (non-blank (get-in body ["oauth_grant" "code"]))))
-        (http/message 422 (str "The " plan " plan needs a v3 request (uuid, callback_url and oauth_grant)."))
-
-        (not (:client-secret settings))
-        (do (log/info "async provision refused: HEROKU_CLIENT_SECRET is not set")
-            (http/message 503 (str config/addon-name " cannot provision asynchronously yet; please try again later.")))))))
+       (not (:client-secret settings))
+       (do (log/info "async provision refused: HEROKU_CLIENT_SECRET is not set")
+           (http/message 503 (str config/addon-name " cannot provision asynchronously yet; please try again later.")))))))
 
 (defn- store!
   "Inserts the resource (or finds the one with the same uuid) and, for a new asynchronous
@@ -173,15 +180,11 @@
   (http/with-json-object request
     (fn [body]
       (let [plan (get body "plan")]
-        (cond
-          (not (non-blank plan)) (http/message 422 "The request must name a plan.")
-          (not (plans/known? plan)) (http/message 422 (str "Unknown plan " (pr-str plan) ": this add-on sells "
-                                                           (str/join ", " (sort (keys plans/plans))) "."))
-          :else
-          (if (resources/change-plan! db id plan)
-            (do (log/info "plan changed" id "plan" plan)
-                (http/json-response 200 {:message (str "Plan changed to " plan ".")}))
-            (gone-or-missing db id)))))))
+        (or (plan-refusal plan)
+            (if (resources/change-plan! db id plan)
+              (do (log/info "plan changed" id "plan" plan)
+                  (http/json-response 200 {:message (str "Plan changed to " plan ".")}))
+              (gone-or-missing db id)))))))
 
 (defn- deprovision-job!
   "After an asynchronous resource is deprovisioned: stops its provision job, and when that
