@@ -31,6 +31,26 @@ pub enum Payload {
     Empty,
 }
 
+impl Payload {
+    /// The body's `Content-Type` and bytes; `None` for no body at all.
+    fn encode(&self) -> Option<(&'static str, Vec<u8>)> {
+        match self {
+            Payload::Json(v) => Some((
+                "application/json",
+                serde_json::to_vec(v).expect("JSON serialises"),
+            )),
+            Payload::Form(pairs) => Some((
+                "application/x-www-form-urlencoded",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish()
+                    .into_bytes(),
+            )),
+            Payload::Empty => None,
+        }
+    }
+}
+
 /// A request and its complete answer.
 #[derive(Debug, Clone)]
 pub struct Exchange {
@@ -78,6 +98,8 @@ impl Client {
         }
     }
 
+    /// Sends one request and reads the whole answer (up to [`BODY_LIMIT`]), within the
+    /// client's timeout.
     pub fn send(
         &self,
         method: &'static str,
@@ -94,45 +116,47 @@ impl Client {
             let token = STANDARD.encode(format!("{user}:{password}"));
             builder = builder.header("Authorization", format!("Basic {token}"));
         }
-        let body: Vec<u8> = match payload {
-            Payload::Json(v) => {
-                builder = builder.header("Content-Type", "application/json");
-                serde_json::to_vec(v).expect("JSON serialises")
-            }
-            Payload::Form(pairs) => {
-                builder = builder.header("Content-Type", "application/x-www-form-urlencoded");
-                url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
-                    .finish()
-                    .into_bytes()
-            }
-            Payload::Empty => Vec::new(),
-        };
-        if self.verbose {
-            crate::progress::suspend(|| self.log_request(method, url, auth, &body));
+        let body = payload.encode();
+        if let Some((content_type, _)) = &body {
+            builder = builder.header("Content-Type", *content_type);
         }
-        let other = |message: String| HttpError::Other {
-            url: url.to_owned(),
-            message,
-        };
+        if self.verbose {
+            let bytes = body.as_ref().map_or(&[][..], |(_, b)| b.as_slice());
+            crate::progress::suspend(|| self.log_request(method, url, auth, bytes));
+        }
         let started = Instant::now();
         let waiting = crate::progress::Spinner::after(
             crate::progress::SLOW_REQUEST,
             format!("waiting for the answer to {method} {url}"),
         );
-        let result = match payload {
-            Payload::Empty => builder
-                .body(())
-                .map_err(|e| other(e.to_string()))
-                .and_then(|r| self.agent.run(r).map_err(|e| self.classify(url, e))),
-            _ => builder
-                .body(body)
-                .map_err(|e| other(e.to_string()))
-                .and_then(|r| self.agent.run(r).map_err(|e| self.classify(url, e))),
+        let request = match body {
+            None => builder.body(()).map(|r| self.agent.run(r)),
+            Some((_, bytes)) => builder.body(bytes).map(|r| self.agent.run(r)),
         };
-        let response = result?;
+        let response = request
+            .map_err(|e| HttpError::Other {
+                url: url.to_owned(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| self.classify(url, e))?;
+        let exchange = self.read(method, url, response, started)?;
+        drop(waiting);
+        if self.verbose {
+            crate::progress::suspend(|| self.log_response(&exchange));
+        }
+        Ok(exchange)
+    }
+
+    /// The answer: status, headers (values as text) and the body, read to its end.
+    fn read(
+        &self,
+        method: &'static str,
+        url: &str,
+        response: ureq::http::Response<ureq::Body>,
+        started: Instant,
+    ) -> Result<Exchange, HttpError> {
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
+        let headers = response
             .headers()
             .iter()
             .map(|(k, v)| {
@@ -148,19 +172,14 @@ impl Client {
             .limit(BODY_LIMIT)
             .read_to_vec()
             .map_err(|e| self.classify(url, e))?;
-        drop(waiting);
-        let exchange = Exchange {
+        Ok(Exchange {
             method,
             url: url.to_owned(),
             status,
             headers,
             body,
             elapsed: started.elapsed(),
-        };
-        if self.verbose {
-            crate::progress::suspend(|| self.log_response(&exchange));
-        }
-        Ok(exchange)
+        })
     }
 
     fn classify(&self, url: &str, err: ureq::Error) -> HttpError {

@@ -15,14 +15,16 @@ use kensa::check::report::human::Human;
 use kensa::check::report::json::document;
 use kensa::check::report::junit;
 use kensa::check::report::{Check, Recorder, Report, Stage};
-use kensa::check::{answer, config, Provider};
-use kensa::http::{Client, Exchange};
+use kensa::check::{answer, config};
+use kensa::http::Exchange;
 use kensa::manifest::{validate, Endpoint, Manifest, ManifestError};
 use kensa::registry;
 use kensa::scaffold::init::ensure_valid;
 use kensa::verdict::Verdict;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
+
+use crate::harness::library;
 
 /// `PROPTEST_CASES`, else 256: short enough for every CI run. (`proptest!` also applies
 /// `PROPTEST_CASES` over any config it is given; this makes the default explicit.)
@@ -529,18 +531,6 @@ fn assert_valid_xml(bytes: &[u8]) {
     assert_eq!(depth, 0, "unbalanced JUnit output:\n{text}");
 }
 
-fn provider(manifest: &Manifest, production: bool) -> Option<Provider<'_>> {
-    Some(Provider {
-        manifest,
-        endpoint: manifest.endpoint(production)?,
-        production,
-        client: Client::new(Duration::from_secs(1), false, vec![]),
-        heroku: None,
-        force_async: false,
-        async_timeout: Duration::from_secs(1),
-    })
-}
-
 /// A manifest whose only varying part is the declared config vars.
 fn manifest_declaring(vars: &[String]) -> Manifest {
     let doc = serde_json::json!({
@@ -751,7 +741,7 @@ proptest! {
         production in any::<bool>(),
     ) {
         let manifest = manifest_declaring(&declared);
-        let provider = provider(&manifest, production).unwrap();
+        let provider = library::provider(&manifest, production).unwrap();
         let answer = match answer {
             Value::Object(o) => o,
             other => [("config".to_owned(), other)].into_iter().collect(),
@@ -802,7 +792,7 @@ proptest! {
         production in any::<bool>(),
     ) {
         let manifest = manifest_declaring(&declared);
-        let provider = provider(&manifest, production).unwrap();
+        let provider = library::provider(&manifest, production).unwrap();
         let config: Map<String, Value> = config.into_iter().collect();
         let mut reporter = human();
         let mut rec = Recorder::new(&mut reporter);

@@ -4,15 +4,14 @@
 //! own rendering.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use kensa::check::report::{Recorder, Report, Reporter, Stage};
-use kensa::check::{provision, Provider};
-use kensa::http::Client;
+use kensa::check::provision;
+use kensa::check::report::{Recorder, Stage};
 use kensa::manifest::Manifest;
 use kensa::registry;
 
 use crate::harness::junit::parse_junit;
+use crate::harness::library::{self, Quiet};
 use crate::harness::{assert_declared, repo, Sim};
 use crate::stub::{Addon, Misbehaviour};
 
@@ -37,25 +36,11 @@ fn checks_md_matches_the_registry() {
 /// no loopback Heroku to watch (as against production URLs, which the https-less stub
 /// cannot serve).
 fn unobservable_async_provision() -> BTreeSet<String> {
-    struct Quiet;
-    impl Reporter for Quiet {
-        fn finish(&mut self, _: &Report) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let sim = Sim::new(Addon::v3());
     sim.stub.misbehave(Misbehaviour::Provision202);
     let doc = sim.addon.manifest(sim.stub.port());
     let manifest = Manifest::parse(doc.to_string().as_bytes(), "m.json".as_ref()).unwrap();
-    let provider = Provider {
-        manifest: &manifest,
-        endpoint: manifest.endpoint(false).unwrap(),
-        production: false,
-        client: Client::new(Duration::from_secs(5), false, vec![]),
-        heroku: None,
-        force_async: false,
-        async_timeout: Duration::from_secs(1),
-    };
+    let provider = library::provider(&manifest, false).unwrap();
     let mut quiet = Quiet;
     let mut rec = Recorder::new(&mut quiet);
     rec.section(Stage::Provision, "POST");

@@ -629,32 +629,17 @@ fn connection_refused_fails_at_once() {
 #[test]
 fn production_config_urls_must_not_point_at_localhost() {
     use kensa::check::config;
-    use kensa::check::report::{Recorder, Report, Reporter, Stage};
-    use kensa::check::Provider;
-    use kensa::http::Client;
+    use kensa::check::report::{Recorder, Stage};
     use kensa::manifest::Manifest;
 
-    struct Quiet;
-    impl Reporter for Quiet {
-        fn finish(&mut self, _: &Report) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::harness::library::{self, Quiet};
 
     let addon = Addon::v3();
     let doc = addon.manifest(closed_port());
     let manifest =
         Manifest::parse(doc.to_string().as_bytes(), std::path::Path::new("m.json")).unwrap();
     let verdict_for = |url: &str, production: bool| {
-        let provider = Provider {
-            manifest: &manifest,
-            endpoint: manifest.endpoint(production).unwrap(),
-            production,
-            client: Client::new(Duration::from_secs(1), false, vec![]),
-            heroku: None,
-            force_async: false,
-            async_timeout: Duration::from_secs(1),
-        };
+        let provider = library::provider(&manifest, production).unwrap();
         let mut quiet = Quiet;
         let mut rec = Recorder::new(&mut quiet);
         rec.section(Stage::Provision, "POST");

@@ -12,6 +12,7 @@
 pub mod assertions;
 pub mod fixture;
 pub mod junit;
+pub mod library;
 pub mod sim;
 mod test;
 
