@@ -1,13 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { safeEqual } from './crypto.js';
 
-// Constant-time string comparison. Hashing both sides first gives equal-length buffers, which
-// timingSafeEqual needs, and keeps the secret's length from leaking through timing.
-export function safeEqual(a, b) {
-  const digest = (value) => createHash('sha256').update(String(value)).digest();
-  return timingSafeEqual(digest(a), digest(b));
-}
-
-function parseBasic(header) {
+// The user and password of an `Authorization: Basic …` header, or undefined.
+export function parseBasic(header) {
   const match = /^Basic\s+(\S+)\s*$/i.exec(header ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
@@ -16,11 +10,13 @@ function parseBasic(header) {
   return { user: decoded.slice(0, colon), pass: decoded.slice(colon + 1) };
 }
 
-// HTTP Basic auth for Heroku's calls to the Partner API: user is the add-on id, password the
-// manifest's api.password.
+// Header values must be plain ASCII; drop anything else from a display name.
+export const basicChallenge = (realm) => `Basic realm="${String(realm).replace(/[^\x20-\x7e]|["\\]/g, '')}"`;
+
+// HTTP Basic auth for Heroku's calls to the Add-on Partner API: user is the add-on id, password
+// the manifest's api.password.
 export function basicAuth({ username, password, realm }) {
-  // Header values must be plain ASCII; drop anything else from the display name.
-  const challenge = `Basic realm="${String(realm).replace(/[^\x20-\x7e]|["\\]/g, '')}"`;
+  const challenge = basicChallenge(realm);
   return (req, res, next) => {
     const creds = parseBasic(req.get('authorization'));
     // `&` rather than `&&`: both comparisons always run, so timing does not tell which was wrong.

@@ -1,30 +1,21 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-
 // The calls an add-on provider makes back to Heroku while provisioning asynchronously
-// (PROTOCOL.md 5): the OAuth grant exchange at Heroku's identity service, then the Platform API.
-// Node's global fetch does the HTTP; no client library is needed.
+// (https://devcenter.heroku.com/articles/add-on-partner-api-reference): the OAuth grant exchange
+// and token refreshes at Heroku's identity service, then the Platform API. Node's global fetch
+// does the HTTP. Each method makes ONE attempt with a deadline; the job worker (src/worker.js)
+// decides about retries, so they survive a restart.
 
 export const PLATFORM_ACCEPT = 'application/vnd.heroku+json; version=3';
-const REAL_API_HOST = 'api.heroku.com';
-const REAL_IDENTITY_URL = 'https://id.heroku.com';
-
-// Where to exchange the grant: HEROKU_IDENTITY_URL when set; Heroku's own identity service when
-// the callback is on api.heroku.com; otherwise the callback's origin (kensa's loopback fake of
-// Heroku serves both on one origin).
-export function identityUrlFor(callbackUrl, override) {
-  if (override) return override.replace(/\/+$/, '');
-  const url = new URL(callbackUrl);
-  return url.hostname === REAL_API_HOST ? REAL_IDENTITY_URL : url.origin;
-}
 
 // A failed call. The message names the method, the URL without credentials or query, and what
-// came back; it never carries a secret, a grant code or a token.
+// came back; it never carries a secret, a grant code or a token. `retryable`: network errors,
+// timeouts, 429 and 5xx; `retryAfterMs`: what a Retry-After header asked for.
 export class HerokuError extends Error {
-  constructor(message, { status, retryable = false } = {}) {
+  constructor(message, { status, retryable = false, retryAfterMs } = {}) {
     super(message);
     this.name = 'HerokuError';
     this.status = status;
     this.retryable = retryable;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -33,34 +24,31 @@ const describeUrl = (url) => {
   return `${origin}${pathname}`;
 };
 
+// Retry-After: delay-seconds or an HTTP date.
+export function parseRetryAfter(value, now = Date.now()) {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
 export class HerokuClient {
-  // tries: attempts per call; delayMs: first backoff, doubled after each retry; timeoutMs: per attempt.
-  constructor({ clientSecret, identityUrl, tries = 3, delayMs = 500, timeoutMs = 10_000, fetch = globalThis.fetch } = {}) {
-    this.clientSecret = clientSecret;
-    this.identityUrl = identityUrl;
-    this.tries = tries;
-    this.delayMs = delayMs;
+  #clientSecret;
+
+  constructor({ clientSecret, timeoutMs = 10_000, fetch = globalThis.fetch } = {}) {
+    this.#clientSecret = clientSecret;
     this.timeoutMs = timeoutMs;
     this.fetch = fetch;
   }
 
-  // POST <identity>/oauth/token → { accessToken, refreshToken, expiresIn }.
-  async exchangeGrant(callbackUrl, code) {
-    if (!this.clientSecret) throw new HerokuError('HEROKU_CLIENT_SECRET is not set');
-    const url = `${identityUrlFor(callbackUrl, this.identityUrl)}/oauth/token`;
-    const body = new URLSearchParams({ grant_type: 'authorization_code', code, client_secret: this.clientSecret });
-    const answer = await this.#call('POST', url, {
-      headers: { Accept: 'application/json' },
-      body, // URLSearchParams: sent as application/x-www-form-urlencoded
-    });
-    if (typeof answer?.access_token !== 'string' || answer.access_token === '') {
-      throw new HerokuError(`POST ${describeUrl(url)} answered without an access_token`);
-    }
-    return {
-      accessToken: answer.access_token,
-      refreshToken: typeof answer.refresh_token === 'string' ? answer.refresh_token : undefined,
-      expiresIn: answer.expires_in,
-    };
+  // POST <identity>/oauth/token (grant_type=authorization_code) → { accessToken, refreshToken, expiresIn }.
+  exchangeGrant(identityUrl, code) {
+    return this.#token(identityUrl, { grant_type: 'authorization_code', code });
+  }
+
+  // POST <identity>/oauth/token (grant_type=refresh_token) → { accessToken, refreshToken, expiresIn }.
+  refresh(identityUrl, refreshToken) {
+    return this.#token(identityUrl, { grant_type: 'refresh_token', refresh_token: refreshToken });
   }
 
   // PATCH <callback_url>/config with {"config": [{"name", "value"}]}.
@@ -74,6 +62,24 @@ export class HerokuClient {
     return this.#platform('POST', `${callbackUrl}/actions/${action}`, accessToken);
   }
 
+  async #token(identityUrl, form) {
+    if (!this.#clientSecret) throw new HerokuError('HEROKU_CLIENT_SECRET is not set');
+    const url = `${identityUrl}/oauth/token`;
+    const answer = await this.#call('POST', url, {
+      headers: { Accept: 'application/json' },
+      // URLSearchParams: sent as application/x-www-form-urlencoded
+      body: new URLSearchParams({ ...form, client_secret: this.#clientSecret }),
+    });
+    if (typeof answer?.access_token !== 'string' || answer.access_token === '') {
+      throw new HerokuError(`POST ${describeUrl(url)} answered without an access_token`);
+    }
+    return {
+      accessToken: answer.access_token,
+      refreshToken: typeof answer.refresh_token === 'string' ? answer.refresh_token : undefined,
+      expiresIn: Number.isFinite(answer.expires_in) ? answer.expires_in : undefined,
+    };
+  }
+
   #platform(method, url, accessToken, json) {
     return this.#call(method, url, {
       headers: {
@@ -85,29 +91,31 @@ export class HerokuClient {
     });
   }
 
-  // One call, retried on network errors, timeouts and 5xx (with backoff), never on 4xx.
-  // Resolves with the parsed JSON answer (undefined when there is none).
+  // Resolves with the parsed JSON answer (undefined when there is none), or throws a HerokuError.
   async #call(method, url, { headers, body }) {
     const what = `${method} ${describeUrl(url)}`;
-    for (let attempt = 1; ; attempt += 1) {
-      let error;
-      try {
-        const res = await this.fetch(url, {
-          method, headers, body, redirect: 'error', signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        const text = await res.text();
-        if (res.ok) return parseJson(text);
-        const reason = parseJson(text)?.message;
-        error = new HerokuError(`${what} answered ${res.status}${typeof reason === 'string' ? `: ${reason.slice(0, 200)}` : ''}`,
-          { status: res.status, retryable: res.status >= 500 });
-      } catch (err) {
-        // fetch rejects with a TypeError on network failures, and aborts with a TimeoutError.
-        error = new HerokuError(`${what} failed: ${err.name === 'TimeoutError' ? 'timed out' : (err.cause?.code ?? err.message)}`,
-          { retryable: true });
-      }
-      if (!error.retryable || attempt >= this.tries) throw error;
-      await sleep(this.delayMs * 2 ** (attempt - 1));
+    let res;
+    let text;
+    try {
+      res = await this.fetch(url, {
+        method, headers, body, redirect: 'error', signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      // fetch rejects with a TypeError on network failures, and aborts with a TimeoutError.
+      const why = err.name === 'TimeoutError' ? 'timed out' : (err.cause?.code ?? err.message);
+      throw new HerokuError(`${what} failed: ${why}`, { retryable: true });
     }
+    if (res.ok) return parseJson(text);
+    const reason = parseJson(text)?.message;
+    throw new HerokuError(
+      `${what} answered ${res.status}${typeof reason === 'string' ? `: ${reason.slice(0, 200)}` : ''}`,
+      {
+        status: res.status,
+        retryable: res.status === 429 || res.status >= 500,
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      },
+    );
   }
 }
 

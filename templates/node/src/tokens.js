@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { safeEqual } from './auth.js';
+import { safeEqual } from './crypto.js';
 
 // Heroku signs SSO requests with tokens it can compute because it knows the SSO salt
-// (PROTOCOL.md section 4). Tokens older than 5 minutes, or more than 1 minute ahead (clock
-// skew), are refused so a leaked SSO URL cannot be replayed later.
+// (https://devcenter.heroku.com/articles/add-on-single-sign-on). Tokens older than 5 minutes,
+// or more than 1 minute ahead (clock skew), are refused so a leaked SSO URL cannot be replayed.
 export const MAX_AGE_SECONDS = 300;
 export const MAX_SKEW_SECONDS = 60;
 

@@ -43,6 +43,8 @@ export function dashboardPage({ resource, nav, email }) {
   <dl>
     <dt>Resource</dt><dd>${escapeHtml(resource.id)}</dd>
     <dt>Plan</dt><dd>${escapeHtml(resource.plan)}</dd>
+    <dt>Status</dt><dd>${escapeHtml(resource.state)}</dd>
+    <dt>API calls</dt><dd>${escapeHtml(resource.apiCalls)}</dd>
     ${email ? `<dt>Signed in as</dt><dd>${escapeHtml(email)}</dd>` : ''}
   </dl>
 </main>`);
