@@ -113,7 +113,7 @@ describe('asynchronous provisioning (plan async)', () => {
     it('waits ASYNC_DELAY_SECONDS before the first step, and a new process resumes the job', async () => {
       // The first process accepts the job and dies before it is due (nothing of it survives
       // but the database); the second, started later, finishes it.
-      const first = newApp(ctx.db, { settingsOverride: { asyncDelaySeconds: 0.3 } });
+      const first = newApp(ctx.db, { settingsOverride: { asyncDelaySeconds: 1 } });
       const body = fake.asyncBody();
       const { body: { id } } = await partner(first.app).provision(body).expect(202);
       assert.equal(await first.worker.runDue(), 0, 'not due yet');
@@ -131,7 +131,8 @@ describe('asynchronous provisioning (plan async)', () => {
     });
 
     it('resumes from the step reached: a restarted process never exchanges the grant again', async () => {
-      const first = newApp(ctx.db);
+      // The first process's retry would come a minute later: it is gone by then.
+      const first = newApp(ctx.db, { workerOptions: { baseDelayMs: 60_000 } });
       const body = fake.asyncBody();
       const { body: { id } } = await partner(first.app).provision(body).expect(202);
       fake.script('config', 503); // the Platform API fails once, after the grant was exchanged
@@ -140,7 +141,9 @@ describe('asynchronous provisioning (plan async)', () => {
       assert.equal(saved.step, 'grant_exchanged');
       assert.equal(saved.attempts, 1);
       assert.match(saved.last_error, /503/);
-      // "Restart": a new app and worker on the same database.
+      assert.ok(saved.run_at.getTime() > Date.now() + 50_000, 'retried after the backoff');
+      // "Restart" once the retry is due: a new app and worker on the same database.
+      await ctx.db.query('update async_jobs set run_at = now() where id = $1', [saved.id]);
       const second = newApp(ctx.db);
       await waitFor(async () => (await second.worker.runDue(), (await job(id)).step === 'done'), 'the job to finish');
       assert.equal(fake.calls('token').filter((r) => r.body.includes(body.oauth_grant.code)).length, 1, 'one exchange');
@@ -152,7 +155,7 @@ describe('asynchronous provisioning (plan async)', () => {
       const body = fake.asyncBody();
       const { body: { id } } = await partner(app).provision(body).expect(202);
       // A process took the job and died (kill -9) before saving anything.
-      await ctx.db.query("update async_jobs set locked_by = 'dead-process', locked_until = now() + interval '0.3 seconds' where resource_id = $1", [id]);
+      await ctx.db.query("update async_jobs set locked_by = 'dead-process', locked_until = now() + interval '2 seconds' where resource_id = $1", [id]);
       const other = newApp(ctx.db);
       assert.equal(await other.worker.runDue(), 0, 'still leased');
       await waitFor(async () => (await other.worker.runDue(), (await job(id)).step === 'done'), 'the job to be taken over');
