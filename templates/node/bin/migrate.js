@@ -3,12 +3,11 @@
 // embedded database under data/.
 import { openDatabase } from '../src/db.js';
 import { migrate } from '../src/migrate.js';
-import { EMBEDDED_DATA_DIR } from '../src/settings.js';
+import { databaseUrlFromEnv, EMBEDDED_DATA_DIR } from '../src/settings.js';
 
-const databaseUrl = process.env.DATABASE_URL || undefined;
 let db;
 try {
-  db = await openDatabase({ databaseUrl, dataDir: EMBEDDED_DATA_DIR });
+  db = await openDatabase({ databaseUrl: databaseUrlFromEnv(), dataDir: EMBEDDED_DATA_DIR });
   const applied = await migrate(db, { log: (line) => console.log(line) });
   const where = db.kind === 'postgres' ? 'Postgres (DATABASE_URL)' : EMBEDDED_DATA_DIR;
   console.log(applied.length > 0 ? `migrated ${where}` : `${where} is up to date`);

@@ -9,6 +9,21 @@ export const EMBEDDED_DATA_DIR = fileURLToPath(new URL('../data/pglite', import.
 
 const REQUIRED = ['HEROKU_USERNAME', 'HEROKU_PASSWORD', 'ENCRYPTION_KEY'];
 
+// DATABASE_URL, or undefined for the embedded database. In production (NODE_ENV=production, as
+// Heroku's Node.js buildpack sets) the embedded database is refused: a dyno's filesystem is
+// discarded at every restart, and every resource with it.
+export function databaseUrlFromEnv(env = process.env) {
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  if (!databaseUrl && env.NODE_ENV === 'production') {
+    throw new Error('NODE_ENV=production needs DATABASE_URL (on Heroku: heroku addons:create heroku-postgresql); '
+      + 'the embedded database would be lost with the dyno\'s filesystem');
+  }
+  return databaseUrl;
+}
+
 // Reads the runtime settings from the environment (the .env written by kensa locally,
 // `heroku config:set` in production). Fails early and by name, never printing a value.
 export function settingsFromEnv(env = process.env) {
@@ -18,10 +33,7 @@ export function settingsFromEnv(env = process.env) {
   }
   const encryptionKey = parseEncryptionKey(env.ENCRYPTION_KEY);
   const port = Number.parseInt(env.PORT, 10) || DEFAULT_PORT;
-  const databaseUrl = env.DATABASE_URL || undefined;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
-  }
+  const databaseUrl = databaseUrlFromEnv(env);
   const delay = env.ASYNC_DELAY_SECONDS === undefined || env.ASYNC_DELAY_SECONDS === ''
     ? 0 : Number(env.ASYNC_DELAY_SECONDS);
   if (!Number.isFinite(delay) || delay < 0) {

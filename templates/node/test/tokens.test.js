@@ -85,6 +85,8 @@ describe('settings', () => {
     assert.equal(t.identityUrl, 'https://id.example');
     assert.throws(() => settingsFromEnv({ ...env, DATABASE_URL: 'mysql://x' }), /DATABASE_URL/);
     assert.throws(() => settingsFromEnv({ ...env, ASYNC_DELAY_SECONDS: 'soon' }), /ASYNC_DELAY_SECONDS/);
+    assert.throws(() => settingsFromEnv({ ...env, NODE_ENV: 'production' }), /NODE_ENV=production needs DATABASE_URL/);
+    assert.equal(settingsFromEnv({ ...env, NODE_ENV: 'production', DATABASE_URL: 'postgres://h/d' }).production, true);
   });
 });
 
