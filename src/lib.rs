@@ -5,7 +5,7 @@
 //!
 //! Layers, each depending only on those before it:
 //! - shared plumbing: [`error`], [`fsutil`], [`output`], [`progress`], [`interrupt`],
-//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`slug`], [`verdict`], [`registry`]
+//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`slug`], [`state`] (`.kensa/`), [`verdict`], [`registry`]
 //!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
 //!   request shape);
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
@@ -31,6 +31,7 @@ pub mod secrets;
 pub mod signin;
 pub mod slug;
 pub mod sso;
+pub mod state;
 pub mod verdict;
 
 use std::ffi::OsString;
@@ -101,6 +102,10 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     let usage = err.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<manifest::ManifestError>()
+            || matches!(
+                cause.downcast_ref::<state::StateError>(),
+                Some(state::StateError::Parse { .. })
+            )
             || cause
                 .downcast_ref::<scaffold::ScaffoldError>()
                 .is_some_and(scaffold::ScaffoldError::is_usage)

@@ -18,12 +18,13 @@ use crate::error::UsageError;
 use crate::manifest::Manifest;
 use crate::output::{BOLD, DIM};
 use crate::sso::{self, now, Route, SsoRequest, Visitor};
+use crate::state;
 
 /// What `kensa sso` was asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The provider's resource id.
-    pub id: String,
+    /// The provider's resource id; `None`: the last resource kensa provisioned.
+    pub id: Option<String>,
     /// Heroku's uuid of the resource: adds the v3 resource tokens.
     pub uuid: Option<String>,
     pub production: bool,
@@ -60,7 +61,8 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
             "{shown}: api.{which} is missing or is neither a root URL string nor {{base_url, sso_url}}"
         ))
     })?;
-    let route = Route::for_endpoint(&endpoint, &args.id)
+    let (id, uuid) = state::resource_or_last(manifest_path, args.id, args.uuid)?;
+    let route = Route::for_endpoint(&endpoint, &id)
         .map_err(|why| UsageError::new(format!("{shown}: {why}")))?;
 
     let mut visitor = Visitor::default();
@@ -74,8 +76,8 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         visitor.app = app;
     }
     let request = SsoRequest {
-        id: &args.id,
-        uuid: args.uuid.as_deref(),
+        id: &id,
+        uuid: uuid.as_deref(),
         salt,
         addon_id,
         addon_name: manifest.name().unwrap_or(addon_id),

@@ -17,6 +17,7 @@ use crate::http::Client;
 use crate::interrupt;
 use crate::manifest::{dotenv, validate, Manifest};
 use crate::registry;
+use crate::state::{self, LastResource};
 use crate::verdict::Verdict;
 
 /// Default plan for provisioning, and for `all`/`run` the plan-change target.
@@ -33,15 +34,16 @@ pub enum Step {
         redeliver: usize,
         options: Vec<String>,
     },
+    /// Without an id: the last resource kensa provisioned against the manifest.
     Deprovision {
-        id: String,
+        id: Option<String>,
     },
     Planchange {
-        id: String,
+        id: Option<String>,
         plan: String,
     },
     Sso {
-        id: String,
+        id: Option<String>,
         uuid: Option<String>,
     },
     /// Manifest, provision, plan change, SSO and deprovision, in order.
@@ -75,6 +77,12 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
     if matches!(which, Step::All) {
         interrupt::catch();
     }
+    let which = which.resolve(manifest_path)?;
+    let deprovisioned = match &which {
+        Step::Deprovision { id } => id.clone(),
+        _ => None,
+    };
+    let provisioned_plan = opts.plan.as_deref().unwrap_or(PROVISION_PLAN).to_owned();
     let report = session(
         manifest_path,
         &manifest,
@@ -86,15 +94,20 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
                 provision::run(rec, provider, plan, &provision_options, redeliver)
             }
             Step::Deprovision { id } => {
-                deprovision::run(rec, provider, &id, None);
+                deprovision::run(rec, provider, &id.unwrap_or_default(), None);
                 None
             }
             Step::Planchange { id, plan } => {
-                planchange::run(rec, provider, &Resource::named(id, None), &plan);
+                let resource = Resource::named(id.unwrap_or_default(), None);
+                planchange::run(rec, provider, &resource, &plan);
                 None
             }
             Step::Sso { id, uuid } => {
-                sso::run(rec, provider, &Resource::named(id, uuid));
+                sso::run(
+                    rec,
+                    provider,
+                    &Resource::named(id.unwrap_or_default(), uuid),
+                );
                 None
             }
             Step::All => {
@@ -120,7 +133,55 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
             }
         },
     )?;
+    remember(
+        manifest_path,
+        &report,
+        deprovisioned.as_deref(),
+        &provisioned_plan,
+    )?;
     Ok(exit_code(&report))
+}
+
+impl Step {
+    /// Fills in a missing id (and uuid) from the last resource kensa provisioned against
+    /// the manifest, saying on stderr which one it uses; an input error when there is none.
+    fn resolve(self, manifest_path: &Path) -> Result<Step> {
+        let (id, uuid) = match &self {
+            Step::Deprovision { id } | Step::Planchange { id, .. } => (id.clone(), None),
+            Step::Sso { id, uuid } => (id.clone(), uuid.clone()),
+            _ => return Ok(self),
+        };
+        let (id, uuid) = state::resource_or_last(manifest_path, id, uuid)?;
+        Ok(match self {
+            Step::Deprovision { .. } => Step::Deprovision { id: Some(id) },
+            Step::Planchange { plan, .. } => Step::Planchange { id: Some(id), plan },
+            _ => Step::Sso { id: Some(id), uuid },
+        })
+    }
+}
+
+/// After `test provision`, the resource left in place becomes the last resource; after a
+/// passing `test deprovision` of the last resource, it is forgotten.
+fn remember(
+    manifest_path: &Path,
+    report: &Report,
+    deprovisioned: Option<&str>,
+    plan: &str,
+) -> Result<()> {
+    if let Some(left) = &report.resource {
+        let last = LastResource::new(
+            manifest_path,
+            &left.id,
+            left.uuid.as_deref(),
+            plan,
+            "kensa test provision",
+        );
+        state::remember(manifest_path, &last)?;
+    }
+    if let (Some(id), false) = (deprovisioned, report.failed()) {
+        state::forget(manifest_path, id)?;
+    }
+    Ok(())
 }
 
 /// `kensa run`: provision, run `argv` with the config vars, change plan, deprovision.

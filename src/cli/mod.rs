@@ -112,6 +112,7 @@ Examples:
     #[command(after_help = "\
 Examples:
   kensa sso 42                                 open the test sso_url (or GET URL) signed in
+  kensa sso                                    the last resource kensa provisioned
   kensa sso 42 --no-browser                    only print the URL or the local page address
   kensa sso 42 --uuid 3f0c2f6e-9b1f-4d8e-a2c1-7f5e9a0b1c2d --email me@example.com
   kensa sso 42 --production --app my-real-app")]
@@ -181,8 +182,8 @@ pub struct ManArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SsoArgs {
-    /// The provider's resource id (from provisioning)
-    pub id: String,
+    /// The provider's resource id (default: the last resource kensa provisioned)
+    pub id: Option<String>,
 
     /// Use the production URLs instead of the test URLs
     #[arg(long)]
@@ -343,30 +344,33 @@ Examples:
     #[command(after_help = "\
 Examples:
   kensa test deprovision 42
+  kensa test deprovision                       the last resource kensa provisioned
   kensa test deprovision 42 --production")]
     Deprovision {
-        /// The provider's resource id
-        id: String,
+        /// The provider's resource id (default: the last resource kensa provisioned)
+        id: Option<String>,
     },
     /// Change a resource's plan
     #[command(after_help = "\
 Examples:
   kensa test planchange 42 premium
+  kensa test planchange premium                the last resource kensa provisioned
   kensa test planchange 42 basic --timeout 10")]
     Planchange {
-        /// The provider's resource id
-        id: String,
-        /// The new plan
-        plan: String,
+        /// [ID] PLAN: the provider's resource id (default: the last resource kensa
+        /// provisioned), then the new plan
+        #[arg(required = true, num_args = 1..=2, value_names = ["ID", "PLAN"])]
+        words: Vec<String>,
     },
     /// Sign in to a resource as Heroku would
     #[command(after_help = "\
 Examples:
   kensa test sso 42
+  kensa test sso                               the last resource kensa provisioned
   kensa test sso 42 --uuid 01234567-89ab-cdef-0123-456789abcdef")]
     Sso {
-        /// The provider's resource id
-        id: String,
+        /// The provider's resource id (default: the last resource kensa provisioned)
+        id: Option<String>,
         /// Heroku's uuid of the resource: adds the v3 resource tokens
         #[arg(long, value_name = "UUID")]
         uuid: Option<String>,
@@ -571,7 +575,14 @@ impl From<TestCommand> for suite::Step {
                 options,
             },
             TestCommand::Deprovision { id } => suite::Step::Deprovision { id },
-            TestCommand::Planchange { id, plan } => suite::Step::Planchange { id, plan },
+            TestCommand::Planchange { mut words } => {
+                // clap keeps one or two words; the last is the plan.
+                let plan = words.pop().unwrap_or_default();
+                suite::Step::Planchange {
+                    id: words.pop(),
+                    plan,
+                }
+            }
             TestCommand::Sso { id, uuid } => suite::Step::Sso { id, uuid },
             TestCommand::All => suite::Step::All,
         }

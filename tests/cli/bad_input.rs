@@ -880,17 +880,22 @@ fn a_full_set_of_invalid_template_values_names_every_variable() {
 #[test]
 fn bad_arguments_exit_2_naming_the_argument() {
     let rows = vec![
+        // Without an id, these use the last resource, which needs the manifest first.
         row(
-            "test deprovision without an id",
+            "test deprovision without an id or a manifest",
             &["test", "deprovision"],
-            error(&["<ID>"]),
+            error(&["cannot read manifest addon-manifest.json"]),
         ),
         row(
             "test planchange without a plan",
-            &["test", "planchange", "42"],
-            error(&["<PLAN>"]),
+            &["test", "planchange"],
+            error(&["<ID>"]),
         ),
-        row("test sso without an id", &["test", "sso"], error(&["<ID>"])),
+        row(
+            "test sso without an id or a manifest",
+            &["test", "sso"],
+            error(&["cannot read manifest addon-manifest.json"]),
+        ),
         row(
             "an unknown test",
             &["test", "frobnicate"],

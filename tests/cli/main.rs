@@ -22,5 +22,6 @@ mod signin;
 mod architecture;
 mod bad_input;
 mod ecosystem;
+mod last_resource;
 mod properties;
 mod registry;

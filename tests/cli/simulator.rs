@@ -783,13 +783,20 @@ fn junit_for_a_passing_run_has_no_failures() {
 fn usage_errors_exit_2_and_reach_no_provider() {
     let sim = Sim::new(Addon::v3());
     sim.kensa(&["test", "bogus"]).status(2).stderr_has("bogus");
-    sim.kensa(&["test", "deprovision"])
+    // Without an id and with no resource remembered, each says how to give one.
+    for args in [
+        vec!["test", "deprovision"],
+        vec!["test", "planchange", "premium"],
+        vec!["test", "sso"],
+        vec!["sso"],
+    ] {
+        sim.kensa(&args)
+            .status(2)
+            .stderr_has("no resource id given, and kensa remembers none");
+    }
+    sim.kensa(&["test", "planchange"])
         .status(2)
         .stderr_has("<ID>");
-    sim.kensa(&["test", "planchange", "res-1"])
-        .status(2)
-        .stderr_has("<PLAN>");
-    sim.kensa(&["test", "sso"]).status(2);
     sim.kensa(&["test", "provision", "stray"])
         .status(2)
         .stderr_has("stray");

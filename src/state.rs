@@ -1,0 +1,255 @@
+//! What kensa remembers between commands, in `.kensa/` beside the manifest: the last
+//! resource kensa provisioned against that manifest (`last-resource.json`), so that
+//! `kensa test sso|planchange|deprovision` and `kensa sso` work without an id, and the
+//! `kensa dev` session's local Heroku (`dev/`). One home for every file under `.kensa/`.
+//!
+//! Every file is JSON, written atomically with mode 0600 (the dev session's holds OAuth
+//! tokens; the others are kept private too, as nothing gains from sharing them). The
+//! folder ignores itself for git (`.kensa/.gitignore` is `*`), so no project has to list
+//! it. A file that cannot be read or parsed is an error naming it, never silently ignored.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::UsageError;
+use crate::fsutil::{parent_of, write_atomic};
+
+/// The folder beside the manifest.
+pub const DIR: &str = ".kensa";
+/// Files of the folder: readable by the owner only.
+pub const MODE: u32 = 0o600;
+const LAST_RESOURCE: &str = "last-resource.json";
+
+/// `.kensa/` beside the manifest.
+pub fn dir(manifest_path: &Path) -> PathBuf {
+    parent_of(manifest_path).join(DIR)
+}
+
+/// `.kensa/dev/` beside the manifest: the `kensa dev` session's local Heroku.
+pub fn dev_dir(manifest_path: &Path) -> PathBuf {
+    dir(manifest_path).join("dev")
+}
+
+/// Why a state file could not be used: it names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} is not valid kensa state ({source}); delete it to start afresh", path.display())]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// The resource kensa provisioned last against a manifest, and not deprovisioned since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastResource {
+    /// The provider's id for it.
+    pub id: String,
+    /// Heroku's uuid for it (v3 SSO needs it).
+    pub uuid: Option<String>,
+    pub plan: String,
+    /// The manifest it was provisioned against, as given on the command line.
+    pub manifest: String,
+    /// When, as RFC 3339.
+    pub provisioned_at: String,
+    /// Who provisioned it: `kensa test provision` or `kensa dev`.
+    pub by: String,
+}
+
+impl LastResource {
+    pub fn new(manifest_path: &Path, id: &str, uuid: Option<&str>, plan: &str, by: &str) -> Self {
+        LastResource {
+            id: id.to_owned(),
+            uuid: uuid.map(str::to_owned),
+            plan: plan.to_owned(),
+            manifest: manifest_path.display().to_string(),
+            provisioned_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            by: by.to_owned(),
+        }
+    }
+
+    /// One line saying which resource a command uses, for stderr.
+    pub fn describe(&self) -> String {
+        let uuid = self
+            .uuid
+            .as_deref()
+            .map(|u| format!(", uuid {u}"))
+            .unwrap_or_default();
+        format!(
+            "the last resource provisioned against {}: {}{uuid} (plan {}, by {} at {})",
+            self.manifest, self.id, self.plan, self.by, self.provisioned_at
+        )
+    }
+}
+
+/// The last resource, if one is remembered.
+pub fn last_resource(manifest_path: &Path) -> Result<Option<LastResource>, StateError> {
+    read(&dir(manifest_path).join(LAST_RESOURCE))
+}
+
+/// Remembers `resource` as the last one.
+pub fn remember(manifest_path: &Path, resource: &LastResource) -> Result<(), StateError> {
+    write(&dir(manifest_path).join(LAST_RESOURCE), resource)
+}
+
+/// Forgets the last resource if it is `id` (it was deprovisioned).
+pub fn forget(manifest_path: &Path, id: &str) -> Result<(), StateError> {
+    let path = dir(manifest_path).join(LAST_RESOURCE);
+    match last_resource(manifest_path)? {
+        Some(last) if last.id == id => match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(StateError::Write { path, source: e })
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// The resource a command names, or else the last one kensa provisioned against the
+/// manifest (said on stderr). With the last resource's id and no uuid, its uuid is used.
+pub fn resource_or_last(
+    manifest_path: &Path,
+    id: Option<String>,
+    uuid: Option<String>,
+) -> anyhow::Result<(String, Option<String>)> {
+    let last = last_resource(manifest_path)?;
+    match (id, last) {
+        (Some(id), Some(last)) if last.id == id && uuid.is_none() => Ok((id, last.uuid)),
+        (Some(id), _) => Ok((id, uuid)),
+        (None, Some(last)) => {
+            let _ = writeln!(anstream::stderr(), "Using {}", last.describe());
+            Ok((last.id, uuid.or(last.uuid)))
+        }
+        (None, None) => Err(UsageError::new(format!(
+            "no resource id given, and kensa remembers none provisioned against {}: give the id, or provision one first (`kensa test provision` or `kensa dev`)",
+            manifest_path.display()
+        ))
+        .into()),
+    }
+}
+
+/// Reads a JSON state file; `None` when it does not exist.
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(StateError::Read {
+                path: path.to_owned(),
+                source: e,
+            })
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StateError::Parse {
+            path: path.to_owned(),
+            source: e,
+        })
+}
+
+/// Writes a JSON state file atomically, mode 0600, creating `.kensa/` (0700, git-ignored)
+/// and the file's folder as needed.
+pub fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    let fail = |source| StateError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = parent_of(path);
+    create_private_dirs(&folder).map_err(fail)?;
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(io::Error::other)
+        .map_err(fail)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes, MODE, true).map_err(fail)
+}
+
+/// Creates `folder` and its parents; the `.kensa` folder and those under it get mode 0700,
+/// and `.kensa` its `.gitignore`. Folders above `.kensa` are the user's: left as they are.
+fn create_private_dirs(folder: &Path) -> io::Result<()> {
+    if folder.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(folder)?;
+    let Some(root) = folder
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == DIR))
+    else {
+        return Ok(());
+    };
+    for private in folder.ancestors().take_while(|a| a.starts_with(root)) {
+        fs::set_permissions(private, fs::Permissions::from_mode(0o700))?;
+    }
+    match write_atomic(&root.join(".gitignore"), b"*\n", 0o644, false) {
+        // Written before, or by another kensa at the same moment: same content.
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_resource_round_trips_privately_and_is_forgotten_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("addon-manifest.json");
+        assert_eq!(last_resource(&manifest).unwrap(), None);
+        let last = LastResource::new(&manifest, "42", Some("u-1"), "test", "kensa dev");
+        remember(&manifest, &last).unwrap();
+        assert_eq!(last_resource(&manifest).unwrap(), Some(last.clone()));
+        let file = dir.path().join(".kensa/last-resource.json");
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let folder = fs::metadata(dir.path().join(".kensa")).unwrap();
+        assert_eq!(folder.permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::read_to_string(dir.path().join(".kensa/.gitignore")).unwrap(),
+            "*\n"
+        );
+        forget(&manifest, "other").unwrap();
+        assert!(file.exists(), "another id leaves it");
+        forget(&manifest, "42").unwrap();
+        assert_eq!(last_resource(&manifest).unwrap(), None);
+        assert!(last
+            .describe()
+            .contains("42, uuid u-1 (plan test, by kensa dev"));
+    }
+
+    #[test]
+    fn a_broken_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("m.json");
+        fs::create_dir(dir.path().join(DIR)).unwrap();
+        fs::write(dir.path().join(".kensa/last-resource.json"), "{nope").unwrap();
+        let err = last_resource(&manifest).unwrap_err().to_string();
+        assert!(err.contains(".kensa/last-resource.json"), "{err}");
+        assert!(err.contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn nested_state_folders_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("m.json");
+        let file = dev_dir(&manifest).join("session.json");
+        write(&file, &serde_json::json!({"token": "t"})).unwrap();
+        for folder in [dir.path().join(".kensa"), dev_dir(&manifest)] {
+            let mode = fs::metadata(folder).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+        let read: serde_json::Value = read(&file).unwrap().unwrap();
+        assert_eq!(read["token"], "t");
+    }
+}
