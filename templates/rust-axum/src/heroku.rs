@@ -1,52 +1,42 @@
-//! Asynchronous provisioning (v3, PROTOCOL §5). Once `provision` has answered `202`, a task
-//! spawned on the runtime:
+//! Calls to Heroku for asynchronous provisioning: the identity service (grant exchange, token
+//! refresh) and the Platform API for Partners (config, provision and deprovision actions). See
+//! <https://devcenter.heroku.com/articles/add-on-partner-api-reference> and
+//! <https://devcenter.heroku.com/articles/getting-started-with-asynchronous-provisioning>.
 //!
-//! 1. exchanges the request's `oauth_grant` code at Heroku's identity service
-//!    (`POST <identity>/oauth/token`) and keeps the tokens with the resource;
-//! 2. sets the config through the Platform API (`PATCH <callback_url>/config`);
-//! 3. marks the add-on provisioned (`POST <callback_url>/actions/provision`).
-//!
-//! A deprovision answered `202` then calls `POST <callback_url>/actions/deprovision`.
-//!
-//! Each call is tried up to 3 times on network errors, timeouts and `5xx` answers, with a
-//! doubling pause, and never again after a `4xx` (the request itself is wrong: a used grant
-//! code, a bad token). Failures are logged with the step and the status, never with the client
-//! secret or a token. Spawned tasks are fine for a template; a provider with a database runs
-//! the same functions from a job queue, so that the work survives a restart.
+//! Each function makes one request; retrying is the worker's business (src/worker.rs), which
+//! keeps its progress in the database.
 
 use std::error::Error as _;
-use std::time::{Duration, SystemTime};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderValue, Method, Request, Uri};
+use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::store::{Resource, Status, Tokens};
+use crate::db::{ms, now_ms};
 
-/// Heroku's Platform API answers only requests that ask for version 3.
+/// Heroku's Platform API refuses requests that do not ask for version 3.
 pub const API_ACCEPT: &str = "application/vnd.heroku+json; version=3";
 const HEROKU_API_HOST: &str = "api.heroku.com";
 const HEROKU_IDENTITY_URL: &str = "https://id.heroku.com";
 
-const TRIES: u32 = 3;
-/// Pause before the second try; doubled before each later one.
-const BACKOFF: Duration = Duration::from_millis(250);
-/// For one try, connecting and reading the whole answer included.
+/// For one request, connecting and reading the whole answer included.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Answers are small JSON documents; refuse to buffer anything much bigger.
 const MAX_ANSWER: usize = 256 * 1024;
 /// Refresh an access token that expires within this margin before using it.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-/// hyper-util's pooled client, over rustls for `https:` (and plain `http:` for loopback tests
-/// and kensa's fake of Heroku). Cheap to clone: clones share the pool.
+/// hyper-util's pooled client, over rustls for `https:` (and plain `http:` for kensa's loopback
+/// fake of Heroku). Cheap to clone: clones share the pool.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 pub fn http_client() -> HttpClient {
@@ -58,133 +48,183 @@ pub fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-/// Where Heroku's identity service is, the same rule in every kensa template:
-/// `HEROKU_IDENTITY_URL` when set; `https://id.heroku.com` for callbacks to `api.heroku.com`
-/// (real Heroku); otherwise the origin of `callback_url` (kensa's loopback fake of Heroku serves
-/// both on one origin). `None` when `callback_url` is not an absolute URL.
-pub fn identity_url(configured: Option<&str>, callback_url: &str) -> Option<String> {
+/// Where the identity service for `callback_url` is, the rule every kensa template follows.
+/// The OAuth client secret goes there, so anything else is refused (422 to the provision):
+///
+/// 1. `HEROKU_IDENTITY_URL` (`configured`) when set;
+/// 2. `https://id.heroku.com` when `callback_url` is `https://api.heroku.com/…` (real Heroku);
+/// 3. the callback's origin when its host is a loopback address (development against kensa's
+///    fake of Heroku, which serves both on one origin);
+/// 4. otherwise an error saying why.
+pub fn identity_url(configured: Option<&str>, callback_url: &str) -> Result<String, String> {
     if let Some(url) = configured.map(str::trim).filter(|url| !url.is_empty()) {
-        return Some(url.trim_end_matches('/').to_owned());
+        return Ok(url.trim_end_matches('/').to_owned());
     }
-    let uri: Uri = callback_url.trim().parse().ok()?;
-    let (scheme, authority) = (uri.scheme_str()?, uri.authority()?);
+    let uri: Uri = callback_url
+        .trim()
+        .parse()
+        .map_err(|_| format!("callback_url {callback_url:?} is not a URL"))?;
+    let (Some(scheme @ ("http" | "https")), Some(authority)) = (uri.scheme_str(), uri.authority())
+    else {
+        return Err(format!(
+            "callback_url {callback_url:?} is not an absolute http(s) URL"
+        ));
+    };
     let host = authority.host();
-    if host.eq_ignore_ascii_case(HEROKU_API_HOST) {
-        return Some(HEROKU_IDENTITY_URL.to_owned());
+    if host.is_empty() {
+        return Err(format!("callback_url {callback_url:?} has no host"));
     }
-    Some(match authority.port() {
-        Some(port) => format!("{scheme}://{host}:{port}"),
-        None => format!("{scheme}://{host}"),
-    })
+    if scheme == "https" && host.eq_ignore_ascii_case(HEROKU_API_HOST) {
+        return Ok(HEROKU_IDENTITY_URL.to_owned());
+    }
+    if is_loopback(host) {
+        return Ok(match authority.port() {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        });
+    }
+    Err(format!(
+        "callback_url host {host:?} is not Heroku's API ({HEROKU_API_HOST}); the add-on's \
+         credentials are only sent to Heroku (set HEROKU_IDENTITY_URL to name another identity \
+         service)"
+    ))
 }
 
-/// True for an absolute `http:` or `https:` URL with a host: what a v3 `callback_url` is.
-pub fn is_callback_url(url: &str) -> bool {
-    url.parse::<Uri>().is_ok_and(|uri| {
-        matches!(uri.scheme_str(), Some("http" | "https"))
-            && uri.host().is_some_and(|host| !host.is_empty())
-    })
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Steps 1–3 for a resource just answered `202`; it ends `Ready`, or `Failed` with the reason
-/// in the log. Stops quietly if the resource is deprovisioned meanwhile.
-pub async fn provision(state: AppState, resource: Resource, code: String) {
-    let id = resource.id.clone();
-    match provision_steps(&state, &resource, &code).await {
-        Ok(true) => println!("provisioned {id} (asynchronously)"),
-        Ok(false) => println!("{id} was deprovisioned while provisioning; stopped"),
-        Err(why) => {
-            state.store.set_status(&id, Status::Failed);
-            eprintln!("asynchronous provisioning of {id} failed: {why}");
+/// OAuth tokens for Heroku's Platform API, scoped to one add-on.
+#[derive(Clone, PartialEq)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// When the access token stops working (Unix ms; Heroku's last 8 hours); `None` if not said.
+    pub expires_at: Option<i64>,
+}
+
+impl Tokens {
+    /// True when the access token has expired or will within [`EXPIRY_MARGIN`].
+    pub fn needs_refresh(&self) -> bool {
+        self.expires_at
+            .is_some_and(|at| now_ms().saturating_add(ms(EXPIRY_MARGIN)) >= at)
+    }
+}
+
+/// Never shows the tokens themselves, so a `{:?}` in a log cannot leak them.
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Why a call did not succeed.
+#[derive(Debug, PartialEq)]
+pub enum Failure {
+    /// A network error, a timeout, a 429 or a 5xx: worth another try, not before `retry_after`
+    /// when Heroku said (`Retry-After`).
+    Transient {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+    /// Any other answer: trying again would not change it.
+    Final(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Transient { why, .. } | Failure::Final(why) => f.write_str(why),
         }
     }
 }
 
-/// `Ok(false)` when the resource disappeared between two steps.
-async fn provision_steps(
-    state: &AppState,
-    resource: &Resource,
+/// `POST <identity>/oauth/token` with `grant_type=authorization_code`: the code works once.
+pub async fn exchange_grant(
+    http: &HttpClient,
+    identity_url: &str,
+    client_secret: &str,
     code: &str,
-) -> Result<bool, String> {
-    let Some(callback) = &resource.callback else {
-        return Err("no callback_url".into());
-    };
-    let callback_url = callback.url.trim_end_matches('/');
-    let tokens = token_request(
-        state,
-        &resource.id,
-        "grant exchange",
-        &callback.url,
-        &[("grant_type", "authorization_code"), ("code", code)],
-    )
-    .await?;
-    let token = tokens.access_token.clone();
-    if !state.store.set_tokens(&resource.id, tokens) {
-        return Ok(false);
-    }
+) -> Result<Tokens, Failure> {
+    let form = [("grant_type", "authorization_code"), ("code", code)];
+    token_request(http, "grant exchange", identity_url, client_secret, &form).await
+}
 
-    let config: Vec<Value> = state
-        .config_for(resource)
-        .into_iter()
+/// `POST <identity>/oauth/token` with `grant_type=refresh_token`.
+pub async fn refresh(
+    http: &HttpClient,
+    identity_url: &str,
+    client_secret: &str,
+    refresh_token: &str,
+) -> Result<Tokens, Failure> {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    let mut tokens =
+        token_request(http, "token refresh", identity_url, client_secret, &form).await?;
+    // Heroku may answer without a new refresh token: the old one stays good.
+    tokens.refresh_token = tokens
+        .refresh_token
+        .or_else(|| Some(refresh_token.to_owned()));
+    Ok(tokens)
+}
+
+/// `PATCH <callback_url>/config` with `{"config": [{"name", "value"}]}`.
+pub async fn set_config(
+    http: &HttpClient,
+    callback_url: &str,
+    token: &str,
+    vars: &[(&str, &str)],
+) -> Result<(), Failure> {
+    let config: Vec<Value> = vars
+        .iter()
         .map(|(name, value)| json!({ "name": name, "value": value }))
         .collect();
-    let body = json!({ "config": config }).to_string();
-    let set_config = Call::api(Method::PATCH, format!("{callback_url}/config"), &token).json(body);
-    call(state, &resource.id, "PATCH config", set_config).await?;
-    if state.store.get(&resource.id).is_none() {
-        return Ok(false);
-    }
-
-    let done = Call::api(
-        Method::POST,
-        format!("{callback_url}/actions/provision"),
-        &token,
-    );
-    call(state, &resource.id, "POST actions/provision", done).await?;
-    Ok(state.store.set_status(&resource.id, Status::Ready))
+    let url = format!("{}/config", callback_url.trim_end_matches('/'));
+    let call = Call::api(Method::PATCH, url, token).json(json!({ "config": config }).to_string());
+    call.send(http, "PATCH config").await.map(drop)
 }
 
-/// Tells Heroku that a removed resource is gone, with its token (refreshed first if it has
-/// expired: a deprovision may come months after the grant).
-pub async fn deprovision(state: AppState, id: String, callback_url: String, tokens: Tokens) {
-    let id = &id;
-    let outcome = async {
-        let token = current_token(&state, id, &callback_url, tokens).await?;
-        let url = format!("{}/actions/deprovision", callback_url.trim_end_matches('/'));
-        call(
-            &state,
-            id,
-            "POST actions/deprovision",
-            Call::api(Method::POST, url, &token),
-        )
-        .await
-    };
-    match outcome.await {
-        Ok(_) => println!("deprovisioned {id} (asynchronously)"),
-        Err(why) => eprintln!("asynchronous deprovisioning of {id} failed: {why}"),
-    }
-}
-
-async fn current_token(
-    state: &AppState,
-    id: &str,
+/// `POST <callback_url>/actions/provision`: the add-on is ready.
+pub async fn mark_provisioned(
+    http: &HttpClient,
     callback_url: &str,
-    tokens: Tokens,
-) -> Result<String, String> {
-    let expired = tokens
-        .expires_at
-        .is_some_and(|at| SystemTime::now() + EXPIRY_MARGIN >= at);
-    match (&tokens.refresh_token, expired) {
-        (Some(refresh_token), true) => {
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.as_str()),
-            ];
-            let fresh = token_request(state, id, "token refresh", callback_url, &form).await?;
-            Ok(fresh.access_token)
-        }
-        _ => Ok(tokens.access_token),
-    }
+    token: &str,
+) -> Result<(), Failure> {
+    action(http, callback_url, token, "provision").await
+}
+
+/// `POST <callback_url>/actions/deprovision`: the add-on is gone.
+pub async fn mark_deprovisioned(
+    http: &HttpClient,
+    callback_url: &str,
+    token: &str,
+) -> Result<(), Failure> {
+    action(http, callback_url, token, "deprovision").await
+}
+
+async fn action(
+    http: &HttpClient,
+    callback_url: &str,
+    token: &str,
+    name: &str,
+) -> Result<(), Failure> {
+    let url = format!("{}/actions/{name}", callback_url.trim_end_matches('/'));
+    let step = format!("POST actions/{name}");
+    Call::api(Method::POST, url, token)
+        .send(http, &step)
+        .await
+        .map(drop)
 }
 
 /// What `POST /oauth/token` answers (Heroku also sends `token_type` and `user_id`).
@@ -192,49 +232,41 @@ async fn current_token(
 struct TokenAnswer {
     access_token: String,
     refresh_token: Option<String>,
-    expires_in: Option<u64>,
+    expires_in: Option<i64>,
 }
 
-/// `POST <identity>/oauth/token` with `form` and the client secret.
 async fn token_request(
-    state: &AppState,
-    id: &str,
-    step: &'static str,
-    callback_url: &str,
+    http: &HttpClient,
+    step: &str,
+    identity_url: &str,
+    client_secret: &str,
     form: &[(&str, &str)],
-) -> Result<Tokens, String> {
-    let identity = identity_url(state.settings.identity_url.as_deref(), callback_url)
-        .ok_or_else(|| format!("{step}: callback_url is not an absolute URL"))?;
-    let secret = state
-        .settings
-        .client_secret
-        .as_deref()
-        .ok_or_else(|| format!("{step}: HEROKU_CLIENT_SECRET is not set"))?;
+) -> Result<Tokens, Failure> {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
-        .append_pair("client_secret", secret)
+        .append_pair("client_secret", client_secret)
         .finish();
-    let request = Call {
+    let call = Call {
         method: Method::POST,
-        url: format!("{identity}/oauth/token"),
+        url: format!("{}/oauth/token", identity_url.trim_end_matches('/')),
         headers: vec![(header::ACCEPT, HeaderValue::from_static("application/json"))],
         body: Some(("application/x-www-form-urlencoded", body.into())),
     };
-    let answer = call(state, id, step, request).await?;
+    let answer = call.send(http, step).await?;
     let answer: TokenAnswer = serde_json::from_slice(&answer)
         .ok()
         .filter(|a: &TokenAnswer| !a.access_token.is_empty())
-        .ok_or_else(|| format!("{step} answered no access_token"))?;
+        .ok_or_else(|| Failure::Final(format!("{step} answered no access_token")))?;
     Ok(Tokens {
         access_token: answer.access_token,
         refresh_token: answer.refresh_token.filter(|t| !t.is_empty()),
         expires_at: answer
             .expires_in
-            .map(|seconds| SystemTime::now() + Duration::from_secs(seconds)),
+            .map(|seconds| now_ms().saturating_add(seconds.saturating_mul(1000))),
     })
 }
 
-/// One request, kept so it can be built again for each try.
+/// One request.
 struct Call {
     method: Method,
     url: String,
@@ -290,63 +322,54 @@ impl Call {
             .body(Full::new(body))
             .map_err(|_| format!("invalid request URL {:?}", self.url))
     }
-}
 
-enum Failure {
-    /// A network error, a timeout or a `5xx`: worth another try.
-    Transient(String),
-    /// A `4xx` (or anything else that trying again would not fix).
-    Final(String),
-}
-
-/// Sends `call` with retries; the answer's body on a `2xx`.
-async fn call(state: &AppState, id: &str, step: &str, call: Call) -> Result<Bytes, String> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match attempt(&state.http, &call).await {
-            Ok(body) => return Ok(body),
-            Err(Failure::Final(why)) => return Err(format!("{step} {why}")),
-            Err(Failure::Transient(why)) if tries >= TRIES => {
-                return Err(format!("{step} {why} (gave up after {tries} tries)"));
+    /// The answer's body on a 2xx.
+    async fn send(&self, http: &HttpClient, step: &str) -> Result<Bytes, Failure> {
+        let request = self
+            .request()
+            .map_err(|why| Failure::Final(format!("{step}: {why}")))?;
+        let exchange = async {
+            let response = http.request(request).await.map_err(|e| describe(&e))?;
+            let status = response.status();
+            let retry_after = retry_after(response.headers().get(header::RETRY_AFTER));
+            let body = Limited::new(response.into_body(), MAX_ANSWER)
+                .collect()
+                .await
+                .map_err(|e| format!("failed reading the answer: {e}"))?
+                .to_bytes();
+            Ok::<_, String>((status, retry_after, body))
+        };
+        let (status, retry_after, body) = match tokio::time::timeout(TIMEOUT, exchange).await {
+            Err(_) => {
+                return Err(Failure::Transient {
+                    why: format!("{step} timed out after {TIMEOUT:?}"),
+                    retry_after: None,
+                });
             }
-            Err(Failure::Transient(why)) => {
-                eprintln!(
-                    "{id}: {step} {why}; trying again ({} of {TRIES})",
-                    tries + 1
-                );
-                tokio::time::sleep(BACKOFF * 2u32.pow(tries - 1)).await;
+            Ok(Err(why)) => {
+                return Err(Failure::Transient {
+                    why: format!("{step} {why}"),
+                    retry_after: None,
+                });
             }
+            Ok(Ok(answer)) => answer,
+        };
+        if status.is_success() {
+            return Ok(body);
+        }
+        let why = format!("{step} answered {status}{}", reason(&body));
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            Err(Failure::Transient { why, retry_after })
+        } else {
+            Err(Failure::Final(why))
         }
     }
 }
 
-async fn attempt(http: &HttpClient, call: &Call) -> Result<Bytes, Failure> {
-    let request = call.request().map_err(Failure::Final)?;
-    let exchange = async {
-        let response = http.request(request).await.map_err(|e| describe(&e))?;
-        let status = response.status();
-        let body = Limited::new(response.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map_err(|e| format!("failed reading the answer: {e}"))?
-            .to_bytes();
-        Ok::<_, String>((status, body))
-    };
-    let (status, body) = match tokio::time::timeout(TIMEOUT, exchange).await {
-        Err(_) => return Err(Failure::Transient(format!("timed out after {TIMEOUT:?}"))),
-        Ok(Err(why)) => return Err(Failure::Transient(why)),
-        Ok(Ok(answer)) => answer,
-    };
-    if status.is_success() {
-        return Ok(body);
-    }
-    let why = format!("answered {status}{}", reason(&body));
-    if status.is_server_error() {
-        Err(Failure::Transient(why))
-    } else {
-        Err(Failure::Final(why))
-    }
+/// `Retry-After` in seconds (Heroku does not send the HTTP-date form).
+fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let seconds: u64 = value?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 /// A network error with its causes ("client error (Connect): tcp connect error: …"). hyper's
@@ -380,54 +403,101 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identity_url_follows_the_rule() {
-        // 1. HEROKU_IDENTITY_URL wins, whatever the callback.
+    fn heroku_identity_url_wins_whatever_the_callback() {
         for callback in [
             "https://api.heroku.com/addons/x",
             "http://127.0.0.1:4567/addons/x",
+            "https://elsewhere.example/addons/x",
         ] {
             assert_eq!(
                 identity_url(Some("https://id.example.test/"), callback).as_deref(),
-                Some("https://id.example.test")
+                Ok("https://id.example.test")
             );
         }
-        // 2. Real Heroku: the API host's identity service.
+    }
+
+    #[test]
+    fn real_heroku_uses_its_identity_service() {
         for configured in [None, Some(""), Some("  ")] {
             assert_eq!(
                 identity_url(configured, "https://api.heroku.com/addons/x").as_deref(),
-                Some("https://id.heroku.com")
+                Ok("https://id.heroku.com")
             );
         }
         assert_eq!(
             identity_url(None, "https://API.Heroku.com/addons/x").as_deref(),
-            Some("https://id.heroku.com")
+            Ok("https://id.heroku.com")
         );
-        // 3. Anything else: the callback's origin (kensa's fake serves both there).
-        assert_eq!(
-            identity_url(None, "http://127.0.0.1:4567/addons/x/").as_deref(),
-            Some("http://127.0.0.1:4567")
-        );
-        assert_eq!(
-            identity_url(None, "https://user:pw@api.example.test/addons/x?y=1").as_deref(),
-            Some("https://api.example.test")
-        );
-        assert_eq!(identity_url(None, "not a url"), None);
-        assert_eq!(identity_url(None, "/addons/x"), None);
     }
 
     #[test]
-    fn callback_urls_are_absolute_http() {
-        assert!(is_callback_url("https://api.heroku.com/addons/x"));
-        assert!(is_callback_url("http://127.0.0.1:4567/addons/x"));
-        for bad in [
-            "",
-            "/addons/x",
-            "ftp://example.test/x",
-            "api.heroku.com/addons/x",
-            "http:///x",
+    fn loopback_callbacks_use_their_own_origin() {
+        for (callback, origin) in [
+            ("http://127.0.0.1:4567/addons/x/", "http://127.0.0.1:4567"),
+            ("http://127.8.9.10:80/addons/x", "http://127.8.9.10:80"),
+            ("http://localhost:4567/addons/x", "http://localhost:4567"),
+            ("http://[::1]:4567/addons/x", "http://[::1]:4567"),
+            (
+                "https://user:pw@localhost/addons/x?y=1",
+                "https://localhost",
+            ),
         ] {
-            assert!(!is_callback_url(bad), "{bad}");
+            assert_eq!(
+                identity_url(None, callback).as_deref(),
+                Ok(origin),
+                "{callback}"
+            );
         }
+    }
+
+    #[test]
+    fn any_other_callback_is_refused() {
+        for callback in [
+            "https://evil.example/addons/x",
+            "http://api.heroku.com/addons/x",
+            "https://api.heroku.com.evil.example/addons/x",
+            "https://localhost.evil.example/addons/x",
+            "http://10.0.0.1/addons/x",
+            "not a url",
+            "/addons/x",
+            "ftp://127.0.0.1/x",
+            "",
+        ] {
+            assert!(identity_url(None, callback).is_err(), "{callback}");
+        }
+        let why = identity_url(None, "https://evil.example/x").unwrap_err();
+        assert!(
+            why.contains("evil.example") && why.contains("HEROKU_IDENTITY_URL"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn expiry_margin() {
+        let tokens = |expires_at| Tokens {
+            access_token: "a".into(),
+            refresh_token: Some("r".into()),
+            expires_at,
+        };
+        assert!(!tokens(None).needs_refresh());
+        assert!(!tokens(Some(now_ms() + 3_600_000)).needs_refresh());
+        assert!(tokens(Some(now_ms() + 30_000)).needs_refresh());
+        assert!(tokens(Some(now_ms() - 1)).needs_refresh());
+        let shown = format!("{:?}", tokens(None));
+        assert!(
+            !shown.contains("\"a\"") && !shown.contains("\"r\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        assert_eq!(
+            retry_after(Some(&HeaderValue::from_static("3"))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(retry_after(Some(&HeaderValue::from_static("soon"))), None);
+        assert_eq!(retry_after(None), None);
     }
 
     #[test]

@@ -1,38 +1,102 @@
-//! A Heroku add-on provider service: provisioning API, single sign-on and a dashboard.
+//! A Heroku add-on provider service: the provisioning API, single sign-on, a dashboard, the
+//! resource API behind the config var, and a worker for asynchronous provisioning.
+//!
+//! `<binary>` serves (migrating the database first); `<binary> migrate` only migrates (the
+//! Procfile's `release:` line, Heroku's release phase).
 
 mod app;
+mod auth;
 mod config;
+mod crypto;
+mod dashboard;
+mod db;
+mod error;
 mod heroku;
+mod jobs;
+mod plans;
+mod provisioning;
+mod resource_api;
+mod resources;
+mod settings;
 mod sso;
-mod store;
 #[cfg(test)]
 mod tests;
+mod worker;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use tokio::net::TcpListener;
 
-use crate::app::{AppState, Settings};
+use crate::app::AppState;
+use crate::settings::Settings;
+use crate::worker::Worker;
+
+const USAGE: &str = "usage: serve with no arguments; `migrate` applies the database migrations";
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => serve().await,
+        ["migrate"] => {
+            migrate().await;
+        }
+        ["-h" | "--help"] => println!("{USAGE}"),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Connects to the database and applies pending migrations.
+async fn migrate() -> db::Db {
+    let url = db::url_from_env()
+        .unwrap_or_else(|e| fail(&format!("cannot create {}/: {e}", db::EMBEDDED_DIR)));
+    let where_ = db::describe(&url);
+    let pool = db::connect(&url)
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot connect to {where_}: {e}")));
+    db::migrate(&pool)
+        .await
+        .unwrap_or_else(|e| fail(&format!("migrating {where_} failed: {e}")));
+    println!("database schema up to date on {where_}");
+    pool
+}
+
+async fn serve() {
     let port = match std::env::var("PORT") {
-        Ok(value) => match value.parse() {
-            Ok(port) => port,
-            Err(_) => fail(&format!("PORT must be a port number, got {value:?}")),
-        },
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| fail(&format!("PORT must be a port number, got {value:?}"))),
         Err(_) => config::DEFAULT_PORT,
     };
     let settings = Settings::from_env(port).unwrap_or_else(|message| fail(&message));
+    // The release phase has migrated on Heroku already, so this finds nothing to do there; in
+    // development it keeps the schema current without a separate step.
+    let db = migrate().await;
     let listener = bind(port)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on port {port}: {e}")));
 
+    let state = AppState::new(settings, db.clone());
+    if state.settings.sso_salt.is_none() {
+        println!("SSO_SALT is not set: single sign-on is off");
+    }
+    // Resumes every job a previous process left unfinished.
+    let worker = Worker::start(state.clone());
     // Secrets stay out of the logs: only say where we listen.
     println!("{} listening on port {port}", config::ADDON_NAME);
-    let served = axum::serve(listener, app::app(AppState::new(settings)))
+    let served = axum::serve(listener, app::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    worker.stop().await;
+    db.close().await;
     if let Err(e) = served {
         fail(&format!("server error: {e}"));
     }
@@ -58,7 +122,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut sigterm) => {
                 sigterm.recv().await;
@@ -69,8 +133,8 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        () = ctrl_c => {}
+        () = terminate => {}
     }
 }
 

@@ -1,24 +1,25 @@
-//! Single sign-on from the Heroku dashboard, the session cookie, and the page it opens.
+//! Single sign-on from the Heroku dashboard and the session cookie it opens
+//! (<https://devcenter.heroku.com/articles/add-on-single-sign-on>).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use base64::alphabet::URL_SAFE;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::app::AppState;
 use crate::config::ADDON_NAME;
-use crate::store::Resource;
+use crate::error::{ApiError, rejected};
+use crate::provisioning::is_https;
+use crate::resources::{self, Resource, State as ResourceState};
 
 /// Oldest timestamp accepted, in seconds (Heroku's links are used at once).
 const MAX_AGE: i64 = 5 * 60;
@@ -26,8 +27,8 @@ const MAX_AGE: i64 = 5 * 60;
 const MAX_SKEW: i64 = 60;
 /// How long a dashboard session lasts.
 const SESSION_TTL: i64 = 60 * 60;
-const SESSION_COOKIE: &str = "addon-session";
-const NAV_COOKIE: &str = "heroku-nav-data";
+pub const SESSION_COOKIE: &str = "addon-session";
+pub const NAV_COOKIE: &str = "heroku-nav-data";
 
 /// SSO parameters, from the query string (legacy GET) or the form (POST). Others Heroku
 /// sends (`app`, `context_app`, …) are accepted and ignored.
@@ -48,41 +49,53 @@ pub struct SsoParams {
 /// `GET /heroku/resources/{id}?token=…&timestamp=…`: legacy SSO, the id comes from the path.
 pub async fn legacy_login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(id): Path<String>,
-    Query(mut params): Query<SsoParams>,
-) -> Response {
+    params: Result<Query<SsoParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(mut params) = params.map_err(|r| rejected(r.status(), r.body_text()))?;
     params.id = Some(id);
-    login_with(&state, params)
+    login_with(&state, &headers, params).await
 }
 
 /// `POST /sso/login` with a urlencoded form: the current SSO.
-pub async fn login(State(state): State<AppState>, Form(params): Form<SsoParams>) -> Response {
-    login_with(&state, params)
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Form<SsoParams>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(params) = params.map_err(|r| rejected(r.status(), r.body_text()))?;
+    login_with(&state, &headers, params).await
 }
 
-fn login_with(state: &AppState, params: SsoParams) -> Response {
+async fn login_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: SsoParams,
+) -> Result<Response, ApiError> {
+    let Some(salt) = &state.settings.sso_salt else {
+        return Err(ApiError::not_found(
+            "single sign-on is not enabled for this add-on (SSO_SALT is not set)",
+        ));
+    };
     // v3 names the resource by Heroku's uuid, v1 by our id.
     let resource = match non_empty(&params.resource_id) {
-        Some(uuid) => state.store.find_by_uuid(uuid),
-        None => non_empty(&params.id).and_then(|id| state.store.get(id)),
+        Some(uuid) => resources::find_by_uuid(&state.db, uuid).await?,
+        None => match non_empty(&params.id) {
+            Some(id) => resources::find(&state.db, id).await?,
+            None => None,
+        },
     };
-    let Some(resource) = resource else {
-        return page(StatusCode::NOT_FOUND, "No such resource.");
-    };
-    let Some(salt) = &state.settings.sso_salt else {
-        println!("refused SSO for {}: SSO_SALT is not set", resource.id);
-        return page(
-            StatusCode::FORBIDDEN,
-            "Single sign-on is not enabled for this add-on.",
-        );
+    let Some(resource) = resource.filter(|r| r.state != ResourceState::Deprovisioned) else {
+        return Ok(page(StatusCode::NOT_FOUND, "No such resource."));
     };
     let now = unix_now();
     if let Err(reason) = verify(&params, &resource, salt, now) {
         println!("refused SSO for {}: {reason}", resource.id);
-        return page(
+        return Ok(page(
             StatusCode::FORBIDDEN,
             "Single sign-on refused: log in through Heroku again.",
-        );
+        ));
     }
 
     let session = Session {
@@ -90,30 +103,28 @@ fn login_with(state: &AppState, params: SsoParams) -> Response {
         email: params.email.unwrap_or_default(),
         expires: now + SESSION_TTL,
     };
-    let secure = if state.settings.public_url.starts_with("https:") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(header::LOCATION, HeaderValue::from_static("/"));
+    // Heroku's router terminates TLS and says so: only then may the browser keep the cookie
+    // for https alone.
+    let secure = if is_https(headers) { "; Secure" } else { "" };
+    let mut reply = HeaderMap::new();
+    reply.insert(header::LOCATION, HeaderValue::from_static("/"));
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
         session.seal(&state.settings.session_key)
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
-        headers.append(header::SET_COOKIE, value);
+        reply.append(header::SET_COOKIE, value);
     }
     // Heroku's navigation script reads this cookie as is; it is left readable by scripts.
     // A value a cookie cannot hold is dropped rather than mangled.
     if let Some(nav_data) = params.nav_data.filter(|v| is_cookie_value(v)) {
         let cookie = format!("{NAV_COOKIE}={nav_data}; Path=/; SameSite=Lax{secure}");
         if let Ok(value) = HeaderValue::from_str(&cookie) {
-            headers.append(header::SET_COOKIE, value);
+            reply.append(header::SET_COOKIE, value);
         }
     }
     // 302, not axum's `Redirect::to` (303): Heroku's check expects a 302.
-    (StatusCode::FOUND, headers).into_response()
+    Ok((StatusCode::FOUND, reply).into_response())
 }
 
 /// Checks the timestamp window and every token sent; at least one of `token` (v1) or
@@ -187,7 +198,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())
 }
 
-fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -234,7 +245,7 @@ fn mac(key: &[u8], payload: &str) -> HmacSha256 {
 }
 
 /// The value of cookie `name` in the request's Cookie headers.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -253,91 +264,8 @@ fn is_cookie_value(value: &str) -> bool {
             .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
 }
 
-/// What the header shows, from Heroku's `nav-data`: base64url (padding optional) of a JSON
-/// object such as `{"addon":"My Addon","appname":"my-app"}`. Anything unreadable shows nothing.
-#[derive(Default, Debug, PartialEq)]
-pub struct NavData {
-    pub addon: Option<String>,
-    pub app: Option<String>,
-}
-
-impl NavData {
-    pub fn decode(raw: &str) -> Self {
-        const LENIENT: GeneralPurpose = GeneralPurpose::new(
-            &URL_SAFE,
-            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-        );
-        let object = LENIENT
-            .decode(raw.trim())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-        let field = |name: &str| {
-            object
-                .as_ref()
-                .and_then(|o| o.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        Self {
-            addon: field("addon"),
-            app: field("appname"),
-        }
-    }
-}
-
-/// `GET /`: the add-on's dashboard for the resource the session was opened for.
-pub async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let session = cookie(&headers, SESSION_COOKIE)
-        .and_then(|value| Session::open(value, &state.settings.session_key, unix_now()));
-    let Some(session) = session else {
-        return page(StatusCode::FORBIDDEN, "Please log in through Heroku.");
-    };
-    let Some(resource) = state.store.get(&session.resource_id) else {
-        return page(
-            StatusCode::FORBIDDEN,
-            "This resource is gone. Please log in through Heroku.",
-        );
-    };
-    let nav = cookie(&headers, NAV_COOKIE)
-        .map(NavData::decode)
-        .unwrap_or_default();
-    let header: Vec<String> = [
-        nav.addon
-            .map(|addon| format!("<strong class=\"addon\">{}</strong>", escape(&addon))),
-        nav.app
-            .map(|app| format!("<span class=\"app\">{}</span>", escape(&app))),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>{title}</title></head>
-<body>
-<div id="heroku-header">{header}</div>
-<main>
-<h1>{title}</h1>
-<dl>
-<dt>Resource</dt><dd>{id}</dd>
-<dt>Plan</dt><dd>{plan}</dd>
-<dt>Signed in as</dt><dd>{email}</dd>
-</dl>
-</main>
-</body>
-</html>
-"#,
-        title = escape(ADDON_NAME),
-        header = header.join(" · "),
-        id = escape(&resource.id),
-        plan = escape(&resource.plan),
-        email = escape(&session.email),
-    ))
-    .into_response()
-}
-
 /// A minimal HTML page for SSO errors.
-fn page(status: StatusCode, message: &str) -> Response {
+pub fn page(status: StatusCode, message: &str) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body><p>{message}</p></body></html>\n",
         title = escape(ADDON_NAME),
@@ -379,8 +307,11 @@ mod tests {
             uuid: Some("u-1".into()),
             plan: "test".into(),
             region: None,
-            status: crate::store::Status::Ready,
-            callback: None,
+            state: ResourceState::Provisioned,
+            base_url: "http://localhost:5000".into(),
+            token_hash: None,
+            token_sealed: None,
+            api_calls: 0,
         }
     }
 
@@ -477,25 +408,6 @@ mod tests {
         );
         assert_eq!(Session::open(&forged, b"key", 99), None, "forged payload");
         assert_eq!(Session::open("garbage", b"key", 99), None);
-    }
-
-    #[test]
-    fn nav_data_decoding() {
-        let json = br#"{"addon":"My Addon","appname":"my-app"}"#;
-        let expected = NavData {
-            addon: Some("My Addon".into()),
-            app: Some("my-app".into()),
-        };
-        assert_eq!(NavData::decode(&URL_SAFE_NO_PAD.encode(json)), expected);
-        assert_eq!(
-            NavData::decode(&base64::engine::general_purpose::URL_SAFE.encode(json)),
-            expected
-        );
-        assert_eq!(NavData::decode("%%%not base64"), NavData::default());
-        assert_eq!(
-            NavData::decode(&URL_SAFE_NO_PAD.encode(b"[1,2]")),
-            NavData::default()
-        );
     }
 
     #[test]
