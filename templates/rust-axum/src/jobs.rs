@@ -279,7 +279,7 @@ pub async fn retry_later(
 
 /// Ends the job: `Done`, or `Failed` with the reason.
 pub async fn finish(
-    db: &Db,
+    db: impl Executor<'_, Database = Any>,
     job: &Job,
     step: Step,
     error: Option<&str>,

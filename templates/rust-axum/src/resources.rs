@@ -159,7 +159,12 @@ pub async fn deprovision(
 }
 
 /// Moves the resource from state `from` to `to`; false if it was not in `from` any more.
-pub async fn transition(db: &Db, id: &str, from: State, to: State) -> Result<bool, sqlx::Error> {
+pub async fn transition(
+    db: impl Executor<'_, Database = Any>,
+    id: &str,
+    from: State,
+    to: State,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE resources SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2",
     )

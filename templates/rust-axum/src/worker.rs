@@ -160,17 +160,18 @@ async fn run_job(state: AppState, mut job: Job, stopping: watch::Receiver<bool>)
 
 async fn fail(state: &AppState, job: &Job, why: &str, label: &str) -> Result<(), sqlx::Error> {
     eprintln!("{label} failed: {why}");
-    jobs::finish(&state.db, job, Step::Failed, Some(why)).await?;
+    let mut tx = state.db.begin().await?;
+    jobs::finish(&mut *tx, job, Step::Failed, Some(why)).await?;
     if job.kind == Kind::Provision {
         resources::transition(
-            &state.db,
+            &mut *tx,
             &job.resource_id,
             State::Provisioning,
             State::Failed,
         )
         .await?;
     }
-    Ok(())
+    tx.commit().await
 }
 
 /// Grant exchange, config, provision action: each step recorded as it is done.
@@ -233,14 +234,18 @@ async fn provision(
             Step::ConfigSet => {
                 let token = fresh_token(state, job).await?;
                 heroku::mark_provisioned(&state.http, &job.callback_url, &token).await?;
+                // Both or neither: a crash in between must not leave a job that is done for a
+                // resource still provisioning.
+                let mut tx = db.begin().await?;
                 resources::transition(
-                    db,
+                    &mut *tx,
                     &job.resource_id,
                     State::Provisioning,
                     State::Provisioned,
                 )
                 .await?;
-                jobs::finish(db, job, Step::Done, None).await?;
+                jobs::finish(&mut *tx, job, Step::Done, None).await?;
+                tx.commit().await?;
                 return Ok(());
             }
             Step::Done | Step::Failed => return Ok(()),

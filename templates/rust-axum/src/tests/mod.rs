@@ -77,9 +77,12 @@ fn unique() -> String {
 
 fn sqlite() -> TestDb {
     let path = std::env::temp_dir().join(format!("addon-test-{}.sqlite3", unique()));
+    // Created here (an empty file is an empty database) and opened without `mode=rwc`, so a
+    // connection still opening after the test cannot create it again.
+    std::fs::File::create(&path).expect("a temporary file");
     TestDb {
         label: "sqlite",
-        url: format!("sqlite://{}?mode=rwc", path.display()),
+        url: format!("sqlite://{}", path.display()),
         cleanup: Cleanup::File(path),
     }
 }
