@@ -18,14 +18,32 @@ pub const EMBEDDED_URL: &str = "sqlite://data/addon.sqlite3?mode=rwc";
 /// migrations/, embedded in the binary at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// True on a Heroku dyno (Heroku sets `DYNO`, in the release phase too): production.
+pub fn on_heroku() -> bool {
+    std::env::var_os("DYNO").is_some()
+}
+
 /// `DATABASE_URL` when set, else the embedded SQLite file (its directory created on demand).
-pub fn url_from_env() -> std::io::Result<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Ok(url.trim().to_owned()),
-        _ => {
-            std::fs::create_dir_all(EMBEDDED_DIR)?;
-            Ok(EMBEDDED_URL.to_owned())
-        }
+pub fn url_from_env() -> Result<String, String> {
+    let url = choose_url(std::env::var("DATABASE_URL").ok().as_deref(), on_heroku())?;
+    if url == EMBEDDED_URL {
+        std::fs::create_dir_all(EMBEDDED_DIR)
+            .map_err(|e| format!("cannot create {EMBEDDED_DIR}/: {e}"))?;
+    }
+    Ok(url)
+}
+
+/// On Heroku the embedded database is refused: a dyno's filesystem is discarded at every
+/// restart, and every resource with it.
+pub fn choose_url(database_url: Option<&str>, on_heroku: bool) -> Result<String, String> {
+    match database_url.map(str::trim).filter(|url| !url.is_empty()) {
+        Some(url) => Ok(url.to_owned()),
+        None if on_heroku => Err(
+            "DATABASE_URL is not set: on Heroku the embedded database would \
+             be lost with the dyno's filesystem (heroku addons:create heroku-postgresql)"
+                .into(),
+        ),
+        None => Ok(EMBEDDED_URL.to_owned()),
     }
 }
 
@@ -68,6 +86,25 @@ pub async fn migrate(db: &Db) -> Result<(), MigrateError> {
     MIGRATOR.run(db).await
 }
 
+/// The versions in migrations/ that the database has not applied.
+pub async fn pending(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    let applied: Vec<i64> =
+        match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(db)
+            .await
+        {
+            Ok(applied) => applied,
+            // No migrations table: nothing was ever applied.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| m.version)
+        .collect())
+}
+
 /// Now, in Unix epoch milliseconds: how every time is stored.
 pub fn now_ms() -> i64 {
     millis(SystemTime::now())
@@ -81,4 +118,20 @@ pub fn millis(time: SystemTime) -> i64 {
 /// `duration` in milliseconds, for adding to [`now_ms`].
 pub fn ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_or_the_embedded_one_but_not_on_heroku() {
+        let pg = "postgres://u:p@host:5432/db";
+        assert_eq!(choose_url(Some(pg), false).as_deref(), Ok(pg));
+        assert_eq!(choose_url(Some(pg), true).as_deref(), Ok(pg));
+        assert_eq!(choose_url(None, false).as_deref(), Ok(EMBEDDED_URL));
+        assert_eq!(choose_url(Some(" "), false).as_deref(), Ok(EMBEDDED_URL));
+        let why = choose_url(None, true).unwrap_err();
+        assert!(why.starts_with("DATABASE_URL is not set"), "{why}");
+    }
 }

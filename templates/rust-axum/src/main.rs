@@ -54,18 +54,43 @@ async fn main() {
     }
 }
 
-/// Connects to the database and applies pending migrations.
-async fn migrate() -> db::Db {
-    let url = db::url_from_env()
-        .unwrap_or_else(|e| fail(&format!("cannot create {}/: {e}", db::EMBEDDED_DIR)));
+/// Connects to the database named by the environment.
+async fn connect() -> (db::Db, &'static str) {
+    let url = db::url_from_env().unwrap_or_else(|why| fail(&why));
     let where_ = db::describe(&url);
     let pool = db::connect(&url)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot connect to {where_}: {e}")));
+    (pool, where_)
+}
+
+/// Applies pending migrations.
+async fn migrate() -> db::Db {
+    let (pool, where_) = connect().await;
     db::migrate(&pool)
         .await
         .unwrap_or_else(|e| fail(&format!("migrating {where_} failed: {e}")));
     println!("database schema up to date on {where_}");
+    pool
+}
+
+/// On Heroku the release phase migrates before a release takes traffic: the web process only
+/// checks, and refuses to serve a schema it was not built for. Elsewhere (development) it
+/// migrates itself, so that starting is one step.
+async fn database() -> db::Db {
+    if !db::on_heroku() {
+        return migrate().await;
+    }
+    let (pool, where_) = connect().await;
+    let pending = db::pending(&pool)
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot read the migrations of {where_}: {e}")));
+    if !pending.is_empty() {
+        fail(&format!(
+            "migrations {pending:?} are not applied on {where_}: the release phase (the \
+             Procfile's release: line) applies them"
+        ));
+    }
     pool
 }
 
@@ -77,9 +102,7 @@ async fn serve() {
         Err(_) => config::DEFAULT_PORT,
     };
     let settings = Settings::from_env(port).unwrap_or_else(|message| fail(&message));
-    // The release phase has migrated on Heroku already, so this finds nothing to do there; in
-    // development it keeps the schema current without a separate step.
-    let db = migrate().await;
+    let db = database().await;
     let listener = bind(port)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on port {port}: {e}")));

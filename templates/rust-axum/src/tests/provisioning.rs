@@ -391,6 +391,12 @@ async fn migrations_run_once_and_concurrently() {
             db::connect(&db.url).await.unwrap(),
             db::connect(&db.url).await.unwrap(),
         );
+        let all: Vec<i64> = db::MIGRATOR.iter().map(|m| m.version).collect();
+        assert_eq!(
+            db::pending(&a).await.unwrap(),
+            all,
+            "a new database: all to do"
+        );
         let (ra, rb) = tokio::join!(db::migrate(&a), db::migrate(&b));
         // SQLite has no lock for this: one of two concurrent first runs may fail; Postgres waits.
         if db.label == "postgres" {
@@ -404,5 +410,6 @@ async fn migrations_run_once_and_concurrently() {
             .await
             .unwrap();
         assert_eq!(applied, db::MIGRATOR.iter().count() as i64);
+        assert!(db::pending(&a).await.unwrap().is_empty());
     }
 }
