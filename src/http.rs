@@ -80,6 +80,21 @@ pub struct Client {
     verbose: bool,
     /// Strings never printed in verbose output (the password, the salt).
     secrets: Vec<String>,
+    observer: Option<Observer>,
+}
+
+/// Sees every request a client sends, with its outcome: `kensa dev` logs Heroku's calls
+/// to the provider this way.
+pub type Observer = std::sync::Arc<dyn Fn(&Observed<'_>) + Send + Sync>;
+
+/// One request a client sent, and what came of it.
+pub struct Observed<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    /// The body sent (empty for none).
+    pub request: &'a [u8],
+    pub result: Result<&'a Exchange, &'a HttpError>,
+    pub elapsed: Duration,
 }
 
 impl Client {
@@ -95,7 +110,14 @@ impl Client {
             timeout,
             verbose,
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+            observer: None,
         }
+    }
+
+    /// This client, with `observer` told of every request.
+    pub fn observed_by(mut self, observer: Observer) -> Client {
+        self.observer = Some(observer);
+        self
     }
 
     /// Sends one request and reads the whole answer (up to [`BODY_LIMIT`]), within the
@@ -117,6 +139,28 @@ impl Client {
             builder = builder.header("Authorization", format!("Basic {token}"));
         }
         let body = payload.encode();
+        let started = Instant::now();
+        let result = self.send_encoded(method, url, auth, builder, body.clone());
+        if let Some(observer) = &self.observer {
+            observer(&Observed {
+                method,
+                url,
+                request: body.as_ref().map_or(&[][..], |(_, b)| b.as_slice()),
+                result: result.as_ref(),
+                elapsed: started.elapsed(),
+            });
+        }
+        result
+    }
+
+    fn send_encoded(
+        &self,
+        method: &'static str,
+        url: &str,
+        auth: Auth<'_>,
+        mut builder: ureq::http::request::Builder,
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> Result<Exchange, HttpError> {
         if let Some((content_type, _)) = &body {
             builder = builder.header("Content-Type", *content_type);
         }
@@ -298,5 +342,47 @@ impl Exchange {
         } else {
             format!("{}: {}", self.status, self.snippet(200))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_observer_sees_each_request_with_its_body_and_outcome() {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let answering = std::thread::spawn(move || {
+            let request = server.recv().unwrap();
+            request
+                .respond(tiny_http::Response::from_string("{}").with_status_code(201))
+                .unwrap();
+        });
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let client = Client::new(Duration::from_secs(5), false, vec![]).observed_by(Arc::new(
+            move |o: &Observed<'_>| {
+                let status = o.result.map(|x| x.status).map_err(|e| e.to_string());
+                log.lock().unwrap().push((
+                    o.method.to_owned(),
+                    String::from_utf8_lossy(o.request).into_owned(),
+                    status,
+                ));
+            },
+        ));
+        let url = format!("http://127.0.0.1:{port}/r");
+        let body = Payload::Json(serde_json::json!({"a": 1}));
+        client.send("POST", &url, Auth::None, &body, &[]).unwrap();
+        answering.join().unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let gone = format!("http://{}/r", closed.local_addr().unwrap());
+        drop(closed);
+        let _ = client.send("GET", &gone, Auth::None, &Payload::Empty, &[]);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], ("POST".into(), r#"{"a":1}"#.into(), Ok(201)));
+        assert_eq!(seen[1].0, "GET");
+        assert!(seen[1].2.is_err(), "a refused connection is observed too");
     }
 }

@@ -2,13 +2,21 @@
 //! provisioning flow (docs/protocol.md#asynchronous-provisioning). It runs for the duration of a test, accepts each
 //! grant code once before its expiry, issues one Bearer token per add-on, and records what
 //! the provider did so the checks can say exactly what went wrong.
+//!
+//! It is also observable and persistable, for `kensa dev`'s session-long local Heroku: a
+//! log of every call in both directions ([`Call`], secrets masked: the provider's calls to
+//! this fake, and Heroku's calls to the provider that its owner reports with
+//! [`FakeHeroku::record_call`]), live to [`FakeHeroku::subscribe`]rs, and its whole state
+//! as a [`Snapshot`] that [`FakeHeroku::start_at`] restores (grants, tokens, add-ons, calls).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, Server};
 
@@ -25,7 +33,7 @@ pub struct Grant {
 }
 
 /// What the provider did for one add-on, as the fake saw it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AddonRecord {
     /// `Ok(())` once the grant was exchanged, or why the last attempt was refused.
     pub exchange: Option<Result<(), String>>,
@@ -37,6 +45,74 @@ pub struct AddonRecord {
     pub deprovisioned: Option<Result<(), String>>,
 }
 
+/// How many calls the log keeps: the newest, so a long session stays small.
+pub const CALL_LOG_LIMIT: usize = 1000;
+
+/// Which way a logged call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The provider called Heroku (this fake): the grant exchange, the Platform API.
+    ToHeroku,
+    /// Heroku called the provider: provision, plan change, SSO, deprovision.
+    ToProvider,
+}
+
+/// One request and its answer, as the call log keeps it: bodies with every secret masked
+/// (see [`mask_body`]), so the log can be shown and saved as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    /// Position in the log, from 1; assigned when recorded.
+    pub seq: u64,
+    /// When the answer came, RFC 3339 with milliseconds.
+    pub at: String,
+    pub direction: Direction,
+    /// Heroku's uuid of the add-on the call is about, when known.
+    pub addon: Option<String>,
+    pub method: String,
+    /// The path (calls to the fake) or the whole URL (calls to the provider).
+    pub target: String,
+    pub request: String,
+    /// `None` when no answer came (the error is in `response`).
+    pub status: Option<u16>,
+    pub response: String,
+    pub millis: u64,
+}
+
+impl Call {
+    /// A call to log; `seq` and `at` are set when it is recorded.
+    pub fn new(direction: Direction, method: &str, target: &str) -> Call {
+        Call {
+            seq: 0,
+            at: String::new(),
+            direction,
+            addon: None,
+            method: method.to_owned(),
+            target: target.to_owned(),
+            request: String::new(),
+            status: None,
+            response: String::new(),
+            millis: 0,
+        }
+    }
+}
+
+/// Everything the fake knows, to save and restore (`kensa dev` keeps it in `.kensa/dev/`).
+/// It holds live tokens: store it as a secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The port it listened on, tried first on restore so a provider that kept a
+    /// `callback_url` can still reach it.
+    pub port: u16,
+    /// code → (uuid, expiry in seconds since the epoch, used).
+    grants: BTreeMap<String, (String, u64, bool)>,
+    /// access token → uuid.
+    tokens: BTreeMap<String, String>,
+    addons: BTreeMap<String, AddonRecord>,
+    strays: Vec<String>,
+    calls: Vec<Call>,
+}
+
 #[derive(Default)]
 struct State {
     grants: HashMap<String, (String, SystemTime, bool)>, // code → (uuid, expiry, used)
@@ -45,6 +121,40 @@ struct State {
     client_secret: Option<String>,
     /// Refused calls that name no known add-on (unknown uuid, code or route).
     strays: Vec<String>,
+    calls: VecDeque<Call>,
+    last_seq: u64,
+    subscribers: Vec<Sender<Call>>,
+}
+
+impl State {
+    /// Numbers, stamps, keeps and broadcasts a call; subscribers that hung up are dropped.
+    fn log(&mut self, mut call: Call) {
+        self.last_seq += 1;
+        call.seq = self.last_seq;
+        call.at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        self.subscribers.retain(|s| s.send(call.clone()).is_ok());
+        if self.calls.len() == CALL_LOG_LIMIT {
+            self.calls.pop_front();
+        }
+        self.calls.push_back(call);
+    }
+}
+
+impl State {
+    fn restore(&mut self, saved: Snapshot) {
+        self.grants = saved
+            .grants
+            .into_iter()
+            .map(|(code, (uuid, expiry, used))| {
+                (code, (uuid, UNIX_EPOCH + Duration::from_secs(expiry), used))
+            })
+            .collect();
+        self.tokens = saved.tokens.into_iter().collect();
+        self.addons = saved.addons.into_iter().collect();
+        self.strays = saved.strays;
+        self.last_seq = saved.calls.last().map_or(0, |c| c.seq);
+        self.calls = saved.calls.into_iter().collect();
+    }
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
@@ -60,20 +170,33 @@ impl FakeHeroku {
     /// Starts on 127.0.0.1 and a free port. With `client_secret`, token exchanges must
     /// present it; without, any non-empty secret is accepted.
     pub fn start(client_secret: Option<String>) -> std::io::Result<FakeHeroku> {
-        let server = Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
+        FakeHeroku::start_at(client_secret, None)
+    }
+
+    /// [`FakeHeroku::start`] with the state of `restore`, on its port when that is free
+    /// (else on a free one).
+    pub fn start_at(
+        client_secret: Option<String>,
+        restore: Option<Snapshot>,
+    ) -> std::io::Result<FakeHeroku> {
+        let wanted = restore.as_ref().map_or(0, |s| s.port);
+        let server = Server::http(("127.0.0.1", wanted))
+            .or_else(|_| Server::http("127.0.0.1:0"))
+            .map_err(std::io::Error::other)?;
         let port = server
             .server_addr()
             .to_ip()
             .map(|a| a.port())
             .ok_or_else(|| std::io::Error::other("no TCP address"))?;
         let server = Arc::new(server);
-        let shared: Shared = Arc::new((
-            Mutex::new(State {
-                client_secret,
-                ..State::default()
-            }),
-            Condvar::new(),
-        ));
+        let mut state = State {
+            client_secret,
+            ..State::default()
+        };
+        if let Some(saved) = restore {
+            state.restore(saved);
+        }
+        let shared: Shared = Arc::new((Mutex::new(state), Condvar::new()));
         let thread = {
             let (server, shared) = (server.clone(), shared.clone());
             std::thread::spawn(move || {
@@ -110,6 +233,54 @@ impl FakeHeroku {
             .insert(code.clone(), (uuid.to_owned(), expires_at, false));
         state.addons.entry(uuid.to_owned()).or_default();
         Grant { code, expires_at }
+    }
+
+    /// Every call from now on, as it is logged. Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> Receiver<Call> {
+        let (sender, receiver) = channel();
+        self.lock().subscribers.push(sender);
+        receiver
+    }
+
+    /// The calls logged so far (the newest [`CALL_LOG_LIMIT`]), oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.iter().cloned().collect()
+    }
+
+    /// Logs a call the fake did not serve itself: Heroku's calls to the provider.
+    pub fn record_call(&self, call: Call) {
+        self.lock().log(call);
+        self.shared.1.notify_all();
+    }
+
+    /// Everything the fake knows, to save; [`FakeHeroku::start_at`] restores it.
+    pub fn snapshot(&self) -> Snapshot {
+        let port = self
+            .base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let state = self.lock();
+        let secs = |t: &SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Snapshot {
+            port,
+            grants: state
+                .grants
+                .iter()
+                .map(|(code, (uuid, expiry, used))| {
+                    (code.clone(), (uuid.clone(), secs(expiry), *used))
+                })
+                .collect(),
+            tokens: state.tokens.clone().into_iter().collect(),
+            addons: state.addons.clone().into_iter().collect(),
+            strays: state.strays.clone(),
+            calls: state.calls.iter().cloned().collect(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.0.lock().expect("fake state")
     }
 
     /// The refused calls that named no add-on kensa provisioned: a provider calling the
@@ -178,6 +349,7 @@ impl Drop for FakeHeroku {
 }
 
 fn handle(shared: &Shared, mut request: Request) {
+    let started = Instant::now();
     let body = read_body(&mut request);
     let method = request.method().clone();
     let path = request.url().split('?').next().unwrap_or("").to_owned();
@@ -241,9 +413,28 @@ fn handle(shared: &Shared, mut request: Request) {
             (404, error("not_found", &why))
         }
     };
+    let addon = match segments.as_slice() {
+        ["oauth", "token"] => {
+            let form: HashMap<String, String> =
+                url::form_urlencoded::parse(&body).into_owned().collect();
+            let code = form.get("code").map(String::as_str).unwrap_or("");
+            state.grants.get(code).map(|(uuid, _, _)| uuid.clone())
+        }
+        ["addons", uuid, ..] if state.addons.contains_key(*uuid) => Some((*uuid).to_owned()),
+        _ => None,
+    };
+    let answer_text = answer.to_string();
+    state.log(Call {
+        addon,
+        request: mask_body(&body),
+        status: Some(status),
+        response: mask_body(answer_text.as_bytes()),
+        millis: started.elapsed().as_millis() as u64,
+        ..Call::new(Direction::ToHeroku, method.as_str(), &path)
+    });
     drop(state);
     changed.notify_all();
-    let response = Response::from_data(answer.to_string().into_bytes())
+    let response = Response::from_data(answer_text.into_bytes())
         .with_status_code(status)
         .with_header(Header::from_bytes("Content-Type", "application/json").expect("valid header"));
     let _ = request.respond(response);
@@ -269,6 +460,71 @@ fn read_body(request: &mut Request) -> Vec<u8> {
     let mut body = Vec::new();
     let _ = request.as_reader().take(length).read_to_end(&mut body);
     body
+}
+
+/// Names whose values are secrets wherever they appear in a body, JSON or form.
+const SECRET_NAMES: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "code",
+    "password",
+    "token",
+    "resource_token",
+    "user_scoped_resource_token",
+    "session_nonce",
+    "logplex_token",
+    "log_drain_token",
+    "log_input_url",
+];
+
+/// What a masked value shows.
+pub const MASK: &str = "••••••";
+
+/// A body as the call log keeps it: JSON pretty-printed, a form as `name=value` lines, other
+/// text as it is (up to 4 KiB); the value of every [`SECRET_NAMES`] name and every config
+/// var value (`"config"` objects and `{"name", "value"}` lists) replaced by [`MASK`].
+pub fn mask_body(body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    if let Ok(mut value) = serde_json::from_slice::<Value>(body) {
+        mask_json(&mut value, false);
+        return serde_json::to_string_pretty(&value).unwrap_or_default();
+    }
+    let text = String::from_utf8_lossy(body);
+    let form_like = !text.contains(char::is_whitespace) && text.contains('=');
+    if form_like {
+        return url::form_urlencoded::parse(body)
+            .map(|(k, v)| {
+                let secret = SECRET_NAMES.contains(&k.as_ref());
+                format!("{k}={}", if secret { MASK } else { &v })
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    text.chars().take(4096).collect()
+}
+
+/// Masks secrets in place; `config` says the values of this object are config vars.
+fn mask_json(value: &mut Value, config: bool) {
+    match value {
+        Value::Object(map) => {
+            let is_config_item = map.contains_key("name") && map.contains_key("value");
+            for (key, v) in map.iter_mut() {
+                let secret = SECRET_NAMES.contains(&key.as_str())
+                    || (config && !v.is_object())
+                    || (is_config_item && key == "value");
+                if secret && !v.is_null() {
+                    *v = Value::String(MASK.to_owned());
+                } else {
+                    mask_json(v, key == "config" && v.is_object());
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_json(v, false)),
+        _ => {}
+    }
 }
 
 fn error(id: &str, message: &str) -> Value {
@@ -535,6 +791,82 @@ mod tests {
         let head = "POST /oauth/token HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQBAAAAAAIAAAAA\r\nContent-Type: application/x-www-form-urlencoded";
         let (status, _) = raw(&fake, head, &token_request(&grant.code, "any"));
         assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn every_call_is_logged_masked_and_broadcast_and_the_state_survives_a_restart() {
+        let fake = FakeHeroku::start(Some("s3cret".into())).unwrap();
+        let live = fake.subscribe();
+        let grant = fake.grant("u5");
+        let form = "POST /oauth/token HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded";
+        let (_, answer) = raw(&fake, form, &token_request(&grant.code, "s3cret"));
+        let token = answer["access_token"].as_str().unwrap().to_owned();
+        let patch =
+            format!("PATCH /addons/u5/config HTTP/1.1\r\nAuthorization: Bearer {token}\r\n{API}");
+        let config = r#"{"config":[{"name":"X_URL","value":"postgres://u:pw@db/x"}]}"#;
+        assert_eq!(raw(&fake, &patch, config).0, 200);
+        let mut outgoing = Call::new(
+            Direction::ToProvider,
+            "DELETE",
+            "http://localhost:5000/heroku/resources/1",
+        );
+        outgoing.status = Some(204);
+        fake.record_call(outgoing);
+
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls.iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        let exchange = &calls[0];
+        assert_eq!(
+            (exchange.direction, exchange.addon.as_deref()),
+            (Direction::ToHeroku, Some("u5"))
+        );
+        assert_eq!(
+            (
+                exchange.method.as_str(),
+                exchange.target.as_str(),
+                exchange.status
+            ),
+            ("POST", "/oauth/token", Some(200))
+        );
+        let everything = serde_json::to_string(&calls).unwrap();
+        for secret in ["s3cret", grant.code.as_str(), token.as_str(), "pw@db"] {
+            assert!(
+                !everything.contains(secret),
+                "{secret} leaked: {everything}"
+            );
+        }
+        assert!(exchange.request.contains("grant_type=authorization_code"));
+        assert!(calls[1].request.contains("X_URL"));
+        assert_eq!(calls[2].direction, Direction::ToProvider);
+        let heard: Vec<u64> = live.try_iter().map(|c| c.seq).collect();
+        assert_eq!(heard, [1, 2, 3], "subscribers hear every call");
+
+        // Restored, the provider's token still works, and the log goes on numbering.
+        let saved: Snapshot =
+            serde_json::from_str(&serde_json::to_string(&fake.snapshot()).unwrap()).unwrap();
+        drop(fake);
+        let again = FakeHeroku::start_at(Some("s3cret".into()), Some(saved)).unwrap();
+        let action = format!(
+            "POST /addons/u5/actions/provision HTTP/1.1\r\nAuthorization: Bearer {token}\r\n{API}"
+        );
+        assert_eq!(raw(&again, &action, "").0, 200);
+        assert_eq!(again.record("u5").provisioned, Some(Ok(())));
+        assert_eq!(again.record("u5").config.len(), 1);
+        assert_eq!(again.calls().last().unwrap().seq, 4);
+    }
+
+    #[test]
+    fn masking_keeps_the_shape_and_hides_the_values() {
+        let masked = mask_body(br#"{"id":"1","config":{"A_URL":"secret-url"},"token":"t"}"#);
+        assert!(masked.contains("\"A_URL\": \"••••••\""), "{masked}");
+        assert!(masked.contains("\"token\": \"••••••\""), "{masked}");
+        assert!(masked.contains("\"id\": \"1\""), "{masked}");
+        assert_eq!(
+            mask_body(b"grant_type=refresh_token&refresh_token=abc"),
+            "grant_type=refresh_token\nrefresh_token=••••••"
+        );
+        assert_eq!(mask_body(b""), "");
     }
 
     #[test]

@@ -31,8 +31,9 @@ pub struct Provider<'a> {
     pub endpoint: Endpoint,
     pub production: bool,
     pub client: Client,
-    /// Heroku's identity service and Platform API on loopback (v3, test URLs only).
-    pub heroku: Option<fake_heroku::FakeHeroku>,
+    /// Heroku's identity service and Platform API on loopback (v3, test URLs only); shared
+    /// with `kensa dev`, whose local Heroku outlives one run.
+    pub heroku: Option<std::sync::Arc<fake_heroku::FakeHeroku>>,
     /// Wait for the asynchronous flow even when the provider answers 200.
     pub force_async: bool,
     pub async_timeout: Duration,

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -13,7 +14,7 @@ use super::report::{
     human::Human, json::Json, junit::Junit, Format, LeftInPlace, Recorder, Report, Reporter, Stage,
 };
 use super::{command, deprovision, options, planchange, provision, sso, Provider, Resource};
-use crate::http::Client;
+use crate::http::{Client, Observer};
 use crate::interrupt;
 use crate::manifest::{dotenv, validate, Manifest};
 use crate::registry;
@@ -68,7 +69,28 @@ pub struct Options {
     pub async_timeout: Duration,
 }
 
+/// What a caller that owns a longer session (`kensa dev`) lends a run: its local Heroku
+/// (else the run starts its own), an observer of every call to the provider, and a
+/// reporter (else the one `--format` names, on stdout).
+#[derive(Default)]
+pub struct Hooks {
+    pub heroku: Option<Arc<FakeHeroku>>,
+    pub observer: Option<Observer>,
+    pub reporter: Option<Box<dyn Reporter>>,
+}
+
 pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCode> {
+    let report = test_with(manifest_path, which, opts, Hooks::default())?;
+    Ok(exit_code(&report))
+}
+
+/// [`test`] with what a longer session lends it; returns the report.
+pub fn test_with(
+    manifest_path: &Path,
+    which: Step,
+    opts: &Options,
+    hooks: Hooks,
+) -> Result<Report> {
     let provision_options = match &which {
         Step::Provision { options, .. } => options::parse(options)?,
         _ => Default::default(),
@@ -87,6 +109,7 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
         manifest_path,
         &manifest,
         opts,
+        hooks,
         |rec, provider| match which {
             Step::Manifest => None,
             Step::Provision { redeliver, .. } => {
@@ -139,7 +162,7 @@ pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCod
         deprovisioned.as_deref(),
         &provisioned_plan,
     )?;
-    Ok(exit_code(&report))
+    Ok(report)
 }
 
 impl Step {
@@ -189,16 +212,22 @@ pub fn run(manifest_path: &Path, opts: &Options, argv: &[String]) -> Result<Exit
     let manifest = Manifest::load(manifest_path)?;
     interrupt::catch();
     let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
-    let report = session(manifest_path, &manifest, opts, |rec, provider| {
-        lifecycle(rec, provider, |rec, provider, resource| {
-            let machine = opts.format != Format::Human;
-            command::run(rec, argv, &resource.config, machine);
-            if !interrupt::interrupted() {
-                planchange::run(rec, provider, resource, change);
-            }
-        });
-        None
-    })?;
+    let report = session(
+        manifest_path,
+        &manifest,
+        opts,
+        Hooks::default(),
+        |rec, provider| {
+            lifecycle(rec, provider, |rec, provider, resource| {
+                let machine = opts.format != Format::Human;
+                command::run(rec, argv, &resource.config, machine);
+                if !interrupt::interrupted() {
+                    planchange::run(rec, provider, resource, change);
+                }
+            });
+            None
+        },
+    )?;
     Ok(exit_code(&report))
 }
 
@@ -224,6 +253,7 @@ fn session(
     manifest_path: &Path,
     manifest: &Manifest,
     opts: &Options,
+    hooks: Hooks,
     calls: impl FnOnce(&mut Recorder, &Provider) -> Option<Resource>,
 ) -> Result<Report> {
     let target_name = if opts.production {
@@ -232,10 +262,11 @@ fn session(
         "test"
     };
     let shown = manifest_path.display().to_string();
-    let mut reporter: Box<dyn Reporter> = match opts.format {
-        Format::Human => Box::new(Human::new(anstream::stdout())),
-        Format::Json => Box::new(Json::new(std::io::stdout(), shown.clone(), target_name)),
-        Format::Junit => Box::new(Junit::new(std::io::stdout())),
+    let mut reporter: Box<dyn Reporter> = match (hooks.reporter, opts.format) {
+        (Some(reporter), _) => reporter,
+        (None, Format::Human) => Box::new(Human::new(anstream::stdout())),
+        (None, Format::Json) => Box::new(Json::new(std::io::stdout(), shown.clone(), target_name)),
+        (None, Format::Junit) => Box::new(Junit::new(std::io::stdout())),
     };
     let mut rec = Recorder::new(reporter.as_mut());
     rec.section(Stage::Manifest, format!("manifest {shown}"));
@@ -246,14 +277,21 @@ fn session(
     if !rec.failed() {
         if let Some(endpoint) = manifest.endpoint(opts.production) {
             // The provider under test can only call back to this machine on test URLs.
-            let heroku = (manifest.is_v3() && !opts.production)
-                .then(|| FakeHeroku::start(client_secret(manifest_path)))
-                .transpose()?;
+            let heroku = match hooks.heroku {
+                Some(heroku) => Some(heroku),
+                None => (manifest.is_v3() && !opts.production)
+                    .then(|| FakeHeroku::start(client_secret(manifest_path)).map(Arc::new))
+                    .transpose()?,
+            };
+            let mut client = Client::new(opts.timeout, opts.verbose, manifest.secrets());
+            if let Some(observer) = hooks.observer {
+                client = client.observed_by(observer);
+            }
             let provider = Provider {
                 manifest,
                 endpoint,
                 production: opts.production,
-                client: Client::new(opts.timeout, opts.verbose, manifest.secrets()),
+                client,
                 heroku,
                 force_async: opts.force_async,
                 async_timeout: opts.async_timeout,
@@ -281,7 +319,7 @@ fn session(
 
 /// The provider's OAuth client secret, which the fake identity service checks when known:
 /// `HEROKU_CLIENT_SECRET` from the environment, else from the `.env` beside the manifest.
-fn client_secret(manifest_path: &Path) -> Option<String> {
+pub fn client_secret(manifest_path: &Path) -> Option<String> {
     if let Some(secret) = std::env::var("HEROKU_CLIENT_SECRET")
         .ok()
         .filter(|s| !s.is_empty())
