@@ -48,6 +48,35 @@ pub fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
+/// Creates `dir` and any missing parents; returns the directories it created, outermost
+/// first, so a caller whose later write fails can take them away again with
+/// [`remove_created`] and leave nothing behind.
+pub fn create_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let missing: Vec<PathBuf> = dir
+        .ancestors()
+        .filter(|d| !d.as_os_str().is_empty())
+        .take_while(|d| fs::symlink_metadata(d).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    let mut created = Vec::new();
+    for d in missing.into_iter().rev() {
+        if let Err(e) = fs::create_dir(&d) {
+            remove_created(&created);
+            return Err(e);
+        }
+        created.push(d);
+    }
+    Ok(created)
+}
+
+/// Removes directories [`create_dirs`] made, innermost first; one that is no longer empty
+/// (something else wrote there meanwhile) stays.
+pub fn remove_created(created: &[PathBuf]) {
+    for d in created.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
 /// tempfile adds `at path "<dir>/.tmpXXXX"` to its errors: a name the user never sees on
 /// disk. The OS error alone says what went wrong; the caller names the path it was for.
 pub fn without_temp_path(err: io::Error) -> io::Error {

@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// The exit status after Ctrl-C: 128 + SIGINT, what a shell reports for a process the
+/// signal ended, so scripts see an interrupted kensa the same whether or not it cleaned up.
+pub const EXIT_CODE: u8 = 130;
+
 /// From now on Ctrl-C sets the flag instead of killing kensa.
 pub fn catch() {
     // Failing to install (already installed) only loses the nicety, never correctness.

@@ -35,6 +35,7 @@ pub mod state;
 pub mod verdict;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -77,20 +78,56 @@ where
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     use cli::Command;
-    let manifest = &cli.filename;
+    let before_command = cli.filename;
+    let given = |own: Option<PathBuf>| cli::manifest_given(own, before_command.clone());
+    // The manifest a command reads: given, or found from the current directory upwards.
+    let find = |own: Option<PathBuf>| manifest::locate(given(own).as_deref());
+    if before_command.is_some() && !cli.command.takes_manifest() {
+        return Err(UsageError(format!(
+            "-f/--filename names a manifest, and `kensa {}` reads none",
+            cli.command.name()
+        ))
+        .into());
+    }
     match cli.command {
-        Command::Init(args) => scaffold::init::run(manifest, args.into()),
+        Command::Init(args) => {
+            let path = given(args.filename.clone())
+                .unwrap_or_else(|| PathBuf::from(manifest::DEFAULT_FILE));
+            scaffold::init::run(&path, args.into())
+        }
         Command::Create(args) => scaffold::create::run(args.into()),
         Command::Templates(args) => scaffold::list::run(args.json),
         Command::Test(args) => {
-            let step = args.test.map_or(check::suite::Step::All, Into::into);
-            check::suite::test(manifest, step, &(&args.opts).into())
+            let (step, opts, own) = args.session()?;
+            check::suite::test(given(own).as_deref(), step, &opts)
         }
-        Command::Run(args) => check::suite::run(manifest, &(&args.opts).into(), &args.command),
-        Command::Sso(args) => signin::run(manifest, args.into()),
-        Command::Push(args) => platform::push(manifest, &(&args.platform).into()),
-        Command::Pull(args) => platform::pull(manifest, (&args).into(), &(&args.platform).into()),
-        Command::Diff(args) => platform::diff(manifest, &(&args.platform).into()),
+        Command::Run(args) => {
+            let opts = args.options();
+            let own = given(args.report.manifest.filename);
+            check::suite::run(own.as_deref(), &opts, &args.command)
+        }
+        Command::Sso(args) => {
+            let path = find(args.manifest.filename.clone())?;
+            signin::run(&path, args.into())
+        }
+        Command::Push(args) => {
+            platform::push(&find(args.manifest.filename)?, &(&args.platform).into())
+        }
+        Command::Pull(args) => {
+            // Pull replaces the project's manifest when there is one, else writes one here.
+            let path = match given(args.filename.clone()) {
+                Some(path) => path,
+                None => std::env::current_dir()
+                    .ok()
+                    .and_then(|here| manifest::search_upwards(&here).ok())
+                    .filter(|found| !found.legacy)
+                    .map_or_else(|| PathBuf::from(manifest::DEFAULT_FILE), |f| f.path),
+            };
+            platform::pull(&path, (&args).into(), &(&args.platform).into())
+        }
+        Command::Diff(args) => {
+            platform::diff(&find(args.manifest.filename)?, &(&args.platform).into())
+        }
         Command::Completions(args) => cli::docs::completions(args),
         Command::Man(args) => cli::docs::man(args),
     }

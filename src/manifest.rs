@@ -16,6 +16,12 @@ use crate::slug;
 
 pub const DEFAULT_FILE: &str = "addon-manifest.json";
 
+/// The name older tooling (the Ruby kensa gem's templates) wrote; still read, with a warning.
+pub const LEGACY_FILE: &str = "addon_manifest.json";
+
+/// Environment variable naming the manifest, as `-f` does.
+pub const ENV_VAR: &str = "KENSA_MANIFEST";
+
 /// Regions Heroku has offered add-ons in; `*` means all of them.
 pub const KNOWN_REGIONS: &[&str] = &[
     "us",
@@ -51,6 +57,72 @@ pub enum ManifestError {
     NotObject { path: PathBuf, found: &'static str },
     #[error("{}: the manifest is empty; `kensa init` writes one", path.display())]
     Empty { path: PathBuf },
+    #[error(
+        "no {DEFAULT_FILE} in {} or a parent directory up to {}\n\
+         run `kensa init` to write one here, `kensa create DIR --template NAME` to start a new \
+         provider service with one, or pass -f PATH (or set {ENV_VAR}) to use one elsewhere",
+        start.display(),
+        stop.display()
+    )]
+    NotFound { start: PathBuf, stop: PathBuf },
+}
+
+/// The manifest a command works on: `given` (`-f` or `KENSA_MANIFEST`) as it is; otherwise
+/// the nearest [`DEFAULT_FILE`] in the current directory or a parent of it, up to the root
+/// of the git repository it is in (or of the file system outside one), so every command
+/// works from anywhere in a project. A [`LEGACY_FILE`] is used when no [`DEFAULT_FILE`]
+/// sits beside it, with a warning.
+pub fn locate(given: Option<&Path>) -> Result<PathBuf, ManifestError> {
+    if let Some(path) = given {
+        return Ok(path.to_owned());
+    }
+    let start = std::env::current_dir().map_err(|source| ManifestError::Read {
+        path: PathBuf::from(DEFAULT_FILE),
+        source,
+    })?;
+    let found = search_upwards(&start)?;
+    if found.legacy {
+        crate::output::warn(&format!(
+            "using {}, the name older tooling wrote; rename it to {DEFAULT_FILE} \
+             (kensa reads both, and writes {DEFAULT_FILE})",
+            found.path.display()
+        ));
+    }
+    Ok(found.path)
+}
+
+/// A manifest found by [`search_upwards`], as a path relative to where the search began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    /// Found under [`LEGACY_FILE`].
+    pub legacy: bool,
+}
+
+/// The nearest manifest in `start` or its parents, stopping after the directory that
+/// holds `.git` (a repository root; a file in a worktree) or at the file-system root.
+pub fn search_upwards(start: &Path) -> Result<Found, ManifestError> {
+    let mut relative = PathBuf::new();
+    for dir in start.ancestors() {
+        for (name, legacy) in [(DEFAULT_FILE, false), (LEGACY_FILE, true)] {
+            if fs::symlink_metadata(dir.join(name)).is_ok() {
+                let path = if relative.as_os_str().is_empty() {
+                    PathBuf::from(name)
+                } else {
+                    relative.join(name)
+                };
+                return Ok(Found { path, legacy });
+            }
+        }
+        if fs::symlink_metadata(dir.join(".git")).is_ok() || dir.parent().is_none() {
+            return Err(ManifestError::NotFound {
+                start: start.to_owned(),
+                stop: dir.to_owned(),
+            });
+        }
+        relative.push("..");
+    }
+    unreachable!("the last ancestor has no parent")
 }
 
 /// How a new manifest's SSO URLs are shaped.
@@ -399,5 +471,69 @@ mod tests {
     fn a_non_object_is_refused() {
         let err = Manifest::parse(b"[1]", Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("found an array"), "{err}");
+    }
+
+    fn tree(files: &[&str]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = root.path().join(f);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if f.ends_with('/') {
+                fs::create_dir_all(&path).unwrap();
+            } else {
+                fs::write(&path, "{}").unwrap();
+            }
+        }
+        root
+    }
+
+    #[test]
+    fn the_manifest_is_found_in_a_parent_directory() {
+        let root = tree(&["proj/.git/", "proj/addon-manifest.json", "proj/src/deep/"]);
+        let found = search_upwards(&root.path().join("proj/src/deep")).unwrap();
+        assert_eq!(
+            found,
+            Found {
+                path: PathBuf::from("../../addon-manifest.json"),
+                legacy: false
+            }
+        );
+        let here = search_upwards(&root.path().join("proj")).unwrap();
+        assert_eq!(here.path, PathBuf::from(DEFAULT_FILE));
+    }
+
+    #[test]
+    fn the_search_stops_at_the_repository_root() {
+        // A manifest above the repository belongs to something else.
+        let root = tree(&["addon-manifest.json", "repo/.git", "repo/sub/"]);
+        let err = search_upwards(&root.path().join("repo/sub")).unwrap_err();
+        let ManifestError::NotFound { stop, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(stop, &root.path().join("repo"));
+    }
+
+    #[test]
+    fn the_older_name_is_found_and_flagged_and_the_current_one_wins() {
+        let root = tree(&[
+            "a/addon_manifest.json",
+            "b/addon_manifest.json",
+            "b/addon-manifest.json",
+        ]);
+        let a = search_upwards(&root.path().join("a")).unwrap();
+        assert_eq!((a.path.to_str(), a.legacy), (Some(LEGACY_FILE), true));
+        let b = search_upwards(&root.path().join("b")).unwrap();
+        assert_eq!((b.path.to_str(), b.legacy), (Some(DEFAULT_FILE), false));
+    }
+
+    #[test]
+    fn not_found_says_what_to_run() {
+        let root = tree(&["repo/.git/"]);
+        let text = search_upwards(&root.path().join("repo"))
+            .unwrap_err()
+            .to_string();
+        for needle in ["kensa init", "kensa create", "-f PATH", "KENSA_MANIFEST"] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
     }
 }

@@ -31,6 +31,32 @@ pub fn warn(message: &str) {
     let _ = writeln!(anstream::stderr(), "{WARN}warning:{WARN:#} {message}");
 }
 
+/// How to run this kensa again from any directory, for the commands kensa suggests: `kensa`
+/// when that name on `PATH` is this very binary; otherwise its full path (shell-quoted),
+/// which is what works after `cargo run -- create …` in a clone, before `cargo install`.
+pub fn kensa_command() -> String {
+    let Some(this) = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+    else {
+        return "kensa".to_owned();
+    };
+    let on_path = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("kensa"))
+        .find(|candidate| candidate.is_file());
+    match on_path.and_then(|p| std::fs::canonicalize(p).ok()) {
+        Some(found) if found == this => "kensa".to_owned(),
+        _ => shell_quote(&this.display().to_string()),
+    }
+}
+
+/// Whether [`kensa_command`] had to spell out a path: `kensa` is not this binary on `PATH`.
+pub fn kensa_is_on_path() -> bool {
+    kensa_command() == "kensa"
+}
+
 /// Quotes a word for a POSIX shell when it needs it, so printed commands can be pasted.
 pub fn shell_quote(text: &str) -> String {
     let plain = !text.is_empty()

@@ -82,18 +82,38 @@ pub fn check_values(rec: &mut Recorder, provider: &Provider, config: &Map<String
         }),
     );
 
-    let bad_urls: Vec<String> = config
-        .iter()
-        .filter(|(k, _)| k.ends_with("_URL"))
-        .filter_map(|(k, v)| {
-            let text = v.as_str()?;
-            config_url_problem(text, provider.production).map(|why| format!("{k}={text:?} {why}"))
-        })
-        .collect();
     rec.note(
         &registry::config::URLS,
-        Verdict::check(bad_urls.is_empty(), || bad_urls.join("; ")),
+        urls_verdict(config, provider.production),
     );
+}
+
+/// Every `_URL` value that is a string must be a usable URL. One that is not a string at
+/// all cannot be judged as a URL: the check says so (SKIP) instead of passing it; the
+/// strings check above already fails it.
+fn urls_verdict(config: &Map<String, Value>, production: bool) -> Verdict {
+    let urls = || config.iter().filter(|(k, _)| k.ends_with("_URL"));
+    let bad_urls: Vec<String> = urls()
+        .filter_map(|(k, v)| {
+            let text = v.as_str()?;
+            config_url_problem(text, production).map(|why| format!("{k}={text:?} {why}"))
+        })
+        .collect();
+    if !bad_urls.is_empty() {
+        return Verdict::Fail(bad_urls.join("; "));
+    }
+    let not_strings: Vec<String> = urls()
+        .filter(|(_, v)| !v.is_string())
+        .map(|(k, v)| format!("{k} is {}", crate::manifest::json_type(v)))
+        .collect();
+    if not_strings.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Skip(format!(
+            "{}, not a string, so it was not checked as a URL",
+            not_strings.join(", ")
+        ))
+    }
 }
 
 /// Why a `_URL` config value is no use to the app: any scheme goes (postgres://, redis://),
@@ -114,4 +134,44 @@ fn config_url_problem(text: &str, production: bool) -> Option<&'static str> {
         return Some("points at this machine, which a Heroku app cannot reach");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn verdict(config: Value) -> Verdict {
+        urls_verdict(config.as_object().unwrap(), false)
+    }
+
+    #[test]
+    fn regression_config_url_check_passed_a_value_that_is_not_a_string() {
+        assert_eq!(
+            verdict(json!({"A_URL": 42})),
+            Verdict::Skip("A_URL is a number, not a string, so it was not checked as a URL".into())
+        );
+        assert_eq!(
+            verdict(json!({"A_URL": null, "B_URL": ["x"]})),
+            Verdict::Skip(
+                "A_URL is null, B_URL is an array, not a string, so it was not checked as a URL"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_string_url_still_fails_beside_a_non_string() {
+        let v = verdict(json!({"A_URL": 42, "B_URL": "nope"}));
+        assert!(v.is_fail(), "{v:?}");
+    }
+
+    #[test]
+    fn string_urls_pass() {
+        assert_eq!(
+            verdict(json!({"A_URL": "postgres://u:p@db.example.com/x"})),
+            Verdict::Pass
+        );
+        assert_eq!(verdict(json!({"OTHER": 1})), Verdict::Pass);
+    }
 }

@@ -16,7 +16,7 @@ use super::report::{
 use super::{command, deprovision, options, planchange, provision, sso, Provider, Resource};
 use crate::http::{Client, Observer};
 use crate::interrupt;
-use crate::manifest::{dotenv, validate, Manifest};
+use crate::manifest::{self, dotenv, validate, Manifest};
 use crate::registry;
 use crate::state::{self, LastResource};
 use crate::verdict::Verdict;
@@ -24,6 +24,10 @@ use crate::verdict::Verdict;
 /// Default plan for provisioning, and for `all`/`run` the plan-change target.
 pub const PROVISION_PLAN: &str = "test";
 pub const CHANGE_PLAN: &str = "foo";
+/// Default deadline of each answer (`--timeout`).
+pub const TIMEOUT: Duration = Duration::from_secs(25);
+/// Default wait for the provider's asynchronous callbacks (`--async-timeout`).
+pub const ASYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which of Heroku's calls `kensa test` makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,20 @@ pub struct Options {
     pub async_timeout: Duration,
 }
 
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            production: false,
+            plan: None,
+            timeout: TIMEOUT,
+            format: Format::Human,
+            verbose: false,
+            force_async: false,
+            async_timeout: ASYNC_TIMEOUT,
+        }
+    }
+}
+
 /// What a caller that owns a longer session (`kensa dev`) lends a run: its local Heroku
 /// (else the run starts its own), an observer of every call to the provider, and a
 /// reporter (else the one `--format` names, on stdout).
@@ -79,8 +97,15 @@ pub struct Hooks {
     pub reporter: Option<Box<dyn Reporter>>,
 }
 
-pub fn test(manifest_path: &Path, which: Step, opts: &Options) -> Result<ExitCode> {
-    let report = test_with(manifest_path, which, opts, Hooks::default())?;
+/// `kensa test <step>` on the manifest at `given` (`-f`), else the one
+/// [`manifest::locate`] finds. Bad provision options are reported before a missing
+/// manifest: they are what the user just typed.
+pub fn test(given: Option<&Path>, which: Step, opts: &Options) -> Result<ExitCode> {
+    if let Step::Provision { options, .. } = &which {
+        options::parse(options)?;
+    }
+    let manifest_path = manifest::locate(given)?;
+    let report = test_with(&manifest_path, which, opts, Hooks::default())?;
     Ok(exit_code(&report))
 }
 
@@ -208,15 +233,24 @@ fn remember(
 }
 
 /// `kensa run`: provision, run `argv` with the config vars, change plan, deprovision.
-pub fn run(manifest_path: &Path, opts: &Options, argv: &[String]) -> Result<ExitCode> {
+/// stdout belongs to the command, so `kensa run -- cmd > out` captures just its output:
+/// kensa's own report goes to stderr, except a machine-readable one, which keeps stdout
+/// (one document) and sends the command's output to stderr instead.
+pub fn run(given: Option<&Path>, opts: &Options, argv: &[String]) -> Result<ExitCode> {
+    let manifest_path = &manifest::locate(given)?;
     let manifest = Manifest::load(manifest_path)?;
     interrupt::catch();
     let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+    let hooks = Hooks {
+        reporter: (opts.format == Format::Human)
+            .then(|| Box::new(Human::new(anstream::stderr())) as Box<dyn Reporter>),
+        ..Hooks::default()
+    };
     let report = session(
         manifest_path,
         &manifest,
         opts,
-        Hooks::default(),
+        hooks,
         |rec, provider| {
             lifecycle(rec, provider, |rec, provider, resource| {
                 let machine = opts.format != Format::Human;
@@ -329,8 +363,12 @@ pub fn client_secret(manifest_path: &Path) -> Option<String> {
     dotenv::read_value(manifest_path, "HEROKU_CLIENT_SECRET")
 }
 
+/// 130 after Ctrl-C (once the cleanup ran), as a shell reports a process SIGINT ended;
+/// else 1 when a check failed.
 fn exit_code(report: &Report) -> ExitCode {
-    if report.failed() {
+    if interrupt::interrupted() {
+        ExitCode::from(interrupt::EXIT_CODE)
+    } else if report.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -8,14 +8,15 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::PossibleValue;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::check::report::Format;
 use crate::check::suite;
+use crate::error::UsageError;
 use crate::manifest::{self, SsoMethod};
 use crate::platform::{self, api::Connection};
-use crate::scaffold::{create, init, inputs::AddonOptions};
+use crate::scaffold::{create, init, inputs::AddonOptions, source};
 use crate::signin;
 
 const EXAMPLES: &str = "\
@@ -39,16 +40,10 @@ Examples:
     propagate_version = true
 )]
 pub struct Cli {
-    /// Path of the add-on manifest
-    #[arg(
-        short = 'f',
-        long = "filename",
-        global = true,
-        value_name = "PATH",
-        default_value = manifest::DEFAULT_FILE,
-        env = "KENSA_MANIFEST"
-    )]
-    pub filename: PathBuf,
+    /// The older spelling `kensa -f PATH <command>`, kept for scripts; hidden because `-f`
+    /// belongs to the commands that read a manifest, and is listed there.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", hide = true)]
+    pub filename: Option<PathBuf>,
 
     /// When to use colour (NO_COLOR and CLICOLOR_FORCE are honoured with `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
@@ -65,7 +60,7 @@ pub enum Command {
 Examples:
   kensa init                                   prompts on a terminal, defaults otherwise
   kensa init --id my-addon --regions us,eu --no-input
-  kensa init --sso get --foreman               legacy GET SSO, port 5000 and a .env
+  kensa init --sso get --foreman               legacy GET SSO, and a .env
   kensa init -f config/manifest.json --force   replace an existing manifest")]
     Init(InitArgs),
 
@@ -162,6 +157,33 @@ Examples:
     Man(ManArgs),
 }
 
+impl Command {
+    /// Whether the command reads or writes a manifest (and so takes `-f`).
+    pub fn takes_manifest(&self) -> bool {
+        !matches!(
+            self,
+            Command::Create(_) | Command::Templates(_) | Command::Completions(_) | Command::Man(_)
+        )
+    }
+
+    /// The command's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Init(_) => "init",
+            Command::Create(_) => "create",
+            Command::Templates(_) => "templates",
+            Command::Test(_) => "test",
+            Command::Run(_) => "run",
+            Command::Sso(_) => "sso",
+            Command::Push(_) => "push",
+            Command::Pull(_) => "pull",
+            Command::Diff(_) => "diff",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
@@ -184,6 +206,9 @@ pub struct ManArgs {
 pub struct SsoArgs {
     /// The provider's resource id (default: the last resource kensa provisioned)
     pub id: Option<String>,
+
+    #[command(flatten)]
+    pub manifest: ManifestArg,
 
     /// Use the production URLs instead of the test URLs
     #[arg(long)]
@@ -240,6 +265,9 @@ pub struct PlatformArgs {
 #[derive(Debug, Clone, Args)]
 pub struct PushArgs {
     #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    #[command(flatten)]
     pub platform: PlatformArgs,
 }
 
@@ -248,6 +276,11 @@ pub struct PullArgs {
     /// The add-on's slug
     #[arg(value_name = "SLUG")]
     pub slug: String,
+
+    /// Where to write the manifest [default: the project's addon-manifest.json, here or in
+    /// a parent directory; else addon-manifest.json here]
+    #[arg(short = 'f', long = "filename", value_name = "PATH", env = manifest::ENV_VAR)]
+    pub filename: Option<PathBuf>,
 
     /// Replace an existing local manifest
     #[arg(long)]
@@ -264,42 +297,78 @@ pub struct PullArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
     #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    #[command(flatten)]
     pub platform: PlatformArgs,
 }
 
-/// Flags shared by `test` (and its subcommands) and `run`.
+/// `-f`: the manifest, for the commands that read or write one.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ManifestArg {
+    /// Path of the add-on manifest [default: addon-manifest.json, here or in a parent
+    /// directory up to the repository root]
+    #[arg(short = 'f', long = "filename", value_name = "PATH", env = manifest::ENV_VAR)]
+    pub filename: Option<PathBuf>,
+}
+
+/// What every `kensa test …` and `kensa run` takes: the manifest and the report's format.
 #[derive(Debug, Clone, Args)]
-pub struct TestOptions {
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human, value_name = "FORMAT")]
+    pub format: Format,
+}
+
+/// How kensa calls the provider: for every test that makes a call, and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
     /// Call the production URLs instead of the test URLs
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub production: bool,
 
-    /// Provision plan (default test); for `all` and `run`, the plan-change target (default foo)
-    #[arg(long, global = true, value_name = "NAME")]
-    pub plan: Option<String>,
-
     /// Seconds to wait for each answer
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 25,
+    #[arg(long, value_name = "SECS", default_value_t = suite::TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human, value_name = "FORMAT")]
-    pub format: Format,
-
     /// Print each request and response (the password and salt masked) to stderr
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub verbose: bool,
+}
 
+/// The v3 asynchronous flow: for the tests that provision (`provision`, `all`) and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct AsyncArgs {
     /// Expect the v3 asynchronous flow (grant exchange, config via API, provision action)
     /// even when the provider answers 200
-    #[arg(long = "async", global = true)]
+    #[arg(long = "async")]
     pub force_async: bool,
 
     /// Seconds to wait for the provider's asynchronous callbacks
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 60,
+    #[arg(long, value_name = "SECS", default_value_t = suite::ASYNC_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=43200))]
     pub async_timeout: u64,
+}
+
+/// `kensa test all` (and a bare `kensa test`): the whole lifecycle.
+#[derive(Debug, Clone, Args)]
+pub struct AllArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    #[command(flatten)]
+    pub call: CallArgs,
+
+    /// The plan to change to (default foo); provisioning uses the plan test
+    #[arg(long, value_name = "NAME")]
+    pub plan: Option<String>,
+
+    #[command(flatten)]
+    pub asynchronous: AsyncArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -307,8 +376,10 @@ pub struct TestArgs {
     #[command(subcommand)]
     pub test: Option<TestCommand>,
 
+    /// Without a step: `all`, with these options. Before a step's name they count for
+    /// the step, if it takes them.
     #[command(flatten)]
-    pub opts: TestOptions,
+    pub all: AllArgs,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -318,7 +389,10 @@ pub enum TestCommand {
 Examples:
   kensa test manifest
   kensa test manifest -f config/addon-manifest.json --format json")]
-    Manifest,
+    Manifest {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
     /// Provision a resource and check the answer (extra --key value words become options)
     #[command(after_help = "\
 Examples:
@@ -328,6 +402,15 @@ Examples:
   kensa test provision --redeliver 5           five copies at once must give one resource
   kensa test provision --format json | jq -r .resource.id")]
     Provision {
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        call: CallArgs,
+        /// The plan to provision (default test)
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
+        #[command(flatten)]
+        asynchronous: AsyncArgs,
         /// Send the same provision N times at once; exactly one resource must result
         #[arg(long, value_name = "N", default_value_t = 1,
               value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -349,6 +432,10 @@ Examples:
     Deprovision {
         /// The provider's resource id (default: the last resource kensa provisioned)
         id: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        call: CallArgs,
     },
     /// Change a resource's plan
     #[command(after_help = "\
@@ -361,6 +448,10 @@ Examples:
         /// provisioned), then the new plan
         #[arg(required = true, num_args = 1..=2, value_names = ["ID", "PLAN"])]
         words: Vec<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        call: CallArgs,
     },
     /// Sign in to a resource as Heroku would
     #[command(after_help = "\
@@ -374,6 +465,10 @@ Examples:
         /// Heroku's uuid of the resource: adds the v3 resource tokens
         #[arg(long, value_name = "UUID")]
         uuid: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        call: CallArgs,
     },
     /// Manifest, provision, plan change, SSO and deprovision, in order
     #[command(after_help = "\
@@ -382,13 +477,23 @@ Examples:
   kensa test all --plan premium                plan change to premium instead of foo
   kensa test all --format junit > kensa.xml
   kensa test all --production --timeout 10")]
-    All,
+    All(AllArgs),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub opts: TestOptions,
+    pub report: ReportArgs,
+
+    #[command(flatten)]
+    pub call: CallArgs,
+
+    /// The plan to change to after the command (default foo); provisioning uses the plan test
+    #[arg(long, value_name = "NAME")]
+    pub plan: Option<String>,
+
+    #[command(flatten)]
+    pub asynchronous: AsyncArgs,
 
     /// The command to run, after `--`
     #[arg(
@@ -423,7 +528,7 @@ pub struct AddonArgs {
     #[arg(long, conflicts_with = "sso")]
     pub without_sso: bool,
 
-    /// Local port the test URLs point at
+    /// Local port the test URLs point at [default: 5001]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
@@ -438,10 +543,15 @@ pub struct AddonArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct InitArgs {
+    /// Where to write the manifest, creating missing directories [default:
+    /// addon-manifest.json]
+    #[arg(short = 'f', long = "filename", value_name = "PATH", env = manifest::ENV_VAR)]
+    pub filename: Option<PathBuf>,
+
     #[command(flatten)]
     pub addon: AddonArgs,
 
-    /// Foreman conventions: port 5000 and a .env beside the manifest
+    /// Also write a .env beside the manifest with the secrets the service reads
     #[arg(long)]
     pub foreman: bool,
 }
@@ -453,7 +563,8 @@ pub struct CreateArgs {
     pub dir: Option<PathBuf>,
 
     /// Embedded template name (see `kensa templates`) or a path to a template directory
-    #[arg(short, long, value_name = "NAME|PATH")]
+    #[arg(short, long, value_name = "NAME|PATH", value_parser = TemplateParser,
+          value_hint = ValueHint::DirPath)]
     pub template: Option<String>,
 
     #[command(flatten)]
@@ -551,41 +662,244 @@ impl From<CreateArgs> for create::Options {
     }
 }
 
-impl From<&TestOptions> for suite::Options {
-    fn from(o: &TestOptions) -> Self {
-        suite::Options {
-            production: o.production,
-            plan: o.plan.clone(),
-            timeout: seconds(o.timeout),
-            format: o.format,
-            verbose: o.verbose,
-            force_async: o.force_async,
-            async_timeout: seconds(o.async_timeout),
-        }
+/// The manifest path given on the command line or in `KENSA_MANIFEST`: the command's own
+/// `-f`, else the older `kensa -f PATH <command>`. clap fills the command's `-f` from the
+/// environment variable too, and an explicit flag beats the environment, so a value equal
+/// to the variable's yields to the older spelling when both are there.
+pub fn manifest_given(own: Option<PathBuf>, before_command: Option<PathBuf>) -> Option<PathBuf> {
+    let from_env = std::env::var_os(manifest::ENV_VAR).map(PathBuf::from);
+    match (own, before_command) {
+        (Some(own), Some(before)) if Some(&own) == from_env.as_ref() => Some(before),
+        (Some(own), _) => Some(own),
+        (None, before) => before,
     }
 }
 
-impl From<TestCommand> for suite::Step {
-    fn from(c: TestCommand) -> Self {
-        match c {
-            TestCommand::Manifest => suite::Step::Manifest,
-            TestCommand::Provision { redeliver, options } => suite::Step::Provision {
-                // clap caps it at 64.
-                redeliver: redeliver as usize,
+impl ReportArgs {
+    /// The session options when these are the only flags the command takes.
+    fn options(&self, call: Option<&CallArgs>, plan: Option<String>) -> suite::Options {
+        let mut opts = suite::Options {
+            format: self.format,
+            plan,
+            ..suite::Options::default()
+        };
+        if let Some(call) = call {
+            opts.production = call.production;
+            opts.timeout = seconds(call.timeout);
+            opts.verbose = call.verbose;
+        }
+        opts
+    }
+}
+
+impl AsyncArgs {
+    fn apply(&self, opts: &mut suite::Options) {
+        opts.force_async = self.force_async;
+        opts.async_timeout = seconds(self.async_timeout);
+    }
+}
+
+impl AllArgs {
+    pub fn options(&self) -> suite::Options {
+        let mut opts = self.report.options(Some(&self.call), self.plan.clone());
+        self.asynchronous.apply(&mut opts);
+        opts
+    }
+}
+
+impl RunArgs {
+    pub fn options(&self) -> suite::Options {
+        let mut opts = self.report.options(Some(&self.call), self.plan.clone());
+        self.asynchronous.apply(&mut opts);
+        opts
+    }
+}
+
+impl TestArgs {
+    /// The step to run, its options and the `-f` it was given. Options written before the
+    /// step's name (`kensa test -f m.json --timeout 5 provision`) count for the step when
+    /// it takes them, and are a usage error when it does not.
+    pub fn session(self) -> Result<(suite::Step, suite::Options, Option<PathBuf>), UsageError> {
+        let before = self.all;
+        let Some(test) = self.test else {
+            let opts = before.options();
+            return Ok((suite::Step::All, opts, before.report.manifest.filename));
+        };
+        let (step, name, own) = match test {
+            TestCommand::Manifest { report } => (
+                suite::Step::Manifest,
+                "manifest",
+                StepArgs::new(report, None),
+            ),
+            TestCommand::Provision {
+                report,
+                call,
+                plan,
+                asynchronous,
+                redeliver,
                 options,
-            },
-            TestCommand::Deprovision { id } => suite::Step::Deprovision { id },
-            TestCommand::Planchange { mut words } => {
+            } => {
+                let step = suite::Step::Provision {
+                    // clap caps it at 64.
+                    redeliver: redeliver as usize,
+                    options,
+                };
+                let own = StepArgs {
+                    plan: Some(plan),
+                    asynchronous: Some(asynchronous),
+                    ..StepArgs::new(report, Some(call))
+                };
+                (step, "provision", own)
+            }
+            TestCommand::Deprovision { id, report, call } => (
+                suite::Step::Deprovision { id },
+                "deprovision",
+                StepArgs::new(report, Some(call)),
+            ),
+            TestCommand::Planchange {
+                mut words,
+                report,
+                call,
+            } => {
                 // clap keeps one or two words; the last is the plan.
                 let plan = words.pop().unwrap_or_default();
-                suite::Step::Planchange {
+                let step = suite::Step::Planchange {
                     id: words.pop(),
                     plan,
-                }
+                };
+                (step, "planchange", StepArgs::new(report, Some(call)))
             }
-            TestCommand::Sso { id, uuid } => suite::Step::Sso { id, uuid },
-            TestCommand::All => suite::Step::All,
+            TestCommand::Sso {
+                id,
+                uuid,
+                report,
+                call,
+            } => (
+                suite::Step::Sso { id, uuid },
+                "sso",
+                StepArgs::new(report, Some(call)),
+            ),
+            TestCommand::All(all) => {
+                let own = StepArgs {
+                    plan: Some(all.plan),
+                    asynchronous: Some(all.asynchronous),
+                    ..StepArgs::new(all.report, Some(all.call))
+                };
+                (suite::Step::All, "all", own)
+            }
+        };
+        let (opts, filename) = own.merge(before, name)?;
+        Ok((step, opts, filename))
+    }
+}
+
+/// The options one test step takes (`None`: not this step's), before merging in those
+/// written before its name.
+struct StepArgs {
+    report: ReportArgs,
+    call: Option<CallArgs>,
+    plan: Option<Option<String>>,
+    asynchronous: Option<AsyncArgs>,
+}
+
+impl StepArgs {
+    fn new(report: ReportArgs, call: Option<CallArgs>) -> StepArgs {
+        StepArgs {
+            report,
+            call,
+            plan: None,
+            asynchronous: None,
         }
+    }
+
+    /// The step's own value where it was given, else the one before its name; a flag
+    /// before the name that the step does not take is an error naming both.
+    fn merge(
+        self,
+        before: AllArgs,
+        step: &str,
+    ) -> Result<(suite::Options, Option<PathBuf>), UsageError> {
+        let not_for = |flag: &str| {
+            UsageError(format!(
+                "{flag} does not apply to `kensa test {step}` (see `kensa test {step} --help`)"
+            ))
+        };
+        let defaults = suite::Options::default();
+        let filename = self
+            .report
+            .manifest
+            .filename
+            .or(before.report.manifest.filename);
+        let mut opts = suite::Options {
+            format: if self.report.format == defaults.format {
+                before.report.format
+            } else {
+                self.report.format
+            },
+            ..suite::Options::default()
+        };
+        match self.call {
+            Some(call) => {
+                opts.production = call.production || before.call.production;
+                opts.verbose = call.verbose || before.call.verbose;
+                opts.timeout = match seconds(call.timeout) {
+                    t if t == defaults.timeout => seconds(before.call.timeout),
+                    t => t,
+                };
+            }
+            None if before.call.production => return Err(not_for("--production")),
+            None if before.call.verbose => return Err(not_for("--verbose")),
+            None if seconds(before.call.timeout) != defaults.timeout => {
+                return Err(not_for("--timeout"))
+            }
+            None => {}
+        }
+        match self.plan {
+            Some(plan) => opts.plan = plan.or(before.plan),
+            None if before.plan.is_some() => return Err(not_for("--plan")),
+            None => {}
+        }
+        match self.asynchronous {
+            Some(own) => {
+                opts.force_async = own.force_async || before.asynchronous.force_async;
+                opts.async_timeout = match seconds(own.async_timeout) {
+                    t if t == defaults.async_timeout => seconds(before.asynchronous.async_timeout),
+                    t => t,
+                };
+            }
+            None if before.asynchronous.force_async => return Err(not_for("--async")),
+            None if seconds(before.asynchronous.async_timeout) != defaults.async_timeout => {
+                return Err(not_for("--async-timeout"))
+            }
+            None => {}
+        }
+        Ok((opts, filename))
+    }
+}
+
+/// `--template`: any text (a name or a directory path), with the embedded templates'
+/// names as the values shell completion offers. clap's `PossibleValuesParser` would
+/// refuse paths; this parser accepts every value and only tells the completion
+/// generators the names (bash adds directories because of the `DirPath` hint).
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateParser;
+
+impl TypedValueParser for TemplateParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            source::embedded_names().into_iter().map(PossibleValue::new),
+        ))
     }
 }
 
@@ -694,9 +1008,9 @@ mod tests {
         let cli = Cli::try_parse_from([
             "kensa",
             "test",
+            "provision",
             "--timeout",
             "5",
-            "provision",
             "--plan",
             "big",
             "--foo",
@@ -707,9 +1021,10 @@ mod tests {
         let Command::Test(args) = cli.command else {
             panic!("expected test")
         };
-        assert_eq!(args.opts.timeout, 5);
-        assert_eq!(args.opts.plan.as_deref(), Some("big"));
-        let Some(TestCommand::Provision { options, .. }) = args.test else {
+        let (step, opts, _) = args.session().unwrap();
+        assert_eq!(opts.timeout, Duration::from_secs(5));
+        assert_eq!(opts.plan.as_deref(), Some("big"));
+        let suite::Step::Provision { options, .. } = step else {
             panic!("expected provision")
         };
         assert_eq!(options, ["--foo", "bar", "--fast"]);
@@ -723,7 +1038,114 @@ mod tests {
             panic!("expected run")
         };
         assert_eq!(args.command, ["sh", "-c", "true"]);
-        assert_eq!(args.opts.plan.as_deref(), Some("x"));
+        assert_eq!(args.options().plan.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn bare_test_takes_the_options_of_all() {
+        let cli = Cli::try_parse_from(["kensa", "test", "--plan", "p", "--async"]).unwrap();
+        let Command::Test(args) = cli.command else {
+            panic!("expected test")
+        };
+        let (step, opts, _) = args.session().unwrap();
+        assert_eq!(step, suite::Step::All);
+        assert_eq!(opts.plan.as_deref(), Some("p"));
+        assert!(opts.force_async);
+    }
+
+    /// Issue 15: `kensa test sso --help` listed `--plan` and `--async`, which SSO ignores.
+    #[test]
+    fn regression_test_sso_accepted_options_that_do_not_apply() {
+        for flag in ["--plan", "--async", "--async-timeout", "--redeliver"] {
+            let err = Cli::try_parse_from(["kensa", "test", "sso", "42", flag, "1"]).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{flag}"
+            );
+        }
+    }
+
+    #[test]
+    fn options_before_the_step_count_for_it_when_it_takes_them() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::Test(args) = cli.command else {
+                panic!("expected test")
+            };
+            args.session()
+        };
+        let (_, opts, file) = parse(&[
+            "kensa",
+            "test",
+            "-f",
+            "m.json",
+            "--timeout",
+            "5",
+            "--format",
+            "json",
+            "provision",
+            "--plan",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(file, Some(PathBuf::from("m.json")));
+        assert_eq!(opts.timeout, Duration::from_secs(5));
+        assert_eq!(opts.format, Format::Json);
+        assert_eq!(opts.plan.as_deref(), Some("p"));
+        let (_, opts, _) = parse(&[
+            "kensa",
+            "test",
+            "--timeout",
+            "5",
+            "sso",
+            "1",
+            "--timeout",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(
+            opts.timeout,
+            Duration::from_secs(9),
+            "the step's own value wins"
+        );
+        for flag in ["--plan", "--async", "--production"] {
+            let mut args = vec!["kensa", "test", flag];
+            if flag == "--plan" {
+                args.push("p");
+            }
+            args.extend(["manifest"]);
+            let err = parse(&args).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("{flag} does not apply to `kensa test manifest`")),
+                "{err}"
+            );
+        }
+        let err = parse(&["kensa", "test", "--plan", "p", "sso", "1"]).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("--plan does not apply to `kensa test sso`"));
+    }
+
+    #[test]
+    fn template_names_are_offered_and_paths_accepted() {
+        let cmd = Cli::command();
+        let create = cmd.find_subcommand("create").unwrap();
+        let template = create
+            .get_arguments()
+            .find(|a| a.get_id() == "template")
+            .unwrap();
+        let names: Vec<String> = template
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(names, source::embedded_names());
+        let cli = Cli::try_parse_from(["kensa", "create", "x", "--template", "./my/tpl"]).unwrap();
+        let Command::Create(args) = cli.command else {
+            panic!("expected create")
+        };
+        assert_eq!(args.template.as_deref(), Some("./my/tpl"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::render::{self, OutputFile};
 use super::source::{self, Template};
 use super::wizard::Wizard;
 use super::writer::{self, DirState};
-use super::{init, values, Missing, ScaffoldError, FOREMAN_PORT};
+use super::{init, values, Missing, ScaffoldError, DEFAULT_PORT};
 use crate::manifest::{dotenv, AddonSpec, Manifest, SsoMethod, DEFAULT_FILE};
 use crate::output::{BOLD, DIM, GOOD};
 use crate::{prompt, slug};
@@ -48,7 +48,7 @@ pub fn run(args: Options) -> Result<ExitCode> {
         flags,
         Defaults {
             id: slug::from_text(&project_name),
-            port: FOREMAN_PORT,
+            port: DEFAULT_PORT,
         },
         wizard.as_ref(),
     )?;
@@ -70,7 +70,7 @@ pub fn run(args: Options) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     writer::write_project(&dir, &files, replace)?;
-    next_steps(&mut out, &dir, &template, files.len())?;
+    next_steps(&mut out, &dir, &template, spec.port, files.len())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -232,7 +232,17 @@ fn dir_name(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn next_steps(out: &mut impl Write, dir: &Path, template: &Template, count: usize) -> Result<()> {
+/// What to run next, as commands that work when pasted: the project's own install and start
+/// commands, then `kensa test all` from a second terminal, spelled so that it runs whether
+/// or not kensa is installed on `PATH`.
+fn next_steps(
+    out: &mut impl Write,
+    dir: &Path,
+    template: &Template,
+    port: u16,
+    count: usize,
+) -> Result<()> {
+    use crate::output::{kensa_command, kensa_is_on_path, shell_quote};
     writeln!(
         out,
         "{GOOD}Created{GOOD:#} {BOLD}{}{BOLD:#} from the {} template ({count} files).",
@@ -240,22 +250,29 @@ fn next_steps(out: &mut impl Write, dir: &Path, template: &Template, count: usiz
         template.name
     )?;
     writeln!(out, "\nNext steps:")?;
-    writeln!(
-        out,
-        "  cd {}",
-        crate::output::shell_quote(&dir.display().to_string())
-    )?;
+    writeln!(out, "  cd {}", shell_quote(&dir.display().to_string()))?;
     let commands = &template.spec.commands;
     if let Some(install) = &commands.install {
         writeln!(out, "  {install}")?;
     }
-    match &commands.start {
-        Some(start) => writeln!(out, "  {start}    {DIM}# in another terminal{DIM:#}")?,
-        None => writeln!(
+    let start = match &commands.start {
+        Some(start) => start.clone(),
+        None => format!("heroku local web -p {port}"),
+    };
+    writeln!(
+        out,
+        "  {start}    {DIM}# the service on port {port}; leave it running{DIM:#}"
+    )?;
+    writeln!(out, "Then, in another terminal:")?;
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    writeln!(out, "  cd {}", shell_quote(&absolute.display().to_string()))?;
+    writeln!(out, "  {} test all", kensa_command())?;
+    if !kensa_is_on_path() {
+        writeln!(
             out,
-            "  heroku local web    {DIM}# or any Procfile runner; reads .env{DIM:#}"
-        )?,
+            "{DIM}(kensa is not on your PATH: `cargo install --path . --locked` in the kensa \
+             clone puts it there, and then `kensa test all` works){DIM:#}"
+        )?;
     }
-    writeln!(out, "  kensa test all")?;
     Ok(())
 }

@@ -8,21 +8,18 @@ use anyhow::Result;
 
 use super::inputs::{self, AddonOptions, Defaults};
 use super::wizard::Wizard;
-use super::{ScaffoldError, FOREMAN_PORT};
+use super::{ScaffoldError, DEFAULT_PORT};
 use crate::error::UsageError;
-use crate::fsutil::{parent_of, write_atomic};
+use crate::fsutil::{create_dirs, parent_of, remove_created, write_atomic};
 use crate::manifest::{dotenv, validate, Manifest};
 use crate::output::{BOLD, DIM};
 use crate::{prompt, slug};
-
-/// Default port without foreman (Sinatra's).
-pub const PORT: u16 = 4567;
 
 /// What `kensa init` was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub addon: AddonOptions,
-    /// Foreman conventions: port 5000 and a `.env` beside the manifest.
+    /// Also write the `.env` foreman and `heroku local` read, beside the manifest.
     pub foreman: bool,
 }
 
@@ -52,24 +49,32 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .and_then(|n| slug::from_text(&n))
         .or_else(|| Some("myaddon".to_owned()));
-    let port = if args.foreman { FOREMAN_PORT } else { PORT };
     let spec = inputs::addon_spec(
         flags,
         Defaults {
             id: default_id,
-            port,
+            port: DEFAULT_PORT,
         },
         wizard.as_ref(),
     )?;
     let manifest = Manifest::new_addon(&spec);
     ensure_valid(&manifest)?;
 
-    write_atomic(manifest_path, manifest.to_json().as_bytes(), 0o644, replace).map_err(
-        |source| ScaffoldError::Write {
+    // `-f config/addon-manifest.json` in a fresh project: make `config/`, and take it away
+    // again if the manifest cannot be written after all.
+    let created = create_dirs(&dir).map_err(|source| ScaffoldError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    if let Err(source) = write_atomic(manifest_path, manifest.to_json().as_bytes(), 0o644, replace)
+    {
+        remove_created(&created);
+        return Err(ScaffoldError::Write {
             path: manifest_path.to_owned(),
             source,
-        },
-    )?;
+        }
+        .into());
+    }
     let mut out = anstream::stdout().lock();
     writeln!(
         out,
@@ -98,7 +103,9 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "{DIM}Next: start your service, then run `kensa test all`.{DIM:#}"
+        "{DIM}Next: start your service on port {}, then run `{} test all`.{DIM:#}",
+        spec.port,
+        crate::output::kensa_command()
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -16,9 +16,11 @@ use std::path::PathBuf;
 
 use render::FileFailure;
 
-/// The port foreman (and `heroku local`) gives the first web process: the generated
-/// manifest's test URLs point at it, for `create` and `init --foreman`.
-pub const FOREMAN_PORT: u16 = 5000;
+/// The local port a new manifest's test URLs point at (`--port` changes it), for `init` and
+/// `create` alike; templates render it as `{{ port }}`. 5001 is the port `heroku local`
+/// gives the web process by default, and it is free on macOS, where the AirPlay receiver
+/// holds 5000 (foreman's default, and Sinatra's 4567 is foreign to every other stack).
+pub const DEFAULT_PORT: u16 = 5001;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {

@@ -92,8 +92,8 @@ fn create_embedded(name: &str) {
     assert_eq!(
         manifest["api"]["test"],
         json!({
-            "base_url": "http://localhost:5000/heroku/resources",
-            "sso_url": "http://localhost:5000/sso/login"
+            "base_url": "http://localhost:5001/heroku/resources",
+            "sso_url": "http://localhost:5001/sso/login"
         }),
         "{name}"
     );
@@ -579,7 +579,7 @@ fn a_local_template_directory_follows_the_contract() {
     assert_eq!(
         out.read("out/README.md"),
         "# Out\n\
-         id=out project=out port=5000 sso=post\n\
+         id=out project=out port=5001 sso=post\n\
          var=OUT_URL prefix=OUT regions=us\n\
          workers=2 debug=false greeting=hello\n"
     );

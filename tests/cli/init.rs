@@ -19,7 +19,7 @@ fn init(args: &[&str]) -> Test {
 fn defaults_write_the_protocol_shape() {
     let out = init(&[])
         .stdout_contains("Wrote addon-manifest.json for my-addon")
-        .stdout_contains("http://localhost:4567")
+        .stdout_contains("http://localhost:5001")
         .stderr("")
         .changes([MANIFEST])
         .run();
@@ -41,8 +41,8 @@ fn defaults_write_the_protocol_shape() {
                     "sso_url": "https://yourapp.com/sso/login"
                 },
                 "test": {
-                    "base_url": "http://localhost:4567/heroku/resources",
-                    "sso_url": "http://localhost:4567/sso/login"
+                    "base_url": "http://localhost:5001/heroku/resources",
+                    "sso_url": "http://localhost:5001/sso/login"
                 },
                 "version": "3"
             }
@@ -120,7 +120,7 @@ fn regions_flag() {
 fn sso_post_flag_is_the_default_shape() {
     let out = init(&["--sso", "post"]).run();
     let api = &out.json(MANIFEST)["api"];
-    assert_eq!(api["test"]["sso_url"], "http://localhost:4567/sso/login");
+    assert_eq!(api["test"]["sso_url"], "http://localhost:5001/sso/login");
     assert_secret(api["sso_salt"].as_str().unwrap());
 }
 
@@ -129,7 +129,7 @@ fn sso_get_writes_legacy_string_urls() {
     let out = init(&["--sso", "get"]).run();
     let api = &out.json(MANIFEST)["api"];
     assert_eq!(api["production"], "https://yourapp.com/");
-    assert_eq!(api["test"], "http://localhost:4567/");
+    assert_eq!(api["test"], "http://localhost:5001/");
     assert_secret(api["sso_salt"].as_str().unwrap());
 }
 
@@ -145,7 +145,7 @@ fn without_sso_has_no_salt_and_no_sso_url() {
     );
     assert_eq!(
         api["test"],
-        json!({"base_url": "http://localhost:4567/heroku/resources"})
+        json!({"base_url": "http://localhost:5001/heroku/resources"})
     );
     assert!(!out.read(MANIFEST).contains("sso"), "{m:#}");
 }
@@ -160,7 +160,7 @@ fn sso_and_without_sso_conflict() {
 }
 
 #[test]
-fn foreman_uses_port_5000_and_writes_a_private_env_matching_the_manifest() {
+fn foreman_writes_a_private_env_matching_the_manifest_on_the_default_port() {
     let out = init(&["--foreman"])
         .stdout_contains("(mode 0600)")
         .changes([MANIFEST, "my-addon/.env"])
@@ -169,8 +169,8 @@ fn foreman_uses_port_5000_and_writes_a_private_env_matching_the_manifest() {
     assert_eq!(
         m["api"]["test"],
         json!({
-            "base_url": "http://localhost:5000/heroku/resources",
-            "sso_url": "http://localhost:5000/sso/login"
+            "base_url": "http://localhost:5001/heroku/resources",
+            "sso_url": "http://localhost:5001/sso/login"
         })
     );
     assert_eq!(out.mode("my-addon/.env"), 0o600);
@@ -237,10 +237,38 @@ fn filename_flag_short_and_long() {
     }
 }
 
+/// Issue 15: the README's `kensa init --port 8080 -f config/addon-manifest.json` failed in
+/// a fresh project because `config/` did not exist. init makes the missing directories.
 #[test]
-fn filename_in_a_missing_directory_fails_and_writes_nothing() {
-    init(&["-f", "no/such/dir/m.json"])
-        .stderr_contains("no/such/dir/m.json")
+fn regression_init_into_a_missing_directory_failed() {
+    let out = init(&[
+        "--port",
+        "8080",
+        "-f",
+        "config/addon-manifest.json",
+        "--force",
+    ])
+    .stdout_contains("Wrote config/addon-manifest.json")
+    .changes(["my-addon/config"])
+    .run();
+    let m = out.json("my-addon/config/addon-manifest.json");
+    assert_eq!(
+        m["api"]["test"]["base_url"],
+        "http://localhost:8080/heroku/resources"
+    );
+    let out = init(&["-f", "no/such/dir/m.json"])
+        .changes(["my-addon/no"])
+        .run();
+    assert!(out.json("my-addon/no/such/dir/m.json")["id"].is_string());
+}
+
+/// The directories init made are taken away again when the manifest cannot be written
+/// after all (here: a file name longer than the file system allows).
+#[test]
+fn a_failed_init_leaves_no_directories_behind() {
+    let long = format!("new/dir/{}.json", "m".repeat(300));
+    init(&["-f", &long])
+        .stderr_contains("cannot write new/dir/mmm")
         .unchanged()
         .run_failing();
 }

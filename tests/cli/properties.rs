@@ -701,7 +701,9 @@ proptest! {
                     ManifestError::NotObject { found, .. } => {
                         prop_assert!(text.ends_with(found));
                     }
-                    ManifestError::Read { .. } => prop_assert!(false, "parse does not read"),
+                    ManifestError::Read { .. } | ManifestError::NotFound { .. } => {
+                        prop_assert!(false, "parse neither reads nor searches")
+                    }
                 }
             }
         }

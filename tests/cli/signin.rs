@@ -393,7 +393,8 @@ fn a_missing_manifest_is_an_input_error() {
     Test::new()
         .args(["sso", "42", "--no-browser"])
         .status(2)
-        .stderr_contains("cannot read manifest addon-manifest.json")
+        .stderr_contains("no addon-manifest.json in")
+        .stderr_contains("kensa init")
         .run();
 }
 

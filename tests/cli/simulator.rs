@@ -649,13 +649,18 @@ fn json_resource_names_what_test_provision_left() {
 
 #[test]
 fn json_production_target() {
+    // A closed loopback port as production: the calls fail at once, and nothing leaves
+    // this machine.
     let addon = Addon::v3();
     let stub = Stub::start(&addon);
-    let manifest = addon.manifest(stub.port());
+    let closed = crate::stub::closed_port();
+    let manifest =
+        addon.manifest_with_production(stub.port(), &format!("https://127.0.0.1:{closed}"));
     let sim = Sim::with_manifest(addon, stub, &manifest);
-    let run = sim.json(&["test", "manifest", "--production"]);
-    run.passes();
+    let run = sim.json(&["test", "all", "--production"]);
     assert_eq!(run.report["target"], "production");
+    let run = sim.json(&["test", "manifest"]);
+    assert_eq!(run.report["target"], "test");
 }
 
 #[test]
@@ -976,8 +981,8 @@ fn run_passes_the_config_to_the_command() {
     ]);
     out.status(0)
         .stdout_has("child-says-hi\n")
-        .stdout_has("Testing running sh -c")
-        .stdout_has("  Check command exits 0 [PASS]");
+        .stderr_has("Testing running sh -c")
+        .stderr_has("  Check command exits 0 [PASS]");
     let written = fs::read_to_string(sim.path().join("out.txt")).unwrap();
     assert_eq!(
         written.trim_end(),
@@ -1035,7 +1040,7 @@ fn run_with_a_failing_command_still_deprovisions() {
     let sim = Sim::new(Addon::v3());
     sim.kensa(&["run", "--", "sh", "-c", "exit 3"])
         .status(1)
-        .stdout_has(
+        .stderr_has(
             "  Check command exits 0 [FAIL]\n    ! `sh -c 'exit 3'` exited with status 3\n",
         );
     assert!(sim.stub.live().is_empty());
@@ -1054,14 +1059,39 @@ fn run_with_a_missing_command_fails_clearly_and_deprovisions() {
     assert!(!sim.received("DELETE", "/heroku/resources/res-1").is_empty());
 }
 
+/// Issue 15: `kensa run -- cmd > out` captured 40 check lines with the command's output.
+/// stdout belongs to the command; kensa's report goes to stderr.
 #[test]
-fn run_interrupted_by_ctrl_c_still_deprovisions() {
+fn regression_run_mixed_its_report_into_the_commands_stdout() {
+    let sim = Sim::new(Addon::v3());
+    let out = sim.kensa(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo one; echo two >&2; echo three",
+    ]);
+    out.status(0);
+    assert_eq!(out.stdout, "one\nthree\n", "{out}");
+    for part in [
+        "two\n",
+        "Testing running sh -c",
+        "Check command exits 0 [PASS]",
+        "kensa: all",
+    ] {
+        assert!(out.stderr.contains(part), "stderr lacks {part:?}\n{out}");
+    }
+}
+
+#[test]
+fn run_interrupted_by_ctrl_c_still_deprovisions_and_exits_130() {
     // The command sends SIGINT to kensa, its parent, as Ctrl-C in a terminal would (the
     // whole foreground group gets it). Without its handler kensa would die on the spot and
-    // leave the resource behind.
+    // leave the resource behind. Once it has cleaned up, it exits 130 like any program
+    // Ctrl-C stopped (issue 15: it exited 0 or 1).
     let sim = Sim::new(Addon::v3());
     let out = sim.kensa(&["run", "--", "sh", "-c", "kill -INT $PPID"]);
-    assert!(out.code == 0 || out.code == 1, "{out}");
+    assert_eq!(out.code, 130, "{out}");
     assert!(
         sim.received("DELETE", "/heroku/resources/res-1")
             .iter()

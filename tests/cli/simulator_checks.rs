@@ -161,6 +161,26 @@ fn provision_non_string_config_value_fails() {
     )]);
 }
 
+/// Issue 15: `config URLs are valid [PASS]` was printed for a `_URL` value that is not a
+/// string at all; it cannot be judged as a URL, so the check is skipped, saying why.
+#[test]
+fn regression_config_urls_passed_when_the_value_is_not_a_string() {
+    let (_, run) = all_with(Misbehaviour::NonStringConfig);
+    run.status_of(
+        "POST",
+        "config URLs are valid",
+        "skip",
+        "STUBBY_URL is a number, not a string, so it was not checked as a URL",
+    );
+    let (_, run) = all_with(Misbehaviour::PlanChangeNonStringConfig);
+    run.status_of(
+        "PUT",
+        "config URLs are valid",
+        "skip",
+        "STUBBY_URL is a boolean, not a string",
+    );
+}
+
 #[test]
 fn provision_url_without_scheme_or_host_fails() {
     let (_, run) = all_with(Misbehaviour::UrlWithoutHost);

@@ -92,7 +92,7 @@ fn create_with_no_flags_asks_for_everything() {
     pty.answer("Display name", &format!("Wizard Made{ENTER}"));
     pty.answer("Regions", ENTER); // default: us
     pty.answer("Single sign-on", ENTER); // default: POST
-    pty.answer("Local port", ENTER); // default: 5000
+    pty.answer("Local port", ENTER); // default: 5001
     pty.expect("Created");
     pty.expect("from the rust-axum template");
     assert_eq!(pty.exit_code(), 0);
@@ -109,8 +109,8 @@ fn create_with_no_flags_asks_for_everything() {
     assert_eq!(
         manifest["api"]["test"],
         json!({
-            "base_url": "http://localhost:5000/heroku/resources",
-            "sso_url": "http://localhost:5000/sso/login"
+            "base_url": "http://localhost:5001/heroku/resources",
+            "sso_url": "http://localhost:5001/sso/login"
         })
     );
     assert_dotenv_matches(

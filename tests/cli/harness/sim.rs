@@ -94,9 +94,14 @@ impl Sim {
 
     /// [`Sim::json`] with these variables added to kensa's environment.
     pub fn json_env<S: AsRef<str>>(&self, env: &[(&str, &str)], args: &[S]) -> Run {
-        // Right after `test`/`run`: later words may belong to the command or to options.
+        // Right after `run` or `test <step>`: later words may belong to the command or to
+        // provision options, and each step takes its own flags.
         let mut all: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        all.splice(1..1, ["--format", "json"]);
+        let at = match all.as_slice() {
+            ["test", step, ..] if !step.starts_with('-') => 2,
+            _ => 1,
+        };
+        all.splice(at..at, ["--format", "json"]);
         let outcome = self.kensa_env(env, &all);
         let report = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| {
             panic!("kensa {all:?}: stdout is not one JSON document ({e})\n{outcome}")
