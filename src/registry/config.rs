@@ -53,7 +53,7 @@ pub static URLS: CheckDef = CheckDef {
     id: "config.urls",
     title: "config URLs are valid",
     severity: Requirement,
-    rule: "Every `_URL` config value is a URL with a scheme and a host, and in production not this machine (localhost).",
+    rule: "Every `_URL` config value is a URL with a scheme and a host, and in production not this machine (localhost); a value that is not a string is skipped here (config.strings fails it).",
     source: Source {
         protocol: CONFIG,
         heroku: Some(KENSA_GEM),

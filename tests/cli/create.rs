@@ -85,7 +85,7 @@ fn create_embedded(name: &str) {
         }
     }
 
-    // The manifest: id from the directory name, test URLs on the foreman port.
+    // The manifest: id from the directory name, test URLs on the default port.
     let manifest = out.json(at("addon-manifest.json"));
     assert_eq!(manifest["id"], "my-addon", "{name}");
     assert_eq!(manifest["name"], "My Addon", "{name}");
@@ -985,4 +985,152 @@ fn the_created_manifest_parses_as_an_object() {
     assert_eq!(m["api"]["version"], "3");
     assert_eq!(m["api"]["requires"], json!([]));
     assert_eq!(m["api"]["regions"], json!(["us"]));
+}
+
+// ---------------------------------------------------------------------------------------
+// The first hour (issue 15): what create and init tell a newcomer.
+
+/// The directory holding the kensa under test, for a `PATH` on which `kensa` is it.
+fn kensa_dir() -> String {
+    crate::harness::kensa_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// Issue 15: the next steps ended with `kensa test all` although `kensa` was not on the
+/// PATH yet (run through `cargo run`). They print the command that works: the binary's
+/// full path, and how to install it; `kensa` once it is installed.
+#[test]
+fn regression_next_steps_named_kensa_when_it_was_not_on_the_path() {
+    let out = Test::new()
+        .args(["create", "my-addon", "--template", "node", "--no-input"])
+        .run();
+    let bin = crate::harness::kensa_bin().canonicalize().unwrap();
+    assert!(
+        out.stdout
+            .contains(&format!("\n  {} test all\n", bin.display())),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("cargo install --path . --locked"),
+        "{}",
+        out.stdout
+    );
+
+    let path = format!("{}:{}", kensa_dir(), std::env::var("PATH").unwrap());
+    let out = Test::new()
+        .env("PATH", &path)
+        .args(["create", "my-addon", "--template", "node", "--no-input"])
+        .run();
+    assert!(
+        out.stdout.contains("\n  kensa test all\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("cargo install"), "{}", out.stdout);
+    // The second terminal starts anywhere: it gets the project's full path.
+    let project = out.path("my-addon");
+    assert!(
+        out.stdout.contains(&format!(
+            "Then, in another terminal:\n  cd {}\n",
+            project.display()
+        )),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Issue 15: `init` told the user port 4567 and `create` 5000. One default port, stated
+/// once (5001: `heroku local`'s default, free of macOS's AirPlay receiver on 5000).
+#[test]
+fn regression_init_and_create_named_different_ports() {
+    let base = "http://localhost:5001/heroku/resources";
+    let init = Test::new()
+        .args(["init", "--no-input"])
+        .stdout_contains("test URLs on http://localhost:5001")
+        .stdout_contains("start your service on port 5001")
+        .run();
+    assert_eq!(
+        init.json("addon-manifest.json")["api"]["test"]["base_url"],
+        base
+    );
+    let foreman = Test::new().args(["init", "--no-input", "--foreman"]).run();
+    assert_eq!(
+        foreman.json("addon-manifest.json")["api"]["test"]["base_url"],
+        base
+    );
+    let create = Test::new()
+        .args(["create", "p", "--template", "sinatra", "--no-input"])
+        .stdout_contains("port 5001")
+        .run();
+    assert_eq!(
+        create.json("p/addon-manifest.json")["api"]["test"]["base_url"],
+        base
+    );
+}
+
+/// Every file a template renders names the local port through `{{ port }}`: rendered
+/// with `--port 5123` it is the default rendering with 5001 replaced by 5123 (secrets
+/// aside), and neither its README nor its Procfile names another stack's default port.
+#[test]
+fn templates_follow_the_port() {
+    let stale = regex::Regex::new(
+        r"(localhost|127\.0\.0\.1):(5000|4567)\b|PORT:-(5000|4567)|-p (5000|4567)\b",
+    )
+    .unwrap();
+    for name in TEMPLATES {
+        let default = Test::new()
+            .args(["create", "p", "--template", name, "--no-input"])
+            .run();
+        let moved = Test::new()
+            .args([
+                "create",
+                "p",
+                "--template",
+                name,
+                "--no-input",
+                "--port",
+                "5123",
+            ])
+            .run();
+        let files = default.files("p");
+        assert_eq!(files, moved.files("p"), "{name}");
+        let mut mentions = 0;
+        for file in files.iter().filter(|f| *f != ".env") {
+            let a = String::from_utf8_lossy(&default.bytes(format!("p/{file}"))).into_owned();
+            let b = String::from_utf8_lossy(&moved.bytes(format!("p/{file}"))).into_owned();
+            mentions += b.matches("5123").count();
+            if file == "addon-manifest.json" {
+                let (a, b) = (
+                    default.json("p/addon-manifest.json"),
+                    moved.json("p/addon-manifest.json"),
+                );
+                assert_eq!(
+                    a["api"]["test"].to_string().replace("5001", "5123"),
+                    b["api"]["test"].to_string(),
+                    "{name}"
+                );
+                continue;
+            }
+            assert_eq!(
+                a,
+                b.replace("5123", "5001"),
+                "{name}: {file} does not follow --port"
+            );
+            // What a newcomer reads and runs; code and tests may use any port as data.
+            if ["README.md", "Procfile"].contains(&file.as_str()) {
+                assert!(
+                    !stale.is_match(&a),
+                    "{name}: {file} names another default port:\n{a}"
+                );
+            }
+        }
+        assert!(
+            mentions > 2,
+            "{name}: the port appears in no rendered file but the manifest"
+        );
+    }
 }

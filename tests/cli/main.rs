@@ -7,6 +7,8 @@
 mod harness;
 
 mod create;
+mod discovery;
+mod help;
 mod init;
 mod templates;
 mod wizard;

@@ -157,3 +157,23 @@ fn a_closed_pipe_does_not_hide_an_input_error() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Issue 15: `kensa templates --json` gave `"start": null` for sinatra although its README
+/// named a start command. Every embedded template declares how to start it (template.toml
+/// `[commands]`), and the list carries it as declared.
+#[test]
+fn regression_templates_json_had_no_start_command() {
+    let out = Test::new().args(["templates", "--json"]).run();
+    let list: Value = serde_json::from_str(&out.stdout).unwrap();
+    for t in list.as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        let path = repo().join("templates").join(name).join("template.toml");
+        let spec: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let declared = spec
+            .get("commands")
+            .and_then(|c| c.get("start"))
+            .and_then(|s| s.as_str())
+            .unwrap_or_else(|| panic!("{name}: template.toml declares no start command"));
+        assert_eq!(t["commands"]["start"], declared, "{name}");
+    }
+}
