@@ -246,22 +246,16 @@ pub fn run(given: Option<&Path>, opts: &Options, argv: &[String]) -> Result<Exit
             .then(|| Box::new(Human::new(anstream::stderr())) as Box<dyn Reporter>),
         ..Hooks::default()
     };
-    let report = session(
-        manifest_path,
-        &manifest,
-        opts,
-        hooks,
-        |rec, provider| {
-            lifecycle(rec, provider, |rec, provider, resource| {
-                let machine = opts.format != Format::Human;
-                command::run(rec, argv, &resource.config, machine);
-                if !interrupt::interrupted() {
-                    planchange::run(rec, provider, resource, change);
-                }
-            });
-            None
-        },
-    )?;
+    let report = session(manifest_path, &manifest, opts, hooks, |rec, provider| {
+        lifecycle(rec, provider, |rec, provider, resource| {
+            let machine = opts.format != Format::Human;
+            command::run(rec, argv, &resource.config, machine);
+            if !interrupt::interrupted() {
+                planchange::run(rec, provider, resource, change);
+            }
+        });
+        None
+    })?;
     Ok(exit_code(&report))
 }
 

@@ -884,7 +884,7 @@ fn bad_arguments_exit_2_naming_the_argument() {
         row(
             "test deprovision without an id or a manifest",
             &["test", "deprovision"],
-            error(&["cannot read manifest addon-manifest.json"]),
+            error(&["no addon-manifest.json in", "kensa init"]),
         ),
         row(
             "test planchange without a plan",
@@ -894,7 +894,7 @@ fn bad_arguments_exit_2_naming_the_argument() {
         row(
             "test sso without an id or a manifest",
             &["test", "sso"],
-            error(&["cannot read manifest addon-manifest.json"]),
+            error(&["no addon-manifest.json in", "kensa init"]),
         ),
         row(
             "an unknown test",
