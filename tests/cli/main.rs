@@ -10,6 +10,7 @@ mod create;
 mod discovery;
 mod help;
 mod init;
+mod readme;
 mod templates;
 mod wizard;
 
