@@ -508,3 +508,37 @@ fn readme_walkthrough_for_real() {
         eprintln!("{} passed", step.name());
     }
 }
+
+/// Issue 15: the README said `test all` runs single sign-on before the plan change; it
+/// runs the plan change first. The README's sentence lists the sections in the order a run
+/// against the stub provider reports them.
+#[test]
+fn regression_readme_named_the_test_all_order_wrong() {
+    let text = fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = text
+        .find("`all` runs ")
+        .expect("the README says what `all` runs");
+    let sentence = &text[start..start + text[start..].find(". ").unwrap()];
+    let words = [
+        ("manifest", "manifest"),
+        ("provision", "POST"),
+        ("plan change", "PUT"),
+        ("single sign-on", "SSO"),
+        ("deprovision", "DELETE"),
+    ];
+    let mut said: Vec<(usize, &str)> = words
+        .iter()
+        .map(|(word, kind)| {
+            let at = sentence
+                .find(&format!(" {word}"))
+                .unwrap_or_else(|| panic!("{word:?} missing from {sentence:?}"));
+            (at, *kind)
+        })
+        .collect();
+    said.sort();
+    let said: Vec<&str> = said.into_iter().map(|(_, kind)| kind).collect();
+    let sim = harness::Sim::new(crate::stub::Addon::v3());
+    let run = sim.test_all();
+    run.passes();
+    assert_eq!(run.section_kinds(), said, "README: {sentence:?}");
+}

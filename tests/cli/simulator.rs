@@ -1101,6 +1101,44 @@ fn run_interrupted_by_ctrl_c_still_deprovisions_and_exits_130() {
     assert!(sim.stub.live().is_empty(), "{out}");
 }
 
+/// Ctrl-C during `kensa test all` (here while the plan change waits for a slow answer):
+/// kensa skips what is left, deprovisions what it provisioned, and exits 130 (issue 15:
+/// "Ctrl-C exits 130 as elsewhere"; it exited 0 or 1).
+#[test]
+fn test_all_interrupted_by_ctrl_c_deprovisions_and_exits_130() {
+    use crate::stub::Route;
+    use std::time::{Duration, Instant};
+    let sim = Sim::new(Addon::v3());
+    sim.stub.misbehave(Misbehaviour::Slow(
+        Route::PlanChange,
+        Duration::from_secs(3),
+    ));
+    let mut cmd = crate::harness::kensa(sim.path());
+    cmd.args(["test", "all"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    // Once the plan change is under way (the stub holds its answer), press Ctrl-C.
+    let deadline = Instant::now() + crate::harness::TIMEOUT;
+    while sim.received("PUT", "/heroku/resources/res-1").len() < 3 {
+        assert!(Instant::now() < deadline, "no plan change arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = crate::harness::wait(&mut child);
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(
+        !sim.received("DELETE", "/heroku/resources/res-1").is_empty(),
+        "the resource was deprovisioned"
+    );
+    assert!(sim.stub.live().is_empty());
+}
+
 #[test]
 fn run_does_not_run_the_command_when_provisioning_fails() {
     let sim = Sim::new(Addon::v3());
