@@ -11,11 +11,13 @@
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
 //!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`). Features never
 //!   depend on each other (`tests/cli/architecture.rs` keeps it so);
+//! - [`dev`] (`kensa dev`), which composes features: the simulator and the sign-in page;
 //! - [`cli`], which knows every feature's options and nothing else knows it.
 
 pub mod browser;
 pub mod check;
 pub mod cli;
+pub mod dev;
 pub mod error;
 pub mod fsutil;
 pub mod http;
@@ -127,6 +129,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Diff(args) => {
             platform::diff(&find(args.manifest.filename)?, &(&args.platform).into())
+        }
+        Command::Dev(args) => {
+            let path = find(args.manifest.filename.clone())?;
+            dev::run(&path, args.into())
         }
         Command::Completions(args) => cli::docs::completions(args),
         Command::Man(args) => cli::docs::man(args),

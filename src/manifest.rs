@@ -302,6 +302,41 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// Points the test URLs at `port`, keeping their scheme, host and paths
+    /// (`kensa dev --port`). URLs that do not parse are left as they are.
+    pub fn retarget_test_port(&mut self, port: u16) {
+        let Some(test) = self
+            .doc
+            .get_mut("api")
+            .and_then(Value::as_object_mut)
+            .and_then(|api| api.get_mut("test"))
+        else {
+            return;
+        };
+        let retarget = |value: &mut Value| {
+            let Some(text) = value.as_str() else { return };
+            if let Ok(mut url) = url::Url::parse(text) {
+                if url.set_port(Some(port)).is_ok() {
+                    *value = Value::String(url.to_string());
+                }
+            }
+        };
+        match test {
+            Value::Object(urls) => urls.values_mut().for_each(retarget),
+            other => retarget(other),
+        }
+    }
+
+    /// The port of the test URLs (80 or 443 when they name none).
+    pub fn test_port(&self) -> Option<u16> {
+        let endpoint = self.endpoint(false)?;
+        url::Url::parse(&endpoint.resources_url())
+            .ok()?
+            .port_or_known_default()
+    }
+}
+
 /// Where requests go: object URLs (current) or a plain root URL (legacy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {

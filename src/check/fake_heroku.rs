@@ -247,6 +247,19 @@ impl FakeHeroku {
         self.lock().calls.iter().cloned().collect()
     }
 
+    /// The access tokens issued to the provider for add-on `uuid`: secrets.
+    pub fn tokens_of(&self, uuid: &str) -> Vec<String> {
+        let mut tokens: Vec<String> = self
+            .lock()
+            .tokens
+            .iter()
+            .filter(|(_, owner)| owner.as_str() == uuid)
+            .map(|(token, _)| token.clone())
+            .collect();
+        tokens.sort();
+        tokens
+    }
+
     /// Logs a call the fake did not serve itself: Heroku's calls to the provider.
     pub fn record_call(&self, call: Call) {
         self.lock().log(call);

@@ -92,6 +92,8 @@ impl Default for Options {
 /// reporter (else the one `--format` names, on stdout).
 #[derive(Default)]
 pub struct Hooks {
+    /// The manifest to use instead of reading the file (`kensa dev --port` retargets it).
+    pub manifest: Option<Manifest>,
     pub heroku: Option<Arc<FakeHeroku>>,
     pub observer: Option<Observer>,
     pub reporter: Option<Box<dyn Reporter>>,
@@ -114,13 +116,16 @@ pub fn test_with(
     manifest_path: &Path,
     which: Step,
     opts: &Options,
-    hooks: Hooks,
+    mut hooks: Hooks,
 ) -> Result<Report> {
     let provision_options = match &which {
         Step::Provision { options, .. } => options::parse(options)?,
         _ => Default::default(),
     };
-    let manifest = Manifest::load(manifest_path)?;
+    let manifest = match hooks.manifest.take() {
+        Some(manifest) => manifest,
+        None => Manifest::load(manifest_path)?,
+    };
     if matches!(which, Step::All) {
         interrupt::catch();
     }

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::check::report::Format;
 use crate::check::suite;
+use crate::dev;
 use crate::error::UsageError;
 use crate::manifest::{self, SsoMethod};
 use crate::platform::{self, api::Connection};
@@ -27,6 +28,7 @@ Examples:
   kensa test all                             check your running service
   kensa run -- npm test                      provision, run, deprovision
   kensa sso 42                               open a signed-in session in the browser
+  kensa dev --watch                          the daily loop: service, local Heroku, console
   kensa pull my-addon / push / diff          sync the manifest with the add-ons service
   kensa completions bash                     shell completions (also zsh, fish, …)
   kensa man | man -l -                       read this manual as a man page";
@@ -113,6 +115,15 @@ Examples:
   kensa sso 42 --production --app my-real-app")]
     Sso(SsoArgs),
 
+    /// Develop with a local Heroku: run the service, a console in the browser, keys
+    #[command(after_help = "\
+Examples:
+  kensa dev                                    service from the Procfile, console, keys
+  kensa dev --watch                            restart and test all when a source file changes
+  kensa dev --port 5100 --no-open              another port; print the console's address only
+  kensa dev --plan async --async-timeout 30    p provisions the async plan")]
+    Dev(DevArgs),
+
     /// Send the local manifest to the add-ons service (validated first)
     #[command(after_help = "\
 Examples:
@@ -175,6 +186,7 @@ impl Command {
             Command::Test(_) => "test",
             Command::Run(_) => "run",
             Command::Sso(_) => "sso",
+            Command::Dev(_) => "dev",
             Command::Push(_) => "push",
             Command::Pull(_) => "pull",
             Command::Diff(_) => "diff",
@@ -238,6 +250,47 @@ pub struct SsoArgs {
     #[arg(long, value_name = "SECS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    /// Run the service on this port instead of the manifest's test port
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Serve the console on this port (default: a free one)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub console_port: u16,
+
+    /// Do not open the console in a browser (its address is printed)
+    #[arg(long)]
+    pub no_open: bool,
+
+    /// Restart the service and run `test all` when a source file changes
+    #[arg(long)]
+    pub watch: bool,
+
+    /// The plan `p` (and the console, by default) provisions
+    #[arg(long, value_name = "NAME", default_value = suite::PROVISION_PLAN)]
+    pub plan: String,
+
+    /// Seconds to wait for each answer from the service
+    #[arg(long, value_name = "SECS", default_value_t = 25,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Seconds to wait for the service's asynchronous callbacks
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=43200))]
+    pub async_timeout: u64,
+
+    /// Seconds the service may take to answer after it starts
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub start_timeout: u64,
 }
 
 /// How to reach the add-ons service: shared by `push`, `pull` and `diff`.
@@ -914,6 +967,21 @@ impl From<SsoArgs> for signin::Options {
             user_id: a.user_id,
             app: a.app,
             timeout: seconds(a.timeout),
+        }
+    }
+}
+
+impl From<DevArgs> for dev::Options {
+    fn from(a: DevArgs) -> Self {
+        dev::Options {
+            port: a.port,
+            console_port: a.console_port,
+            no_open: a.no_open,
+            watch: a.watch,
+            plan: a.plan,
+            timeout: seconds(a.timeout),
+            async_timeout: seconds(a.async_timeout),
+            start_timeout: seconds(a.start_timeout),
         }
     }
 }

@@ -43,8 +43,54 @@ pub fn read_value(manifest_path: &Path, key: &str) -> Option<String> {
         .find(|v| !v.is_empty())
 }
 
+/// Every `KEY=value` of the `.env` beside the manifest, in order, as foreman and
+/// `heroku local` read it: blank lines and `#` comments skipped, an `export ` prefix and
+/// matching quotes around the value removed. No file: nothing.
+pub fn read_all(manifest_path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let text = match std::fs::read_to_string(beside(manifest_path)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (key, value) = line.split_once('=')?;
+            let value = value.trim();
+            let unquoted = ['"', '\'']
+                .iter()
+                .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+                .unwrap_or(value);
+            Some((key.trim().to_owned(), unquoted.to_owned()))
+        })
+        .filter(|(key, _)| !key.is_empty() && !key.contains(char::is_whitespace))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_variable_is_read_as_foreman_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("addon-manifest.json");
+        assert!(read_all(&manifest).unwrap().is_empty());
+        std::fs::write(
+            dir.path().join(FILE),
+            "# comment\n\nA=1\nexport B=\"two words\"\nC='x=y'\nbad line\nD=\n",
+        )
+        .unwrap();
+        let pairs = read_all(&manifest).unwrap();
+        let expected = [("A", "1"), ("B", "two words"), ("C", "x=y"), ("D", "")];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(pairs, expected);
+    }
+
     use super::*;
 
     #[test]
