@@ -132,7 +132,7 @@ impl Service {
         self.status = Status::Starting;
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(format!("exec {}", self.command))
+            .arg(&self.command)
             .current_dir(&self.dir)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PORT", self.port.to_string())
@@ -304,10 +304,30 @@ fn signal_group(group: libc::pid_t, signal: libc::c_int) {
     }
 }
 
-/// Whether any process of the group is still there.
+/// Whether any process of the group is still running. A zombie (dead, not yet reaped by
+/// whoever inherited it) does not count: it holds no port and runs no code.
 pub fn group_alive(group: libc::pid_t) -> bool {
+    if group <= 0 {
+        return false;
+    }
     // SAFETY: signal 0 only checks that the group exists and may be signalled.
-    group > 0 && unsafe { libc::kill(-group, 0) } == 0
+    if unsafe { libc::kill(-group, 0) } != 0 {
+        return false;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return true; // no /proc: the signal's answer is all there is
+    };
+    procs.flatten().any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid pgrp …; comm may hold spaces, so read after the last ')'.
+        let mut fields = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
+        pgrp == Some(group) && state != "Z" && state != "X"
+    })
 }
 
 /// Copies one output pipe to the sink line by line, keeping the last [`TAIL_LINES`].

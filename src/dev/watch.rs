@@ -59,7 +59,7 @@ pub fn start(root: &Path, to: Sender<Vec<PathBuf>>) -> notify::Result<Watch> {
             let changed: Vec<PathBuf> = batch
                 .into_iter()
                 .map(|e| e.path)
-                .filter(|p| is_source(&root, p))
+                .filter(|p| p != &root && is_source(&root, p))
                 .collect();
             if !changed.is_empty() && to.send(changed).is_err() {
                 return;
@@ -104,10 +104,11 @@ mod tests {
         let (to, changes) = channel();
         let _watch = start(&root, to).unwrap();
         std::fs::write(root.join("node_modules/ignored.js"), "x").unwrap();
+        std::fs::create_dir(root.join("node_modules/pkg")).unwrap();
         std::fs::write(root.join("src/app.js"), "x").unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        while Instant::now() < deadline && seen.is_empty() {
+        let mut seen: Vec<PathBuf> = Vec::new();
+        while Instant::now() < deadline && !seen.iter().any(|p| p.ends_with("src/app.js")) {
             if let Ok(batch) = changes.recv_timeout(Duration::from_millis(200)) {
                 seen.extend(batch);
             }

@@ -14,6 +14,7 @@ mod readme;
 mod templates;
 mod wizard;
 
+mod dev;
 mod simulator;
 mod simulator_async;
 mod simulator_checks;

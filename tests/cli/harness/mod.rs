@@ -10,6 +10,7 @@
 #![allow(dead_code)] // each test module uses a different part of the toolbox
 
 pub mod assertions;
+pub mod dev;
 pub mod fixture;
 pub mod junit;
 pub mod library;

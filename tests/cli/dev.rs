@@ -1,0 +1,481 @@
+//! `kensa dev` against a small Python provider (`tests/fixtures/dev/provider.py`): the
+//! service on the manifest's port, the console's API and its guards, the async timeline,
+//! the saved session and the last resource, keys on a terminal, and every way out
+//! leaving no process of the service's group behind.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use rexpect::session::spawn_command;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::harness::dev::{dev_command, group_alive, group_gone, DevProcess};
+use crate::harness::{pty_timeout_ms, MANIFEST};
+use crate::stub::{Addon, PASSWORD, SALT};
+
+const CLIENT_SECRET: &str = "cs-9f2d7c41e8b3a6";
+const MASK: &str = "••••••";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A project: manifest (v3, test URLs on `port`), `.env`, the Python provider and a
+/// Procfile whose web line is `web`.
+fn project(port: u16, web: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("kensa-dev-")
+        .tempdir()
+        .unwrap();
+    let manifest = Addon::v3().manifest(port);
+    let manifest = serde_json::to_string_pretty(&manifest)
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
+    std::fs::write(dir.path().join(MANIFEST), manifest).unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "HEROKU_USERNAME=stubby\nHEROKU_PASSWORD={PASSWORD}\nSSO_SALT={SALT}\nHEROKU_CLIENT_SECRET={CLIENT_SECRET}\nCONFIG_PREFIX=STUBBY\n"
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        crate::harness::repo().join("tests/fixtures/dev/provider.py"),
+        dir.path().join("provider.py"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("Procfile"), format!("web: {web}\n")).unwrap();
+    dir
+}
+
+fn provider_group(dir: &Path) -> i32 {
+    std::fs::read_to_string(dir.join("provider.pgid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn start(dir: &Path, args: &[&str]) -> DevProcess {
+    let dev = DevProcess::spawn(dev_command(dir, args));
+    dev.wait_for("the service answers on port");
+    dev
+}
+
+fn resource<'a>(state: &'a Value, uuid: &str) -> &'a Value {
+    state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["uuid"] == uuid)
+        .unwrap_or_else(|| panic!("no resource {uuid} in {state:#}"))
+}
+
+fn labels(resource: &Value) -> Vec<String> {
+    resource["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_service_runs_on_the_manifest_port_and_the_console_provisions_changes_and_deprovisions() {
+    let port = free_port();
+    let dir = project(port, "python3 provider.py");
+    let dev = start(dir.path(), &[]);
+    dev.wait_for(&format!("web   │ provider listening on port {port}"));
+
+    let (status, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "test"})));
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(
+        (made["id"].as_str(), made["state"].as_str()),
+        (Some("r1"), Some("provisioned"))
+    );
+    let uuid = made["uuid"].as_str().unwrap().to_owned();
+    let state = dev.state();
+    let r = resource(&state, &uuid);
+    assert_eq!(r["config"], json!({"STUBBY_URL": MASK}), "config is masked");
+    let (_, revealed) = dev.api("POST", &format!("/api/resources/{uuid}/reveal"), None);
+    assert_eq!(
+        revealed["config"]["STUBBY_URL"],
+        "https://example.test/r/r1"
+    );
+
+    let (status, changed) = dev.api(
+        "POST",
+        "/api/resources/r1/plan",
+        Some(json!({"plan": "premium"})),
+    );
+    assert_eq!(
+        (status, changed["plan"].as_str()),
+        (200, Some("premium")),
+        "{changed}"
+    );
+    let (status, sso) = dev.raw(&format!("GET /sso/r1?token={} HTTP/1.1", dev.token), "");
+    assert_eq!(status, 200);
+    assert!(
+        sso.contains(&format!("action=\"http://localhost:{port}/sso/login\"")),
+        "{sso}"
+    );
+    assert!(
+        sso.contains("name=\"resource_token\""),
+        "v3 sign-on carries the resource token"
+    );
+
+    // The saved session: private, with the resource; the last resource for other commands.
+    let saved = dir.path().join(".kensa/dev/session.json");
+    assert_eq!(
+        std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains(&uuid));
+    let last: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".kensa/last-resource.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (last["id"].as_str(), last["by"].as_str()),
+        (Some("r1"), Some("kensa dev"))
+    );
+
+    let (status, gone) = dev.api("POST", "/api/resources/r1/deprovision", None);
+    assert_eq!(
+        (status, gone["state"].as_str()),
+        (200, Some("deprovisioned")),
+        "{gone}"
+    );
+    let r = resource(&dev.state(), &uuid).clone();
+    assert_eq!(
+        labels(&r),
+        [
+            "provision answered 200",
+            "plan change to premium answered 200",
+            "signed in through the browser",
+            "deprovision answered 204"
+        ]
+    );
+    assert!(
+        !dir.path().join(".kensa/last-resource.json").exists(),
+        "forgotten once deprovisioned"
+    );
+}
+
+#[test]
+fn an_async_provision_shows_every_step_and_a_stalled_one_where_it_stopped() {
+    let dir = project(free_port(), "python3 provider.py");
+    let dev = start(dir.path(), &["--async-timeout", "3"]);
+    let (status, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "async"})));
+    assert_eq!(
+        (status, made["state"].as_str()),
+        (200, Some("provisioning")),
+        "{made}"
+    );
+    let uuid = made["uuid"].as_str().unwrap().to_owned();
+    let state = dev.state_until("provisioned asynchronously", |s| {
+        resource(s, &uuid)["state"] == "provisioned"
+    });
+    let r = resource(&state, &uuid);
+    assert_eq!(
+        labels(r),
+        [
+            "provision answered 202: provisioning asynchronously",
+            "grant exchanged for an access token",
+            "config set: STUBBY_URL",
+            "provisioned (the provider called back)"
+        ]
+    );
+    assert_eq!(r["config"], json!({"STUBBY_URL": MASK}));
+    assert_eq!(r["tokens"], json!([MASK]), "the issued token is masked");
+    let (_, revealed) = dev.api("POST", &format!("/api/resources/{uuid}/reveal"), None);
+    assert!(revealed["tokens"][0].as_str().unwrap().starts_with("HRKU-"));
+
+    // The log holds both directions, filterable by resource, with no secret in it.
+    let (_, calls) = dev.api("GET", &format!("/api/calls?resource={uuid}"), None);
+    let calls = calls.as_array().unwrap();
+    let directions: Vec<&str> = calls
+        .iter()
+        .map(|c| c["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        directions,
+        ["to_provider", "to_heroku", "to_heroku", "to_heroku"]
+    );
+    let everything = serde_json::to_string(calls).unwrap();
+    for secret in [
+        CLIENT_SECRET,
+        PASSWORD,
+        revealed["tokens"][0].as_str().unwrap(),
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} in the log: {everything}"
+        );
+    }
+
+    let (_, stalled) = dev.api(
+        "POST",
+        "/api/provision",
+        Some(json!({"plan": "broken-async"})),
+    );
+    let stalled_uuid = stalled["uuid"].as_str().unwrap().to_owned();
+    let state = dev.state_until("gave up on the stalled provision", |s| {
+        resource(s, &stalled_uuid)["state"] == "failed"
+    });
+    let r = resource(&state, &stalled_uuid);
+    let last = r["timeline"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["label"], "stopped here");
+    assert_eq!(last["check"], "async.grant-exchanged");
+    assert!(last["detail"]
+        .as_str()
+        .unwrap()
+        .contains("never exchanged the grant code within 3 s"));
+    assert_eq!(
+        r["explain"]["rule"],
+        kensa::registry::find("async.grant-exchanged").unwrap().rule
+    );
+}
+
+#[test]
+fn test_all_from_the_console_keeps_every_check_with_its_explanation() {
+    let dir = project(free_port(), "python3 provider.py");
+    let dev = start(dir.path(), &[]);
+    let (status, _) = dev.api("POST", "/api/test", None);
+    assert_eq!(status, 202);
+    let state = dev.state_until("finished test all", |s| {
+        s["last_test"].is_object() && s["testing"] == false
+    });
+    let run = &state["last_test"];
+    assert!(run["summary"]["total"].as_u64().unwrap() > 20, "{run:#}");
+    for check in run["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["checks"].as_array().unwrap())
+    {
+        let id = check["id"].as_str().unwrap();
+        let explained = kensa::registry::find(id).unwrap();
+        assert_eq!(check["explain"]["rule"], explained.rule, "{id}");
+        assert_eq!(check["explain"]["fix"], explained.fix, "{id}");
+    }
+    dev.wait_for("checks passed");
+    // Its calls went through the session's local Heroku log too.
+    let (_, calls) = dev.api("GET", "/api/calls", None);
+    assert!(calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["target"].as_str().unwrap().ends_with("/heroku/resources")));
+}
+
+#[test]
+fn the_console_answers_only_its_own_page_with_its_token() {
+    let dir = project(free_port(), "python3 provider.py");
+    let dev = start(dir.path(), &[]);
+    let token = dev.token.clone();
+    let (status, page) = dev.raw(&format!("GET /?token={token} HTTP/1.1"), "");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<title>kensa dev</title>")
+            && !page.contains("http://")
+            && !page.contains("https://"),
+        "one self-contained page, nothing fetched from elsewhere"
+    );
+    assert_eq!(dev.raw("GET / HTTP/1.1", "").0, 403, "no token");
+    assert_eq!(dev.raw("GET /api/state HTTP/1.1", "").0, 403);
+    assert_eq!(dev.raw("GET /api/state?token=wrong HTTP/1.1", "").0, 403);
+    let wrong = "0".repeat(token.len());
+    assert_eq!(
+        dev.raw(
+            &format!("POST /api/provision HTTP/1.1\r\nX-Kensa-Token: {wrong}"),
+            "{}"
+        )
+        .0,
+        403
+    );
+    // DNS rebinding: the right token from a page on another name still names another Host.
+    let rebound = format!("GET /api/state?token={token} HTTP/1.1\r\nHost: attacker.example:80");
+    assert_eq!(dev.raw(&rebound, "").0, 421);
+    let other = format!(
+        "POST /api/provision HTTP/1.1\r\nX-Kensa-Token: {token}\r\nOrigin: http://attacker.example"
+    );
+    assert_eq!(dev.raw(&other, "{}").0, 403);
+    assert!(
+        dev.state()["resources"].as_array().unwrap().is_empty(),
+        "nothing was provisioned"
+    );
+
+    // An event stream starts with the state and ends when the session does.
+    let addr = dev.console.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(crate::harness::dev::WAIT))
+        .unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /api/events?token={token} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    )
+    .unwrap();
+    let mut first = [0u8; 512];
+    let n = stream.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+    let (status, _) = dev.api("POST", "/api/stop", None);
+    assert_eq!(status, 200);
+    let mut rest = String::new();
+    stream
+        .read_to_string(&mut rest)
+        .expect("the stream ends, not hangs");
+    let all = format!("{}{rest}", String::from_utf8_lossy(&first[..n]));
+    let state_at = all.find("event: state").expect("the state comes first");
+    assert!(all[state_at..].contains("event: end"), "{all}");
+    let mut dev = dev;
+    assert_eq!(dev.wait_exit(), 0);
+}
+
+#[test]
+fn sigterm_stops_the_service_and_every_process_of_its_group() {
+    // The web line leaves a child of its own running beside the provider.
+    let dir = project(free_port(), "sleep 300 & python3 provider.py");
+    let mut dev = start(dir.path(), &[]);
+    let group = provider_group(dir.path());
+    assert!(group_alive(group));
+    assert_eq!(dev.state()["service"]["group"], json!(group));
+    dev.signal(libc::SIGTERM);
+    assert_eq!(dev.wait_exit(), 0, "{}", dev.output());
+    assert!(group_gone(group), "the service's group outlived kensa dev");
+    assert!(dev
+        .output()
+        .contains("stopped; the local Heroku's resources and calls are kept in"));
+}
+
+#[test]
+fn a_service_that_fails_to_start_is_reported_with_its_last_lines() {
+    let dir = project(
+        free_port(),
+        "echo 'loading settings'; echo 'fatal: DATABASE_URL is not set' >&2; exit 1",
+    );
+    let dev = DevProcess::spawn(dev_command(dir.path(), &[]));
+    dev.wait_for("the service exited (exit status: 1) before it answered on port");
+    dev.wait_for("  fatal: DATABASE_URL is not set");
+    dev.wait_for("  loading settings");
+    let state = dev.state();
+    assert_eq!(state["service"]["status"]["state"], "failed");
+    assert!(state["service"]["tail"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("fatal: DATABASE_URL is not set")));
+}
+
+#[test]
+fn another_port_retargets_the_test_urls() {
+    let manifest_port = free_port();
+    let port = free_port();
+    let dir = project(manifest_port, "python3 provider.py");
+    let dev = start(dir.path(), &["--port", &port.to_string()]);
+    dev.wait_for(&format!("provider listening on port {port}"));
+    let (status, made) = dev.api("POST", "/api/provision", Some(json!({})));
+    assert_eq!(
+        (status, made["state"].as_str()),
+        (200, Some("provisioned")),
+        "{made}"
+    );
+    assert_eq!(made["plan"], "test", "the default plan");
+}
+
+#[test]
+fn the_session_survives_a_restart_and_other_commands_use_its_last_resource() {
+    let port = free_port();
+    let dir = project(port, "python3 provider.py");
+    let mut dev = start(dir.path(), &[]);
+    let (_, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "test"})));
+    let uuid = made["uuid"].as_str().unwrap().to_owned();
+    let heroku = dev.state()["heroku"].clone();
+
+    // In the session: `kensa test sso` without an id signs in to that resource.
+    let mut sso = crate::harness::kensa(dir.path());
+    sso.args(["test", "sso", "--format", "json"]);
+    let out = crate::harness::output(sso);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains(&format!(
+            "Using the last resource provisioned against {MANIFEST}: r1, uuid {uuid}"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("by kensa dev"), "{stderr}");
+
+    dev.signal(libc::SIGTERM);
+    assert_eq!(dev.wait_exit(), 0);
+    // The provider keeps its resources in memory; the session's record stays.
+    let again = start(dir.path(), &[]);
+    let state = again.state();
+    assert_eq!(resource(&state, &uuid)["state"], "provisioned");
+    assert_eq!(
+        state["heroku"], heroku,
+        "the local Heroku is back on its port"
+    );
+    assert_eq!(labels(resource(&state, &uuid))[0], "provision answered 200");
+}
+
+/// The line-mode and echo settings in `stty -a` output.
+fn modes(stty: &str) -> Vec<String> {
+    stty.split_whitespace()
+        .filter(|w| matches!(*w, "icanon" | "-icanon" | "echo" | "-echo"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Types keys on the pseudo-terminal (rexpect buffers until flushed).
+fn press(p: &mut rexpect::session::PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
+#[test]
+fn keys_on_a_terminal_act_and_q_restores_the_terminal_and_leaves_nothing_running() {
+    let dir = project(free_port(), "python3 provider.py");
+    let script = format!(
+        "stty -a; echo before-dev; {} dev --no-open; echo \"exit=$?\"; stty -a; echo after-dev",
+        crate::harness::dev::kensa_bin().display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &script]);
+    crate::harness::hermetic(&mut cmd, dir.path())
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb");
+    let mut p = spawn_command(cmd, Some(pty_timeout_ms())).unwrap();
+    let before = modes(&p.exp_string("before-dev").unwrap());
+    // rexpect reads bytes as Latin-1: expect the ASCII parts of lines.
+    p.exp_string("the service answers on port").unwrap();
+    p.exp_string("press t test all").unwrap();
+    press(&mut p, "p");
+    p.exp_string("provisioned r1").unwrap();
+    press(&mut p, "c");
+    p.exp_string("new plan for r1 (now test").unwrap();
+    press(&mut p, "premium\r");
+    p.exp_string("r1 is on plan premium now").unwrap();
+    press(&mut p, "x");
+    p.exp_string("press t test all").unwrap();
+    press(&mut p, "d");
+    p.exp_string("deprovisioned r1").unwrap();
+    let group = provider_group(dir.path());
+    press(&mut p, "q");
+    p.exp_string("stopped; the local Heroku").unwrap();
+    p.exp_string("exit=0").unwrap();
+    let after = modes(&p.exp_string("after-dev").unwrap());
+    assert_eq!(after, before, "the terminal's modes are restored");
+    assert_eq!(before.len(), 2, "{before:?}");
+    p.exp_eof().unwrap();
+    assert!(group_gone(group), "q left the service's group running");
+}
