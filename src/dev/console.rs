@@ -360,6 +360,7 @@ fn outcome(stream: &TcpStream, result: anyhow::Result<super::session::Resource>)
 /// A server-sent event stream: the state at once and on every change, each logged call,
 /// a comment every [`KEEPALIVE`], and `end` when the session ends.
 fn events(session: &Arc<Session>, mut stream: TcpStream) -> io::Result<()> {
+    let _open = session.stream_open();
     let updates = session.subscribe();
     stream.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",

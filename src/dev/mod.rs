@@ -132,6 +132,7 @@ pub fn run(manifest_path: &Path, opts: Options) -> Result<ExitCode> {
     drop(keys);
     say("stopping…");
     session.end();
+    session.wait_for_streams(Duration::from_secs(1));
     say(&format!(
         "stopped; the local Heroku's resources and calls are kept in {}",
         crate::state::dev_dir(manifest_path).display()

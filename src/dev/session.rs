@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
@@ -124,6 +124,8 @@ pub struct Session {
     busy: Mutex<()>,
     listeners: Mutex<Vec<Sender<Event>>>,
     ending: AtomicBool,
+    /// Event streams open now: the way out waits (briefly) for them to say `end`.
+    streams: AtomicUsize,
     logger: Arc<CallLogger>,
     say: Sink,
 }
@@ -158,6 +160,7 @@ impl Session {
             busy: Mutex::new(()),
             listeners: Mutex::default(),
             ending: AtomicBool::new(false),
+            streams: AtomicUsize::new(0),
             logger,
             say,
         });
@@ -214,6 +217,21 @@ impl Session {
         drop(inner);
         state::write(&saved_path(&self.settings.manifest_path), &saved)?;
         Ok(())
+    }
+
+    /// Counts an event stream as open until the guard is dropped.
+    pub fn stream_open(&self) -> StreamGuard<'_> {
+        self.streams.fetch_add(1, Ordering::SeqCst);
+        StreamGuard(&self.streams)
+    }
+
+    /// After [`Session::end`]: waits until every event stream has said `end` and closed,
+    /// at most `limit`, so the way out never hangs on a browser.
+    pub fn wait_for_streams(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.streams.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn ending(&self) -> bool {
@@ -746,6 +764,15 @@ impl Session {
                 (Some(k), None) => c.addon.as_deref() == Some(k),
             })
             .collect()
+    }
+}
+
+/// An open event stream, counted while it lives.
+pub struct StreamGuard<'a>(&'a AtomicUsize);
+
+impl Drop for StreamGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

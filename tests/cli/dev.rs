@@ -331,7 +331,9 @@ fn the_console_answers_only_its_own_page_with_its_token() {
         .read_to_string(&mut rest)
         .expect("the stream ends, not hangs");
     let all = format!("{}{rest}", String::from_utf8_lossy(&first[..n]));
-    let state_at = all.find("event: state").expect("the state comes first");
+    let state_at = all
+        .find("event: state")
+        .unwrap_or_else(|| panic!("the state comes first: {all:?}"));
     assert!(all[state_at..].contains("event: end"), "{all}");
     let mut dev = dev;
     assert_eq!(dev.wait_exit(), 0);
