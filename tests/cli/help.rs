@@ -59,7 +59,7 @@ fn regression_commands_without_a_manifest_listed_filename() {
             "kensa {command} --help lists --filename: {listed:?}"
         );
     }
-    for command in ["init", "test", "run", "sso", "push", "pull", "diff"] {
+    for command in ["init", "test", "run", "dev", "sso", "push", "pull", "diff"] {
         let listed = flags(&[command]);
         assert!(
             listed.iter().any(|f| f == "--filename"),
