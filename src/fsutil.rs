@@ -1,13 +1,88 @@
-//! File-system helpers: atomic file writes (a temp file in the target's folder, then one
-//! rename, so a reader never sees half a file and an interrupted write leaves the old file
-//! intact) and the folder a path lives in.
+//! File-system helpers: reading an input file safely ([`read_input`]: regular files only,
+//! bounded), atomic file writes (a temp file in the target's folder, then one rename, so a
+//! reader never sees half a file and an interrupted write leaves the old file intact) and
+//! the folder a path lives in.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
+
+/// The most [`read_input`] reads: far above any manifest, values file or template file,
+/// far below what would strain memory.
+pub const INPUT_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads a file kensa takes as input (a manifest, a values file, a template file, `.env`,
+/// netrc) whole. Only a regular file is read, and at most [`INPUT_LIMIT`] bytes of it: a
+/// FIFO would block forever and `/dev/zero` would fill memory. The error says which rule
+/// the file broke; the caller names the file.
+pub fn read_input(path: &Path) -> io::Result<Vec<u8>> {
+    read_input_limited(path, INPUT_LIMIT)
+}
+
+/// [`read_input`] with another cap, for tests.
+pub fn read_input_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    // Refused before opening: opening a FIFO for reading blocks until a writer comes.
+    not_regular(&fs::metadata(path)?.file_type())?;
+    // Non-blocking in case the path was swapped for a FIFO since: then the open returns
+    // at once, and the check on the opened file refuses it.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    not_regular(&meta.file_type())?;
+    if meta.len() > limit {
+        return Err(too_large(limit));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+/// [`read_input`] as UTF-8 text; other bytes are an `InvalidData` error.
+pub fn read_input_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+fn not_regular(kind: &fs::FileType) -> io::Result<()> {
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        // The OS's own words, as before: "Is a directory".
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("it is {what}, not a regular file"),
+    ))
+}
+
+fn too_large(limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!(
+            "it is larger than {} MiB, more than any input kensa reads",
+            limit / (1024 * 1024)
+        ),
+    )
+}
 
 /// Writes `bytes` to `path` atomically with `mode`. With `replace` false an existing file
 /// is an error of kind `AlreadyExists`, checked at the rename so no race can clobber it.
@@ -86,4 +161,48 @@ pub fn without_temp_path(err: io::Error) -> io::Error {
         .and_then(|source| source.downcast_ref::<io::Error>())
         .and_then(io::Error::raw_os_error);
     os.map_or(err, io::Error::from_raw_os_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_regular_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        fs::write(&path, b"{}").unwrap();
+        assert_eq!(read_input(&path).unwrap(), b"{}");
+        assert_eq!(read_input_text(&path).unwrap(), "{}");
+    }
+
+    #[test]
+    fn refuses_a_file_over_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        fs::write(&path, [b'x'; 11]).unwrap();
+        assert_eq!(read_input_limited(&path, 11).unwrap().len(), 11);
+        let err = read_input_limited(&path, 10).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    #[test]
+    fn refuses_devices_fifos_and_directories_without_blocking() {
+        let err = read_input(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it is a character device, not a regular file"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = read_input(&fifo).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it is a named pipe (FIFO), not a regular file"
+        );
+        let err = read_input(dir.path()).unwrap_err();
+        assert!(err.to_string().starts_with("Is a directory"), "{err}");
+    }
 }

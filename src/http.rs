@@ -11,6 +11,8 @@ use base64::Engine;
 use serde_json::Value;
 use ureq::Agent;
 
+use crate::output::visible;
+
 /// What Heroku's Platform API and the add-ons service require in `Accept`: without an
 /// explicit version 3 they refuse the call.
 pub const PLATFORM_API_ACCEPT: &str = "application/vnd.heroku+json; version=3";
@@ -78,8 +80,6 @@ pub struct Client {
     agent: Agent,
     timeout: Duration,
     verbose: bool,
-    /// Strings never printed in verbose output (the password, the salt).
-    secrets: Vec<String>,
     observer: Option<Observer>,
 }
 
@@ -98,7 +98,10 @@ pub struct Observed<'a> {
 }
 
 impl Client {
+    /// `secrets` (the password, the salt, an API key) are masked in every output from now
+    /// on ([`crate::redact`]), the verbose log included.
     pub fn new(timeout: Duration, verbose: bool, secrets: Vec<String>) -> Client {
+        crate::redact::register(secrets);
         let config = Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
@@ -109,7 +112,6 @@ impl Client {
             agent: config.into(),
             timeout,
             verbose,
-            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             observer: None,
         }
     }
@@ -254,20 +256,16 @@ impl Client {
         }
     }
 
-    fn mask(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "********"))
-    }
-
+    /// The verbose log: every line through [`visible`] (secrets masked, control
+    /// characters escaped), as the answer is the provider's text.
     fn log_request(&self, method: &str, url: &str, auth: Auth<'_>, body: &[u8]) {
         let mut err = anstream::stderr().lock();
-        let _ = writeln!(err, "> {method} {url}");
+        let _ = writeln!(err, "> {method} {}", visible(url));
         if let Auth::Basic { user, .. } = auth {
-            let _ = writeln!(err, "> Authorization: Basic {user}:********");
+            let _ = writeln!(err, "> Authorization: Basic {}:********", visible(user));
         }
         if !body.is_empty() {
-            let _ = writeln!(err, "> {}", self.mask(&String::from_utf8_lossy(body)));
+            let _ = writeln!(err, "> {}", visible(&String::from_utf8_lossy(body)));
         }
     }
 
@@ -280,10 +278,10 @@ impl Client {
             exchange.elapsed.as_millis()
         );
         for (k, v) in &exchange.headers {
-            let _ = writeln!(err, "< {k}: {}", self.mask(v));
+            let _ = writeln!(err, "< {}: {}", visible(k), visible(v));
         }
         if !exchange.body.is_empty() {
-            let _ = writeln!(err, "< {}", self.mask(&exchange.snippet(2000)));
+            let _ = writeln!(err, "< {}", visible(&exchange.snippet(2000)));
         }
     }
 }

@@ -4,8 +4,10 @@
 //! each command's own options, and [`run`] hands them to the module that does the work.
 //!
 //! Layers, each depending only on those before it:
-//! - shared plumbing: [`error`], [`fsutil`], [`output`], [`progress`], [`interrupt`],
-//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`slug`], [`state`] (`.kensa/`), [`verdict`], [`registry`]
+//! - shared plumbing: [`error`], [`fsutil`], [`redact`] (masking every secret in every
+//!   output), [`output`], [`progress`], [`interrupt`], [`prompt`], [`http`], [`browser`],
+//!   [`secrets`], [`serve`] (every server kensa runs), [`slug`], [`state`] (`.kensa/`),
+//!   [`verdict`], [`registry`]
 //!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
 //!   request shape);
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
@@ -27,9 +29,11 @@ pub mod output;
 pub mod platform;
 pub mod progress;
 pub mod prompt;
+pub mod redact;
 pub mod registry;
 pub mod scaffold;
 pub mod secrets;
+pub mod serve;
 pub mod signin;
 pub mod slug;
 pub mod sso;

@@ -21,6 +21,9 @@ pub const LEGACY_FILE: &str = "addon_manifest.json";
 
 /// Environment variable naming the manifest, as `-f` does.
 pub const ENV_VAR: &str = "KENSA_MANIFEST";
+/// The mode of every manifest kensa writes (`init`, `create`, `pull`, `push`): it holds
+/// the password and the SSO salt, so only its owner may read it, like `.env`.
+pub const FILE_MODE: u32 = 0o600;
 
 /// Regions Heroku has offered add-ons in; `*` means all of them.
 pub const KNOWN_REGIONS: &[&str] = &[
@@ -153,11 +156,19 @@ pub struct AddonSpec {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = fs::read(path).map_err(|source| ManifestError::Read {
+        Manifest::read(path).map(|(_, manifest)| manifest)
+    }
+
+    /// The file's bytes and the manifest in them. Its secrets are masked in every output
+    /// from now on ([`crate::redact`]).
+    pub fn read(path: &Path) -> Result<(Vec<u8>, Manifest), ManifestError> {
+        let bytes = crate::fsutil::read_input(path).map_err(|source| ManifestError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Manifest::parse(&text, path)
+        let manifest = Manifest::parse(&bytes, path)?;
+        crate::redact::register(manifest.secrets());
+        Ok((bytes, manifest))
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, ManifestError> {
@@ -245,13 +256,42 @@ impl Manifest {
         self.api_str("sso_salt").filter(|s| !s.is_empty())
     }
 
-    /// The manifest's secrets (password, SSO salt): never printed, masked in every log.
+    /// The manifest's secrets (password, SSO salt, and the password of any URL that
+    /// carries credentials): never printed, masked in every output.
     pub fn secrets(&self) -> Vec<String> {
-        [self.password(), self.sso_salt()]
+        let mut secrets: Vec<String> = [self.password(), self.sso_salt()]
             .into_iter()
             .flatten()
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
+            .collect();
+        for url in self.endpoint_urls() {
+            if let Some((user, password)) = url_credentials(url) {
+                if !password.is_empty() {
+                    secrets.push(format!("{user}:{password}"));
+                    secrets.push(password);
+                }
+            }
+        }
+        secrets
+    }
+
+    /// Every URL string of `api.test` and `api.production`.
+    fn endpoint_urls(&self) -> Vec<&str> {
+        let Some(api) = self.api() else {
+            return Vec::new();
+        };
+        ["test", "production"]
+            .iter()
+            .filter_map(|key| api.get(*key))
+            .flat_map(|v| match v {
+                Value::String(root) => vec![root.as_str()],
+                Value::Object(o) => ["base_url", "sso_url"]
+                    .iter()
+                    .filter_map(|f| o.get(*f).and_then(Value::as_str))
+                    .collect(),
+                _ => Vec::new(),
+            })
             .collect()
     }
 
@@ -377,6 +417,38 @@ impl Endpoint {
     }
 }
 
+/// The `user:pass@` part of a URL's authority, split and percent-decoded (`None` when it
+/// has none). Read from the text, so an unparsable URL's credentials are found too.
+pub fn url_credentials(url: &str) -> Option<(String, String)> {
+    let (_, userinfo, _) = split_userinfo(url)?;
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some((decode(user), decode(password)))
+}
+
+/// The URL with its `user:pass@` replaced by `***@`, for messages.
+pub fn without_credentials(url: &str) -> String {
+    match split_userinfo(url) {
+        Some((before, _, after)) => format!("{before}***@{after}"),
+        None => url.to_owned(),
+    }
+}
+
+/// `(scheme://, userinfo, host and the rest)` when the authority has a userinfo.
+fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let start = url.find("://")? + 3;
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let at = url[start..authority_end].rfind('@')? + start;
+    Some((&url[..start], &url[start..at], &url[at + 1..]))
+}
+
 fn urls(root: &str, with_sso: bool) -> Value {
     let mut o = Map::new();
     o.insert("base_url".into(), json!(format!("{root}/heroku/resources")));
@@ -500,6 +572,27 @@ mod tests {
                 "m.json: the manifest is empty; `kensa init` writes one"
             );
         }
+    }
+
+    #[test]
+    fn url_credentials_are_found_decoded_and_hidden() {
+        assert_eq!(
+            url_credentials("https://me:p%40ss@host.com/x@y"),
+            Some(("me".into(), "p@ss".into()))
+        );
+        assert_eq!(url_credentials("https://host.com/a@b"), None);
+        assert_eq!(
+            url_credentials("http://tok@h"),
+            Some(("tok".into(), "".into()))
+        );
+        assert_eq!(
+            without_credentials("https://me:p%40ss@host.com/x@y"),
+            "https://***@host.com/x@y"
+        );
+        let mut m = Manifest::new_addon(&spec(None));
+        m.doc["api"]["production"]["base_url"] = json!("https://u:hunter2@h.com/r");
+        assert!(m.secrets().contains(&"hunter2".to_owned()));
+        assert!(m.secrets().contains(&"u:hunter2".to_owned()));
     }
 
     #[test]

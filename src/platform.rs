@@ -7,7 +7,6 @@ pub mod credentials;
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -18,7 +17,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::error::UsageError;
 use crate::fsutil::write_atomic;
-use crate::manifest::{validate, Manifest};
+use crate::manifest::{validate, Manifest, FILE_MODE};
 use crate::output::{self, BOLD, DIM};
 use crate::{prompt, slug};
 use api::{Connection, Service};
@@ -33,9 +32,6 @@ pub struct PullOptions {
     /// Never prompt.
     pub no_input: bool,
 }
-
-/// Mode of a manifest kensa creates (as `kensa init` writes it); a replaced one keeps its own.
-const NEW_FILE_MODE: u32 = 0o644;
 
 const REMOVED: Style = AnsiColor::Red.on_default();
 const ADDED: Style = AnsiColor::Green.on_default();
@@ -71,13 +67,8 @@ pub fn push(manifest_path: &Path, connection: &Connection) -> Result<ExitCode> {
             "{DIM}{shown} already matches the stored manifest{DIM:#}"
         )?;
     } else {
-        write_atomic(
-            manifest_path,
-            after.as_bytes(),
-            mode_of(manifest_path),
-            true,
-        )
-        .with_context(|| format!("cannot write the returned manifest to {shown}"))?;
+        write_atomic(manifest_path, after.as_bytes(), FILE_MODE, true)
+            .with_context(|| format!("cannot write the returned manifest to {shown}"))?;
         writeln!(out, "Wrote the manifest the service stored back to {shown}")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -110,7 +101,7 @@ pub fn pull(manifest_path: &Path, args: PullOptions, connection: &Connection) ->
     write_atomic(
         manifest_path,
         pulled.to_json().as_bytes(),
-        mode_of(manifest_path),
+        FILE_MODE,
         replace,
     )
     .map_err(|e| match e.kind() {
@@ -147,6 +138,13 @@ pub fn diff(manifest_path: &Path, connection: &Connection) -> Result<ExitCode> {
     }
     let service = connect(connection, &manifest)?;
     let remote = service.current_manifest(&id)?;
+    // The stored manifest's secrets are as secret as the local ones: the diff masks both.
+    crate::redact::register(
+        Manifest {
+            doc: remote.clone(),
+        }
+        .secrets(),
+    );
 
     let remote_text = canonical(&Value::Object(remote));
     let local_text = canonical(&Value::Object(manifest.doc));
@@ -171,24 +169,13 @@ pub fn diff(manifest_path: &Path, connection: &Connection) -> Result<ExitCode> {
 
 /// The file's bytes and the manifest in them.
 fn load(path: &Path) -> Result<(Vec<u8>, Manifest)> {
-    let bytes = fs::read(path).map_err(|source| crate::manifest::ManifestError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let manifest = Manifest::parse(&bytes, path)?;
-    Ok((bytes, manifest))
+    Ok(Manifest::read(path)?)
 }
 
 /// Credentials, then the service; the manifest's secrets are masked in `--verbose` too.
 fn connect(connection: &Connection, manifest: &Manifest) -> Result<Service> {
     let (key, source) = credentials::find()?;
     Ok(Service::new(connection, key, source, manifest.secrets())?)
-}
-
-fn mode_of(path: &Path) -> u32 {
-    fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(NEW_FILE_MODE)
 }
 
 /// Pretty JSON with every object's keys sorted, and a final newline. The service stores
@@ -217,7 +204,8 @@ pub fn canonical(value: &Value) -> String {
 }
 
 /// A unified diff (3 lines of context) from `old` to `new`, styled; anstream drops the
-/// styles when the output is not a terminal (or `--color never`, `NO_COLOR`).
+/// styles when the output is not a terminal (or `--color never`, `NO_COLOR`). Every line,
+/// context lines too, is written through [`output::visible`]: the secrets are masked.
 pub fn write_diff(
     out: &mut impl Write,
     old: &str,
@@ -226,8 +214,8 @@ pub fn write_diff(
     new_name: &str,
 ) -> io::Result<()> {
     let diff = TextDiff::from_lines(old, new);
-    writeln!(out, "{BOLD}--- {old_name}{BOLD:#}")?;
-    writeln!(out, "{BOLD}+++ {new_name}{BOLD:#}")?;
+    writeln!(out, "{BOLD}--- {}{BOLD:#}", output::visible(old_name))?;
+    writeln!(out, "{BOLD}+++ {}{BOLD:#}", output::visible(new_name))?;
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
         writeln!(out, "{HUNK}{}{HUNK:#}", hunk.header())?;
         for change in hunk.iter_changes() {
@@ -237,7 +225,7 @@ pub fn write_diff(
                 ChangeTag::Equal => (' ', Style::new()),
             };
             let line = change.value().trim_end_matches(['\n', '\r']);
-            writeln!(out, "{style}{sign}{line}{style:#}")?;
+            writeln!(out, "{style}{sign}{}{style:#}", output::visible(line))?;
             if change.missing_newline() {
                 writeln!(out, "\\ No newline at end of file")?;
             }

@@ -67,7 +67,8 @@ impl Spinner {
         if !ENABLED.load(Ordering::SeqCst) || ACTIVE.swap(true, Ordering::SeqCst) {
             return Spinner { running: None };
         }
-        let message = message.into();
+        // It names URLs the provider may have chosen: shown like any other such text.
+        let message = crate::output::visible(&message.into()).into_owned();
         let started = Instant::now();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = thread::spawn(move || {

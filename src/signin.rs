@@ -9,14 +9,16 @@
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 
 use crate::browser;
 use crate::error::UsageError;
-use crate::manifest::Manifest;
-use crate::output::{BOLD, DIM};
+use crate::manifest::{Endpoint, Manifest};
+use crate::output::{visible, BOLD, DIM};
+use crate::serve::{Limits, Response, Server};
 use crate::sso::{self, now, Route, SsoRequest, Visitor};
 use crate::state;
 
@@ -61,6 +63,16 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
             "{shown}: api.{which} is missing or is neither a root URL string nor {{base_url, sso_url}}"
         ))
     })?;
+    if let Some(url) = sso_urls(&endpoint)
+        .into_iter()
+        .find(|u| crate::manifest::url_credentials(u).is_some())
+    {
+        return Err(UsageError::new(format!(
+            "{shown}: the SSO URL {:?} carries credentials (`user:pass@`); remove them and put the password in api.password (`kensa test manifest` checks it)",
+            crate::manifest::without_credentials(url)
+        ))
+        .into());
+    }
     let (id, uuid) = state::resource_or_last(manifest_path, args.id, args.uuid)?;
     let route = Route::for_endpoint(&endpoint, &id)
         .map_err(|why| UsageError::new(format!("{shown}: {why}")))?;
@@ -89,7 +101,7 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         Route::Get(url) => {
             let url = get_url(&url, params)?;
             let mut out = io::stdout().lock();
-            writeln!(out, "{url}")?;
+            writeln!(out, "{}", visible(&url))?;
             out.flush()?;
             drop(out);
             if !args.no_browser {
@@ -101,6 +113,14 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
             let page = post_page(&action, &params, manifest.name().unwrap_or(addon_id));
             serve_once(&page, &action, args.timeout, !args.no_browser)
         }
+    }
+}
+
+/// The URLs a sign-on goes to: the `sso_url`, or the legacy root.
+fn sso_urls(endpoint: &Endpoint) -> Vec<&str> {
+    match endpoint {
+        Endpoint::Urls { sso_url, .. } => sso_url.iter().map(String::as_str).collect(),
+        Endpoint::Root(root) => vec![root.as_str()],
     }
 }
 
@@ -163,18 +183,38 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Each connection to the sign-in page: read and answered within this, or dropped, so a
+/// client that stalls can delay neither the page nor kensa's exit.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Serves `page` once on 127.0.0.1 at a random path (so no other local process can guess
 /// it and take the one-time page first), then returns; fails after `timeout`.
 fn serve_once(page: &str, action: &str, timeout: Duration, open: bool) -> Result<ExitCode> {
-    let server = tiny_http::Server::http("127.0.0.1:0")
-        .map_err(|e| anyhow!("cannot listen on 127.0.0.1 for the SSO page: {e}"))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .context("the SSO page server has no IP address")?;
     let path = format!("/sso/{}", uuid::Uuid::new_v4().simple());
-    let address = format!("http://127.0.0.1:{port}{path}");
+    let (served, was_served) = mpsc::channel::<()>();
+    let served = Mutex::new(Some(served));
+    let server = {
+        let (page, path) = (page.to_owned(), path.clone());
+        let limits = Limits {
+            deadline: CONNECTION_DEADLINE,
+            body: 0,
+        };
+        Server::start(limits, move |request| {
+            if request.method != "GET" || request.path() != path {
+                return Response::new(404, "text/plain; charset=utf-8", "not found\n");
+            }
+            // Once: the first browser to open it gets the page, then kensa stops.
+            let Some(served) = served.lock().ok().and_then(|mut s| s.take()) else {
+                return Response::new(404, "text/plain; charset=utf-8", "already served\n");
+            };
+            let _ = served.send(());
+            Response::new(200, "text/html; charset=utf-8", page.clone())
+                .with_header("Cache-Control", "no-store")
+                .with_header("Referrer-Policy", "no-referrer")
+        })
+        .map_err(|e| anyhow!("cannot listen on 127.0.0.1 for the SSO page: {e}"))?
+    };
+    let address = format!("{}{path}", server.base_url());
 
     let mut out = io::stdout().lock();
     writeln!(out, "{address}")?;
@@ -182,7 +222,8 @@ fn serve_once(page: &str, action: &str, timeout: Duration, open: bool) -> Result
     drop(out);
     let _ = writeln!(
         anstream::stderr(),
-        "{DIM}Serving a page that signs in with a POST to{DIM:#} {BOLD}{action}{BOLD:#}{DIM}; waiting up to {} s for it to be opened.{DIM:#}",
+        "{DIM}Serving a page that signs in with a POST to{DIM:#} {BOLD}{}{BOLD:#}{DIM}; waiting up to {} s for it to be opened.{DIM:#}",
+        visible(action),
         timeout.as_secs()
     );
     if open {
@@ -193,52 +234,24 @@ fn serve_once(page: &str, action: &str, timeout: Duration, open: bool) -> Result
         "waiting up to {} s for a browser to open {address}",
         timeout.as_secs()
     ));
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let Some(request) = server
-            .recv_timeout(left)
-            .context("the SSO page server failed")?
-        else {
-            break;
-        };
-        let wanted = *request.method() == tiny_http::Method::Get
-            && request.url().split('?').next() == Some(path.as_str());
-        if !wanted {
-            let _ = request.respond(
-                tiny_http::Response::from_string("not found\n")
-                    .with_status_code(404)
-                    .with_header(header("Content-Type", "text/plain; charset=utf-8")),
+    let outcome = was_served.recv_timeout(timeout);
+    drop(waiting);
+    match outcome {
+        Ok(()) => {
+            // Let the page's answer get out before kensa exits (bounded by its deadline).
+            server.finish(CONNECTION_DEADLINE);
+            let _ = writeln!(
+                anstream::stderr(),
+                "Served the sign-in page once; the browser posts it to {}.",
+                visible(action)
             );
-            continue;
+            Ok(ExitCode::SUCCESS)
         }
-        let response = tiny_http::Response::from_string(page)
-            .with_header(header("Content-Type", "text/html; charset=utf-8"))
-            .with_header(header("Cache-Control", "no-store"))
-            .with_header(header("Referrer-Policy", "no-referrer"))
-            .with_header(header("Connection", "close"));
-        request
-            .respond(response)
-            .context("cannot send the SSO page")?;
-        drop(waiting);
-        let _ = writeln!(
-            anstream::stderr(),
-            "Served the sign-in page once; the browser posts it to {action}."
-        );
-        return Ok(ExitCode::SUCCESS);
+        Err(_) => Err(anyhow!(
+            "nobody opened {address} within {} s; it is no longer served (wait longer with --timeout)",
+            timeout.as_secs()
+        )),
     }
-    Err(anyhow!(
-        "nobody opened {address} within {} s; it is no longer served (wait longer with --timeout)",
-        timeout.as_secs()
-    ))
-}
-
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .expect("static header names and values are valid")
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ pub fn resource_or_last(
 
 /// Reads a JSON state file; `None` when it does not exist.
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateError> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::fsutil::read_input(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

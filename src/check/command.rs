@@ -1,5 +1,9 @@
 //! `kensa run`'s child command: run with the add-on's config vars in its environment, its
 //! exit status recorded as a check.
+//!
+//! The command's environment is kensa's own plus the config vars the manifest declares,
+//! and nothing else: a provision answer naming any other variable (`PATH`, `LD_PRELOAD`,
+//! `BASH_ENV`) fails the run before the command starts.
 
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
@@ -13,13 +17,15 @@ use super::report::{Check, Recorder, Stage};
 use crate::registry;
 use crate::verdict::Verdict;
 
-/// Runs `argv` with the config vars added to its environment, output passing through.
-/// With `stdout_to_stderr` (machine-readable reports) the command's stdout goes to stderr,
-/// so kensa's stdout stays one document.
+/// Runs `argv` with the config vars added to its environment, output passing through,
+/// once every one of them is among `declared` (else nothing runs). With
+/// `stdout_to_stderr` (machine-readable reports) the command's stdout goes to stderr, so
+/// kensa's stdout stays one document.
 pub fn run(
     rec: &mut Recorder,
     argv: &[String],
     config: &Map<String, Value>,
+    declared: &[String],
     stdout_to_stderr: bool,
 ) {
     let shown = argv
@@ -28,6 +34,28 @@ pub fn run(
         .collect::<Vec<_>>()
         .join(" ");
     rec.section(Stage::Run, format!("running {shown}"));
+    let mut undeclared: Vec<&str> = config
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !declared.iter().any(|d| d == k))
+        .collect();
+    undeclared.sort_unstable();
+    if !undeclared.is_empty() {
+        let names: Vec<String> = undeclared.iter().map(|k| format!("{k:?}")).collect();
+        rec.note(
+            &registry::run::CONFIG_DECLARED,
+            Verdict::Fail(format!(
+                "the provision returned config vars api.config_vars does not declare: {}; kensa passes only declared ones, so `{shown}` was not run",
+                names.join(", ")
+            )),
+        );
+        rec.note(
+            &registry::run::COMMAND,
+            Verdict::Skip("not run: the provider returned undeclared config vars".into()),
+        );
+        return;
+    }
+    rec.note(&registry::run::CONFIG_DECLARED, Verdict::Pass);
     let env = config.iter().map(|(k, v)| {
         let value = match v {
             Value::String(s) => s.clone(),

@@ -10,21 +10,26 @@
 //! as a [`Snapshot`] that [`FakeHeroku::start_at`] restores (grants, tokens, add-ons, calls).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::Read;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::http::PLATFORM_API_ACCEPT;
 use crate::interrupt;
+use crate::serve::{Limits, Request, Response, Server};
 
 /// How long a grant code is valid, as Heroku's are: minutes, not hours.
 pub const GRANT_LIFETIME: Duration = Duration::from_secs(300);
+
+/// Each connection to the fake: its request read and answered within this, or dropped.
+/// A provider's callback is one small request; a client that stalls holds up nothing.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The largest request body the fake reads (a config PATCH is a few hundred bytes).
+const BODY_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -162,8 +167,8 @@ type Shared = Arc<(Mutex<State>, Condvar)>;
 pub struct FakeHeroku {
     base: String,
     shared: Shared,
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops serving when the fake is dropped, whatever its clients do.
+    _server: Server,
 }
 
 impl FakeHeroku {
@@ -180,15 +185,6 @@ impl FakeHeroku {
         restore: Option<Snapshot>,
     ) -> std::io::Result<FakeHeroku> {
         let wanted = restore.as_ref().map_or(0, |s| s.port);
-        let server = Server::http(("127.0.0.1", wanted))
-            .or_else(|_| Server::http("127.0.0.1:0"))
-            .map_err(std::io::Error::other)?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| std::io::Error::other("no TCP address"))?;
-        let server = Arc::new(server);
         let mut state = State {
             client_secret,
             ..State::default()
@@ -197,19 +193,18 @@ impl FakeHeroku {
             state.restore(saved);
         }
         let shared: Shared = Arc::new((Mutex::new(state), Condvar::new()));
-        let thread = {
-            let (server, shared) = (server.clone(), shared.clone());
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    handle(&shared, request);
-                }
-            })
+        let limits = Limits {
+            deadline: CONNECTION_DEADLINE,
+            body: BODY_LIMIT,
+        };
+        let server = {
+            let shared = shared.clone();
+            Server::start_at(wanted, limits, move |request| handle(&shared, request))?
         };
         Ok(FakeHeroku {
-            base: format!("http://127.0.0.1:{port}"),
+            base: server.base_url(),
             shared,
-            server,
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -352,44 +347,31 @@ impl FakeHeroku {
     }
 }
 
-impl Drop for FakeHeroku {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn handle(shared: &Shared, mut request: Request) {
+fn handle(shared: &Shared, request: &Request) -> Response {
     let started = Instant::now();
-    let body = read_body(&mut request);
-    let method = request.method().clone();
-    let path = request.url().split('?').next().unwrap_or("").to_owned();
-    let header = |name: &str| {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str().to_owned())
-    };
-    let bearer = header("Authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
-    let accept = header("Accept").unwrap_or_default();
+    let body = &request.body;
+    let method = request.method.as_str();
+    let path = request.path();
+    let bearer = request
+        .header("Authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let accept = request.header("Accept").unwrap_or_default().to_owned();
 
     let (lock, changed) = &**shared;
     let mut state = lock.lock().expect("fake state");
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (status, answer) = match (&method, segments.as_slice()) {
-        (Method::Post, ["oauth", "token"]) => exchange(&mut state, &body),
-        (Method::Patch, ["addons", uuid, "config"]) => api(
+    let (status, answer) = match (method, segments.as_slice()) {
+        ("POST", ["oauth", "token"]) => exchange(&mut state, body),
+        ("PATCH", ["addons", uuid, "config"]) => api(
             &mut state,
             "PATCH /addons/<uuid>/config",
             uuid,
             bearer,
             &accept,
-            |record| set_config(record, &body),
+            |record| set_config(record, body),
         ),
-        (Method::Post, ["addons", uuid, "actions", action @ ("provision" | "deprovision")]) => {
+        ("POST", ["addons", uuid, "actions", action @ ("provision" | "deprovision")]) => {
             let provision = *action == "provision";
             let call = format!("POST /addons/<uuid>/actions/{action}");
             api(&mut state, &call, uuid, bearer, &accept, |record| {
@@ -406,7 +388,7 @@ fn handle(shared: &Shared, mut request: Request) {
                 (200, json!({"id": uuid, "state": state}))
             })
         }
-        (Method::Get, ["addons", uuid]) => api(
+        ("GET", ["addons", uuid]) => api(
             &mut state,
             "GET /addons/<uuid>",
             uuid,
@@ -429,7 +411,7 @@ fn handle(shared: &Shared, mut request: Request) {
     let addon = match segments.as_slice() {
         ["oauth", "token"] => {
             let form: HashMap<String, String> =
-                url::form_urlencoded::parse(&body).into_owned().collect();
+                url::form_urlencoded::parse(body).into_owned().collect();
             let code = form.get("code").map(String::as_str).unwrap_or("");
             state.grants.get(code).map(|(uuid, _, _)| uuid.clone())
         }
@@ -439,40 +421,15 @@ fn handle(shared: &Shared, mut request: Request) {
     let answer_text = answer.to_string();
     state.log(Call {
         addon,
-        request: mask_body(&body),
+        request: mask_body(body),
         status: Some(status),
         response: mask_body(answer_text.as_bytes()),
         millis: started.elapsed().as_millis() as u64,
-        ..Call::new(Direction::ToHeroku, method.as_str(), &path)
+        ..Call::new(Direction::ToHeroku, method, path)
     });
     drop(state);
     changed.notify_all();
-    let response = Response::from_data(answer_text.into_bytes())
-        .with_status_code(status)
-        .with_header(Header::from_bytes("Content-Type", "application/json").expect("valid header"));
-    let _ = request.respond(response);
-}
-
-/// Reads the body by its declared length (or chunked encoding). With `Connection: Upgrade`
-/// (Java's client asks for h2c by default) tiny_http hands over the raw stream, so reading
-/// to the end would wait for the client to hang up.
-fn read_body(request: &mut Request) -> Vec<u8> {
-    const LIMIT: u64 = 1 << 20;
-    let chunked = request.headers().iter().any(|h| {
-        h.field
-            .as_str()
-            .as_str()
-            .eq_ignore_ascii_case("transfer-encoding")
-            && h.value.as_str().to_ascii_lowercase().contains("chunked")
-    });
-    let length = match (request.body_length(), chunked) {
-        (Some(n), _) => (n as u64).min(LIMIT),
-        (None, true) => LIMIT,
-        (None, false) => 0,
-    };
-    let mut body = Vec::new();
-    let _ = request.as_reader().take(length).read_to_end(&mut body);
-    body
+    Response::new(status, "application/json", answer_text)
 }
 
 /// Names whose values are secrets wherever they appear in a body, JSON or form.

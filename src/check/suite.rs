@@ -17,6 +17,7 @@ use super::{command, deprovision, options, planchange, provision, sso, Provider,
 use crate::http::{Client, Observer};
 use crate::interrupt;
 use crate::manifest::{self, dotenv, validate, Manifest};
+use crate::output::{shell_quote, visible};
 use crate::registry;
 use crate::state::{self, LastResource};
 use crate::verdict::Verdict;
@@ -254,7 +255,8 @@ pub fn run(given: Option<&Path>, opts: &Options, argv: &[String]) -> Result<Exit
     let report = session(manifest_path, &manifest, opts, hooks, |rec, provider| {
         lifecycle(rec, provider, |rec, provider, resource| {
             let machine = opts.format != Format::Human;
-            command::run(rec, argv, &resource.config, machine);
+            let declared = provider.manifest.config_vars();
+            command::run(rec, argv, &resource.config, &declared, machine);
             if !interrupt::interrupted() {
                 planchange::run(rec, provider, resource, change);
             }
@@ -340,11 +342,14 @@ fn session(
     if let (Some(r), Format::Human) = (&report.resource, opts.format) {
         let mut out = anstream::stdout();
         // Like the report lines: a closed stdout must not turn a failed run into exit 0.
+        // The id and uuid are the provider's words: shown safely, and quoted in the
+        // command so that it can be pasted as it is.
         let _ = writeln!(
             out,
-            "Provisioned resource {id} (uuid {}); it is still there: `kensa test deprovision {id}` removes it",
-            r.uuid.as_deref().unwrap_or("?"),
-            id = r.id,
+            "Provisioned resource {} (uuid {}); it is still there: `kensa test deprovision {}` removes it",
+            visible(&r.id),
+            visible(r.uuid.as_deref().unwrap_or("?")),
+            visible(&shell_quote(&r.id)),
         );
     }
     Ok(report)

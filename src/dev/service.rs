@@ -90,7 +90,7 @@ impl Service {
         sink: Sink,
     ) -> Result<Service, ServiceError> {
         let path = dir.join("Procfile");
-        let text = std::fs::read_to_string(&path).map_err(|source| ServiceError::Procfile {
+        let text = crate::fsutil::read_input_text(&path).map_err(|source| ServiceError::Procfile {
             path: path.clone(),
             source,
         })?;

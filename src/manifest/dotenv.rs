@@ -35,7 +35,7 @@ pub fn contents(manifest: &Manifest) -> String {
 /// A non-empty value of `key` from the `.env` beside the manifest (`KEY=value`, quotes
 /// allowed); `None` when there is no such file or line.
 pub fn read_value(manifest_path: &Path, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(beside(manifest_path)).ok()?;
+    let text = crate::fsutil::read_input_text(&beside(manifest_path)).ok()?;
     let prefix = format!("{key}=");
     text.lines()
         .filter_map(|line| line.trim().strip_prefix(prefix.as_str()))
@@ -47,7 +47,7 @@ pub fn read_value(manifest_path: &Path, key: &str) -> Option<String> {
 /// `heroku local` read it: blank lines and `#` comments skipped, an `export ` prefix and
 /// matching quotes around the value removed. No file: nothing.
 pub fn read_all(manifest_path: &Path) -> std::io::Result<Vec<(String, String)>> {
-    let text = match std::fs::read_to_string(beside(manifest_path)) {
+    let text = match crate::fsutil::read_input_text(&beside(manifest_path)) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),

@@ -50,6 +50,7 @@ const API_RULES: &[(&CheckDef, ApiRule)] = &[
         config_vars_prefixed(api, &manifest.config_prefix().unwrap_or_default())
     }),
     (&checks::NO_USERNAME, |api, _| no_username(api)),
+    (&checks::URL_CREDENTIALS, |api, _| no_url_credentials(api)),
     (&checks::REQUIRES_KNOWN, |api, _| requires_known(api)),
     (&checks::VERSION, |api, _| version_set(api)),
 ];
@@ -214,14 +215,14 @@ fn endpoint_present(api: &Map<String, Value>, key: &str) -> Verdict {
     match api.get(key) {
         None => Verdict::Fail(format!("`api.{key}` is missing: {shape}")),
         Some(Value::String(root)) => endpoint_url_problem(root).map_or(Verdict::Pass, |why| {
-            Verdict::Fail(format!("`api.{key}` {root:?} {why}"))
+            Verdict::Fail(format!("`api.{key}` {:?} {why}", shown(root)))
         }),
         Some(Value::Object(o)) => {
             let mut problems = Vec::new();
             match o.get("base_url") {
                 Some(Value::String(u)) => {
                     if let Some(why) = endpoint_url_problem(u) {
-                        problems.push(format!("`api.{key}.base_url` {u:?} {why}"));
+                        problems.push(format!("`api.{key}.base_url` {:?} {why}", shown(u)));
                     }
                 }
                 Some(_) => problems.push(format!("`api.{key}.base_url` must be a string")),
@@ -230,7 +231,7 @@ fn endpoint_present(api: &Map<String, Value>, key: &str) -> Verdict {
             match o.get("sso_url") {
                 Some(Value::String(u)) => {
                     if let Some(why) = endpoint_url_problem(u) {
-                        problems.push(format!("`api.{key}.sso_url` {u:?} {why}"));
+                        problems.push(format!("`api.{key}.sso_url` {:?} {why}", shown(u)));
                     }
                 }
                 Some(_) => problems.push(format!("`api.{key}.sso_url` must be a string")),
@@ -257,6 +258,11 @@ fn endpoint_url_problem(text: &str) -> Option<String> {
     }
 }
 
+/// A manifest URL as messages quote it: without its credentials.
+fn shown(url: &str) -> String {
+    super::without_credentials(url)
+}
+
 fn production_https(api: &Map<String, Value>) -> Verdict {
     let urls: Vec<(String, &str)> = match api.get("production") {
         Some(Value::String(root)) => vec![("api.production".into(), root.as_str())],
@@ -269,7 +275,7 @@ fn production_https(api: &Map<String, Value>) -> Verdict {
     let plain: Vec<String> = urls
         .iter()
         .filter(|(_, u)| !u.starts_with("https:"))
-        .map(|(k, u)| format!("`{k}` {u:?}"))
+        .map(|(k, u)| format!("`{k}` {:?}", shown(u)))
         .collect();
     Verdict::check(plain.is_empty(), || {
         format!("{} must start with https:", plain.join(", "))
@@ -336,6 +342,40 @@ fn no_username(api: &Map<String, Value>) -> Verdict {
     Verdict::check(!api.contains_key("username"), || {
         "`api.username` is deprecated: remove it; Heroku authenticates with the manifest `id`"
             .into()
+    })
+}
+
+/// Every manifest URL (`api.test`, `api.production`) with its field name.
+fn endpoint_urls(api: &Map<String, Value>) -> Vec<(String, &str)> {
+    let mut urls = Vec::new();
+    for key in ["test", "production"] {
+        match api.get(key) {
+            Some(Value::String(root)) => urls.push((format!("api.{key}"), root.as_str())),
+            Some(Value::Object(o)) => {
+                for field in ["base_url", "sso_url"] {
+                    if let Some(u) = o.get(field).and_then(Value::as_str) {
+                        urls.push((format!("api.{key}.{field}"), u));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    urls
+}
+
+fn no_url_credentials(api: &Map<String, Value>) -> Verdict {
+    let with: Vec<String> = endpoint_urls(api)
+        .into_iter()
+        .filter(|(_, u)| super::url_credentials(u).is_some())
+        .map(|(field, _)| format!("`{field}`"))
+        .collect();
+    Verdict::check(with.is_empty(), || {
+        format!(
+            "{} carr{} credentials (`user:pass@`): remove them and put the password in `api.password`",
+            with.join(", "),
+            if with.len() == 1 { "ies" } else { "y" }
+        )
     })
 }
 

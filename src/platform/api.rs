@@ -192,7 +192,7 @@ impl Service {
     }
 
     /// The service's own words: `message` or `error` of a JSON body, else the start of a
-    /// text body; the key masked should the service ever echo it.
+    /// text body. (Outputs mask the key, should the service ever echo it.)
     fn server_message(&self, exchange: &Exchange) -> Option<String> {
         let text = match serde_json::from_slice::<Value>(&exchange.body) {
             Ok(Value::Object(o)) => {
@@ -211,7 +211,7 @@ impl Service {
             Err(_) if exchange.body.iter().all(u8::is_ascii_whitespace) => return None,
             Err(_) => exchange.snippet(200),
         };
-        Some(text.replace(self.key.expose(), "********"))
+        Some(text)
     }
 }
 

@@ -2,7 +2,6 @@
 //! file (`NETRC`, else `~/.netrc`), where `heroku login` stores it.
 
 use std::fmt;
-use std::fs;
 use std::io;
 use std::path::PathBuf;
 
@@ -71,7 +70,7 @@ pub fn find_with(env: impl Fn(&str) -> Option<String>) -> Result<(ApiKey, Source
             None => return Err(missing("HOME is not set, so there is no ~/.netrc to read")),
         },
     };
-    let text = match fs::read_to_string(&path) {
+    let text = match crate::fsutil::read_input_text(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound && !named => {
             return Err(missing(&format!("{} does not exist", path.display())))
@@ -148,6 +147,7 @@ pub fn password_for(text: &str, machine: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::fs;
 
     #[test]
     fn netrc_as_heroku_login_writes_it() {

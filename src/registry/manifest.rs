@@ -198,6 +198,20 @@ pub static NO_USERNAME: CheckDef = CheckDef {
     examples: &[],
 };
 
+pub static URL_CREDENTIALS: CheckDef = CheckDef {
+    id: "manifest.url-credentials",
+    title: "URLs carry no credentials",
+    severity: Requirement,
+    rule: "No URL of `api.test` or `api.production` (`base_url`, `sso_url` or the root string) carries a user name or password (`https://user:pass@host/…`).",
+    source: Source {
+        protocol: Anchor::Manifest,
+        heroku: None,
+    },
+    why: "Heroku authenticates its calls with the id and `api.password`; a password inside a URL is sent to whoever the URL names, kept in logs and shown wherever the URL is printed.",
+    fix: "Remove `user:pass@` from the URL; the password belongs in `api.password` (the user name is the manifest's `id`).",
+    examples: &[],
+};
+
 pub static REQUIRES_KNOWN: CheckDef = CheckDef {
     id: "manifest.requires-known",
     title: "api.requires are known features",
@@ -240,6 +254,7 @@ pub const CHECKS: &[&CheckDef] = &[
     &CONFIG_VARS_UPPER_CASE,
     &CONFIG_VARS_PREFIXED,
     &NO_USERNAME,
+    &URL_CREDENTIALS,
     &REQUIRES_KNOWN,
     &VERSION,
 ];

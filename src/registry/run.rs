@@ -1,7 +1,22 @@
 //! `kensa run -- <cmd>`: the provider's own command, run against a provisioned resource.
 
+use super::pages::MANIFEST;
 use super::Severity::Requirement;
 use super::{Anchor, CheckDef, Source};
+
+pub static CONFIG_DECLARED: CheckDef = CheckDef {
+    id: "run.config-declared",
+    title: "only declared config vars reach the command",
+    severity: Requirement,
+    rule: "The config vars the provision returned are all declared in `api.config_vars`; `kensa run` gives the command only declared ones, and runs nothing when the provider returns others.",
+    source: Source {
+        protocol: Anchor::HowKensaSimulatesHeroku,
+        heroku: Some(MANIFEST),
+    },
+    why: "Heroku sets only the config vars a manifest declares; a provider that could set any variable (PATH, LD_PRELOAD, BASH_ENV) could run its own code on the developer's machine.",
+    fix: "Return only the names listed in api.config_vars, or declare the new ones there.",
+    examples: &[],
+};
 
 pub static COMMAND: CheckDef = CheckDef {
     id: "run.command",
@@ -17,4 +32,4 @@ pub static COMMAND: CheckDef = CheckDef {
     examples: &[],
 };
 
-pub const CHECKS: &[&CheckDef] = &[&COMMAND];
+pub const CHECKS: &[&CheckDef] = &[&CONFIG_DECLARED, &COMMAND];

@@ -175,7 +175,7 @@ fn project_files(
     files.push(OutputFile {
         path: DEFAULT_FILE.into(),
         bytes: manifest.to_json().into_bytes(),
-        mode: 0o644,
+        mode: crate::manifest::FILE_MODE,
     });
     files.push(OutputFile {
         path: dotenv::FILE.into(),

@@ -11,7 +11,7 @@ use super::wizard::Wizard;
 use super::{ScaffoldError, DEFAULT_PORT};
 use crate::error::UsageError;
 use crate::fsutil::{create_dirs, parent_of, remove_created, write_atomic};
-use crate::manifest::{dotenv, validate, Manifest};
+use crate::manifest::{dotenv, validate, Manifest, FILE_MODE};
 use crate::output::{BOLD, DIM};
 use crate::{prompt, slug};
 
@@ -66,7 +66,7 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         path: dir.clone(),
         source,
     })?;
-    if let Err(source) = write_atomic(manifest_path, manifest.to_json().as_bytes(), 0o644, replace)
+    if let Err(source) = write_atomic(manifest_path, manifest.to_json().as_bytes(), FILE_MODE, replace)
     {
         remove_created(&created);
         return Err(ScaffoldError::Write {

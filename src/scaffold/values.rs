@@ -102,7 +102,7 @@ pub fn missing(values: &BTreeMap<String, Option<Value>>) -> Vec<Missing> {
 /// Reads a JSON or TOML table of values (by extension; JSON first when unknown).
 fn read_values_file(path: &Path) -> Result<Map<String, Value>, UsageError> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    let text = crate::fsutil::read_input_text(path)
         .map_err(|e| UsageError(format!("--values-file {shown}: {e}")))?;
     let is_toml = path.extension().is_some_and(|e| e == "toml");
     let value: Value = if is_toml {

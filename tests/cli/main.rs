@@ -27,5 +27,6 @@ mod architecture;
 mod bad_input;
 mod ecosystem;
 mod last_resource;
+mod hardening;
 mod properties;
 mod registry;

@@ -1,11 +1,14 @@
 //! Old kensa's shape: `Testing …` sections, `  Check … [PASS]` lines, details indented.
+//! Section names, titles and messages quote the provider (its URLs, ids, bodies): they
+//! are written through [`visible`], so no control character reaches the terminal raw and
+//! no secret shows.
 
 use std::io::{self, Write};
 
 use anstyle::Style;
 
 use super::{Check, Report, Reporter};
-use crate::output::{BOLD, DIM, ERROR, GOOD, WARN};
+use crate::output::{visible, BOLD, DIM, ERROR, GOOD, WARN};
 use crate::verdict::Verdict;
 
 pub struct Human<W: Write> {
@@ -20,7 +23,7 @@ impl<W: Write> Human<W> {
 
 impl<W: Write> Reporter for Human<W> {
     fn section(&mut self, name: &str) {
-        let _ = writeln!(self.out, "{BOLD}Testing {name}{BOLD:#}");
+        let _ = writeln!(self.out, "{BOLD}Testing {}{BOLD:#}", visible(name));
         let _ = self.out.flush();
     }
 
@@ -34,11 +37,11 @@ impl<W: Write> Reporter for Human<W> {
         let _ = writeln!(
             self.out,
             "  Check {} [{style}{}{style:#}]",
-            check.title(),
+            visible(&check.title()),
             check.verdict.label()
         );
         if let Some(message) = check.verdict.message() {
-            for line in message.lines() {
+            for line in visible(message).lines() {
                 let _ = writeln!(self.out, "    {style}!{style:#} {line}");
             }
         }

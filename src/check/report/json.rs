@@ -58,12 +58,11 @@ pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
 }
 
 impl<W: Write> Reporter for Json<W> {
+    /// The document with every secret masked, in whatever form a message quotes it.
     fn finish(&mut self, report: &Report) -> io::Result<()> {
-        serde_json::to_writer_pretty(
-            &mut self.out,
-            &document(report, &self.manifest, self.target),
-        )?;
-        writeln!(self.out)?;
+        let text = serde_json::to_string_pretty(&document(report, &self.manifest, self.target))
+            .expect("a JSON value serialises");
+        writeln!(self.out, "{}", crate::redact::mask(&text))?;
         self.out.flush()
     }
 }

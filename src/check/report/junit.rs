@@ -21,15 +21,17 @@ impl<W: Write> Junit<W> {
     }
 }
 
-/// XML 1.0 cannot carry most control characters, even escaped, and messages quote the
-/// provider's answers verbatim: those characters become U+FFFD so the document stays valid.
+/// Text for the document: secrets masked (before XML escaping hides their form), and, as
+/// XML 1.0 cannot carry most control characters even escaped while messages quote the
+/// provider's answers verbatim, those characters as U+FFFD so the document stays valid.
 fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
             || c >= '\u{10000}'
     };
+    let text = crate::redact::mask(text);
     if text.chars().all(allowed) {
-        std::borrow::Cow::Borrowed(text)
+        text
     } else {
         text.chars()
             .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
