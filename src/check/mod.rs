@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod command;
 pub mod config;
+pub mod cookies;
 pub mod deprovision;
 pub mod fake_heroku;
 pub mod options;

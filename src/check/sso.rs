@@ -1,9 +1,9 @@
 //! Single sign-on: a good request must log in (following redirects with a cookie jar) and
 //! set the `heroku-nav-data` cookie; a wrong token or a stale or future timestamp gets 403.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::cookies::CookieJar;
 use super::report::{Recorder, Stage};
 use super::{check_of, record_status, Provider, Resource};
 use crate::http::{Auth, Exchange, HttpError, Payload};
@@ -148,7 +148,7 @@ fn good_request(
 
 /// The `heroku-nav-data` cookie must carry the `nav-data` sent.
 fn nav_cookie(login: &Login, nav: &str, logged_in: bool) -> Verdict {
-    match login.jar.get("heroku-nav-data").map(|v| percent_decode(v)) {
+    match login.jar.get("heroku-nav-data").map(percent_decode) {
         Some(c) if c == nav => Verdict::Pass,
         Some(c) => Verdict::Fail(format!(
             "the heroku-nav-data cookie is {c:?}, but nav-data sent was {nav:?}"
@@ -179,18 +179,25 @@ fn layout(page: &Exchange) -> Verdict {
 pub struct Login {
     pub last: Exchange,
     pub hops: usize,
-    pub jar: BTreeMap<String, String>,
+    pub jar: CookieJar,
     pub elapsed: Duration,
 }
 
-/// Follows redirects (GET, with the cookies set so far), as a browser would.
+/// Follows redirects (GET), as a browser would: each request carries the cookies the jar
+/// holds for its URL (RFC 6265), never those of another host.
 pub fn follow(provider: &Provider, first: Result<Exchange, HttpError>) -> Result<Login, HttpError> {
     let mut current = first?;
-    let mut jar = BTreeMap::new();
+    let mut jar = CookieJar::default();
     let mut elapsed = current.elapsed;
     let mut hops = 0;
     loop {
-        jar.extend(current.set_cookies());
+        if let Ok(from) = url::Url::parse(&current.url) {
+            for (name, value) in &current.headers {
+                if name.eq_ignore_ascii_case("set-cookie") {
+                    jar.store(&from, value);
+                }
+            }
+        }
         let location = current.header("location").map(str::to_owned);
         let redirect = matches!(current.status, 301 | 302 | 303 | 307 | 308);
         let (true, Some(location)) = (redirect, location) else {
@@ -208,15 +215,10 @@ pub fn follow(provider: &Provider, first: Result<Exchange, HttpError>) -> Result
                 url: current.url.clone(),
                 message: format!("bad Location {location:?}: {e}"),
             })?;
-        let cookies = jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let headers: Vec<(&str, &str)> = if cookies.is_empty() {
-            vec![]
-        } else {
-            vec![("Cookie", cookies.as_str())]
+        let cookies = jar.header_for(&next);
+        let headers: Vec<(&str, &str)> = match &cookies {
+            None => vec![],
+            Some(cookies) => vec![("Cookie", cookies.as_str())],
         };
         current =
             provider

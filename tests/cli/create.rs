@@ -97,7 +97,7 @@ fn create_embedded(name: &str) {
         }),
         "{name}"
     );
-    assert_eq!(out.mode(at("addon-manifest.json")), 0o644);
+    assert_eq!(out.mode(at("addon-manifest.json")), 0o600);
 
     // .env: private, and it matches the manifest.
     assert_eq!(out.mode(at(".env")), 0o600, "{name}");
@@ -567,7 +567,7 @@ fn a_local_template_directory_follows_the_contract() {
 0600 .env
 0644 .gitignore
 0644 README.md
-0644 addon-manifest.json
+0600 addon-manifest.json
 0755 bin/run
 0755 bin/setup
 0644 blob.bin

@@ -767,3 +767,51 @@ fn regression_a_stalled_client_kept_kensa_sso_past_its_timeout() {
     let status = harness::wait(&mut child);
     assert_eq!(status.code(), Some(1));
 }
+
+// ---------------------------------------------------------------------------------------
+// The SSO login's cookie jar is scoped as RFC 6265 says.
+
+#[test]
+fn regression_the_sso_cookie_jar_sent_cookies_to_another_origin() {
+    use std::sync::Mutex;
+    /// Each request's path and `Cookie` header.
+    type Sent = Vec<(String, Option<String>)>;
+    let sent: Arc<Mutex<Sent>> = Arc::default();
+    let log = sent.clone();
+    let peer = Peer::start(move |req| {
+        let port = req
+            .header("host")
+            .and_then(|h| h.rsplit(':').next())
+            .unwrap_or("0")
+            .to_owned();
+        log.lock()
+            .unwrap()
+            .push((req.path.clone(), req.header("cookie").map(str::to_owned)));
+        match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/sso/login") => Answer::json(302, json!({}))
+                .header("Location", &format!("http://localhost:{port}/page"))
+                .header("Set-Cookie", "session=set-by-127; Path=/")
+                .header("Set-Cookie", "admin=only-under-admin; Path=/admin")
+                .header("Set-Cookie", "heroku-nav-data=x; Path=/"),
+            _ => Answer::json(200, json!({})),
+        }
+    });
+    Test::new()
+        .write(harness::MANIFEST, manifest_on(peer.port).to_string())
+        .args(["test", "sso", "42"])
+        .status(1)
+        .run();
+    let sent = sent.lock().unwrap();
+    let page: Vec<&Option<String>> = sent
+        .iter()
+        .filter(|(path, _)| path == "/page")
+        .map(|(_, cookie)| cookie)
+        .collect();
+    assert!(!page.is_empty(), "the login was followed: {sent:?}");
+    for cookie in page {
+        assert_eq!(
+            cookie, &None,
+            "127.0.0.1's cookies went to localhost: {sent:?}"
+        );
+    }
+}

@@ -63,7 +63,7 @@ fn defaults_write_the_protocol_shape() {
             "version"
         ]
     );
-    assert_eq!(out.mode(MANIFEST), 0o644);
+    assert_eq!(out.mode(MANIFEST), 0o600);
     assert!(out.read(MANIFEST).ends_with("}\n"), "ends with one newline");
     assert!(!out.exists("my-addon/.env"), "no .env without --foreman");
 }

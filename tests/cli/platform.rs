@@ -348,13 +348,13 @@ fn push_sends_the_manifest_and_writes_back_what_the_service_stored() {
 }
 
 #[test]
-fn push_keeps_the_file_mode_of_the_manifest() {
+fn push_writes_the_manifest_back_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let fake = Fake::start(manifest());
     let test = fake.kensa().write("addon-manifest.json", pretty(&edited()));
     std::fs::set_permissions(
         test.path().join("addon-manifest.json"),
-        std::fs::Permissions::from_mode(0o600),
+        std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
     let out = test.arg("push").run();
@@ -435,7 +435,7 @@ fn pull_writes_the_current_manifest() {
     assert_eq!(seen.len(), 1);
     assert_request(&seen[0], "GET", "/api/v3/addons/my-addon/current_manifest");
     assert_eq!(out.read("addon-manifest.json"), pretty(&manifest()));
-    assert_eq!(out.mode("addon-manifest.json"), 0o644);
+    assert_eq!(out.mode("addon-manifest.json"), 0o600);
 }
 
 #[test]
