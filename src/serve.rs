@@ -104,8 +104,8 @@ impl Server {
         limits: Limits,
         handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
     ) -> io::Result<Server> {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .or_else(|_| TcpListener::bind("127.0.0.1:0"))?;
+        let listener =
+            TcpListener::bind(("127.0.0.1", port)).or_else(|_| TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let open = Arc::new(AtomicUsize::new(0));

@@ -668,7 +668,7 @@ fn set_config(record: &mut AddonRecord, body: &[u8]) -> (u16, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::net::TcpStream;
 
     /// One raw HTTP/1.1 exchange; returns the status code and body.

@@ -90,10 +90,11 @@ impl Service {
         sink: Sink,
     ) -> Result<Service, ServiceError> {
         let path = dir.join("Procfile");
-        let text = crate::fsutil::read_input_text(&path).map_err(|source| ServiceError::Procfile {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            crate::fsutil::read_input_text(&path).map_err(|source| ServiceError::Procfile {
+                path: path.clone(),
+                source,
+            })?;
         let command = web_line(&text).ok_or(ServiceError::NoWebLine { path })?;
         Ok(Service::new(dir, &command, env, port, sink))
     }

@@ -66,8 +66,12 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         path: dir.clone(),
         source,
     })?;
-    if let Err(source) = write_atomic(manifest_path, manifest.to_json().as_bytes(), FILE_MODE, replace)
-    {
+    if let Err(source) = write_atomic(
+        manifest_path,
+        manifest.to_json().as_bytes(),
+        FILE_MODE,
+        replace,
+    ) {
         remove_created(&created);
         return Err(ScaffoldError::Write {
             path: manifest_path.to_owned(),

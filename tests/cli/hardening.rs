@@ -480,8 +480,8 @@ fn regression_run_passed_undeclared_config_vars_to_the_command() {
         .write(harness::MANIFEST, manifest_on(peer.port).to_string())
         .args(["run", "--", "sh", "-c", "echo ran > ran.txt"])
         .status(1)
-        .stdout_contains("  Check only declared config vars reach the command [FAIL]\n")
-        .stdout_contains("\"BASH_ENV\", \"PATH\"")
+        .stderr_contains("  Check only declared config vars reach the command [FAIL]\n")
+        .stderr_contains("\"BASH_ENV\", \"PATH\"")
         .run();
     assert!(!out.exists("planted.txt"), "the provider's sh ran");
     assert!(
@@ -496,8 +496,8 @@ fn declared_config_vars_reach_the_command_and_nothing_else() {
     let out = Test::new()
         .write(harness::MANIFEST, manifest_on(peer.port).to_string())
         .args(["run", "--", "sh", "-c", "echo \"$MY_ADDON_URL\" > ran.txt"])
-        .stdout_contains("  Check only declared config vars reach the command [PASS]\n")
-        .stdout_contains("  Check command exits 0 [PASS]\n")
+        .stderr_contains("  Check only declared config vars reach the command [PASS]\n")
+        .stderr_contains("  Check command exits 0 [PASS]\n")
         .run();
     assert_eq!(out.read("ran.txt"), "http://x.example.com/r\n");
 }

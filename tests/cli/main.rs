@@ -26,7 +26,7 @@ mod signin;
 mod architecture;
 mod bad_input;
 mod ecosystem;
-mod last_resource;
 mod hardening;
+mod last_resource;
 mod properties;
 mod registry;
