@@ -17,6 +17,7 @@ pub mod watch;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +128,7 @@ pub fn run(manifest_path: &Path, opts: Options) -> Result<ExitCode> {
         session: &session,
         console: &console,
         entering_plan: None,
+        restarting: Arc::default(),
     };
     loop_state.run(&keys_in, &changes);
     drop(keys);
@@ -146,6 +148,8 @@ struct Loop<'a> {
     console: &'a console::Console,
     /// The plan typed so far after `c`.
     entering_plan: Option<String>,
+    /// A restart for `--watch` is under way.
+    restarting: Arc<AtomicBool>,
 }
 
 impl Loop<'_> {
@@ -166,6 +170,12 @@ impl Loop<'_> {
             while let Ok(batch) = changes.try_recv() {
                 changed.extend(batch);
             }
+            // What the service itself writes while it starts is not a change to act on.
+            if self.restarting.load(Ordering::SeqCst) {
+                continue;
+            }
+            changed.sort_by_key(|p| p.extension().is_none());
+            changed.dedup();
             if let Some(first) = changed.first() {
                 say(&format!(
                     "{} changed{}: restarting the service, then test all",
@@ -176,9 +186,19 @@ impl Loop<'_> {
                         String::new()
                     }
                 ));
-                background(self.session, |s| {
-                    if s.start_service().is_ok() {
-                        let _ = s.test_all();
+                let restarting = self.restarting.clone();
+                restarting.store(true, Ordering::SeqCst);
+                background(self.session, move |s| {
+                    let started = s.start_service();
+                    // Changes it made while starting arrive one debounce later: let them pass.
+                    std::thread::sleep(watch::DEBOUNCE * 2);
+                    restarting.store(false, Ordering::SeqCst);
+                    match started {
+                        Ok(()) => {
+                            say(&format!("the service answers on port {}", s.port()));
+                            let _ = s.test_all();
+                        }
+                        Err(e) => say(&e.to_string()),
                     }
                 });
             }
@@ -243,7 +263,8 @@ impl Loop<'_> {
                         "signing in to {} in the browser: {address}",
                         r.id.as_deref().unwrap_or(&r.uuid)
                     ));
-                    browser::launch(&address);
+                    // A browser command may take seconds to say it failed: not on this loop.
+                    std::thread::spawn(move || browser::launch(&address));
                 }
                 Err(e) => say(&e.to_string()),
             },
@@ -270,7 +291,10 @@ impl Loop<'_> {
                     Err(e) => say(&e.to_string()),
                 }
             }),
-            'o' => browser::launch(&self.console.url),
+            'o' => {
+                let url = self.console.url.clone();
+                std::thread::spawn(move || browser::launch(&url));
+            }
             '\n' | '\r' | ' ' => {}
             _ => print_line(&format!("  {DIM}{}{DIM:#}", keys::HELP)),
         }

@@ -39,8 +39,11 @@ pub fn is_source(root: &Path, path: &Path) -> bool {
     !ignored_dir && !scratch
 }
 
-/// Watches `root`; sends the changed paths, one batch per quiet spell, to `to`.
+/// Watches `root`; sends the changed paths (relative to `root`, files before folders), one
+/// batch per quiet spell, to `to`.
 pub fn start(root: &Path, to: Sender<Vec<PathBuf>>) -> notify::Result<Watch> {
+    // The watcher reports absolute paths: compare them with an absolute root.
+    let root = &root.canonicalize().unwrap_or_else(|_| root.to_owned());
     let (events, batches) = channel::<DebounceEventResult>();
     let mut debouncer = new_debouncer(DEBOUNCE, events)?;
     let watcher = debouncer.watcher();
@@ -56,10 +59,15 @@ pub fn start(root: &Path, to: Sender<Vec<PathBuf>>) -> notify::Result<Watch> {
     std::thread::spawn(move || {
         for batch in batches {
             let Ok(batch) = batch else { continue };
-            let changed: Vec<PathBuf> = batch
+            let mut changed: Vec<PathBuf> = batch
                 .into_iter()
                 .map(|e| e.path)
                 .filter(|p| p != &root && is_source(&root, p))
+                .collect();
+            changed.sort_by_key(|p| p.is_dir());
+            let changed: Vec<PathBuf> = changed
+                .into_iter()
+                .map(|p| p.strip_prefix(&root).map(Path::to_owned).unwrap_or(p))
                 .collect();
             if !changed.is_empty() && to.send(changed).is_err() {
                 return;

@@ -51,7 +51,7 @@ fn project(port: u16, web: &str) -> TempDir {
 }
 
 fn provider_group(dir: &Path) -> i32 {
-    std::fs::read_to_string(dir.join("provider.pgid"))
+    std::fs::read_to_string(dir.join("data/provider.pgid"))
         .unwrap()
         .trim()
         .parse()
@@ -374,6 +374,36 @@ fn a_service_that_fails_to_start_is_reported_with_its_last_lines() {
 }
 
 #[test]
+fn watch_restarts_the_service_and_runs_test_all_when_a_source_file_changes() {
+    let dir = project(free_port(), "python3 provider.py");
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+    let dev = start(dir.path(), &["--watch"]);
+    dev.wait_for("watching");
+    let first = provider_group(dir.path());
+    // Not source: nothing happens.
+    std::fs::write(dir.path().join("node_modules/x.js"), "x").unwrap();
+    std::fs::write(dir.path().join("src/app.py"), "# changed").unwrap();
+    let line = dev.wait_for("restarting the service, then test all");
+    assert!(line.contains("src"), "{line}");
+    let state = dev.state_until("ran test all after the change", |s| {
+        s["last_test"].is_object() && s["testing"] == false
+    });
+    assert!(state["last_test"]["summary"]["total"].as_u64().unwrap() > 20);
+    assert_ne!(
+        provider_group(dir.path()),
+        first,
+        "the service was restarted"
+    );
+    assert!(group_gone(first), "the old service is gone");
+    assert!(
+        !dev.output().contains("node_modules/x.js"),
+        "{}",
+        dev.output()
+    );
+}
+
+#[test]
 fn another_port_retargets_the_test_urls() {
     let manifest_port = free_port();
     let port = free_port();
@@ -453,9 +483,14 @@ fn keys_on_a_terminal_act_and_q_restores_the_terminal_and_leaves_nothing_running
     );
     let mut cmd = std::process::Command::new("sh");
     cmd.args(["-c", &script]);
+    // The "browser" records what it was asked to open.
+    let opener = dir.path().join("browser.sh");
+    std::fs::write(&opener, "#!/bin/sh\necho \"$1\" >> opened.txt\n").unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
     crate::harness::hermetic(&mut cmd, dir.path())
         .env("NO_COLOR", "1")
-        .env("TERM", "dumb");
+        .env("TERM", "dumb")
+        .env("BROWSER", &opener);
     let mut p = spawn_command(cmd, Some(pty_timeout_ms())).unwrap();
     let before = modes(&p.exp_string("before-dev").unwrap());
     // rexpect reads bytes as Latin-1: expect the ASCII parts of lines.
@@ -469,8 +504,16 @@ fn keys_on_a_terminal_act_and_q_restores_the_terminal_and_leaves_nothing_running
     p.exp_string("r1 is on plan premium now").unwrap();
     press(&mut p, "x");
     p.exp_string("press t test all").unwrap();
+    press(&mut p, "s");
+    p.exp_string("signing in to r1 in the browser").unwrap();
+    press(&mut p, "o");
     press(&mut p, "d");
     p.exp_string("deprovisioned r1").unwrap();
+    press(&mut p, "r");
+    p.exp_string("restarting the service").unwrap();
+    p.exp_string("the service answers on port").unwrap();
+    press(&mut p, "t");
+    p.exp_string("checks passed").unwrap();
     let group = provider_group(dir.path());
     press(&mut p, "q");
     p.exp_string("stopped; the local Heroku").unwrap();
@@ -480,4 +523,18 @@ fn keys_on_a_terminal_act_and_q_restores_the_terminal_and_leaves_nothing_running
     assert_eq!(before.len(), 2, "{before:?}");
     p.exp_eof().unwrap();
     assert!(group_gone(group), "q left the service's group running");
+    let opened = std::fs::read_to_string(dir.path().join("opened.txt")).unwrap();
+    let opened: Vec<&str> = opened.lines().collect();
+    assert_eq!(opened.len(), 2, "{opened:?}");
+    // Each opened from a thread of its own: in either order.
+    assert!(
+        opened
+            .iter()
+            .any(|u| u.contains("/sso/") && u.contains("?token=")),
+        "s signs in: {opened:?}"
+    );
+    assert!(
+        opened.iter().any(|u| u.contains("/?token=")),
+        "o opens the console: {opened:?}"
+    );
 }
