@@ -4,6 +4,7 @@
 //! with a cookie jar.
 
 use std::io::{self, Write};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
@@ -72,12 +73,17 @@ pub enum HttpError {
     Timeout { url: String, secs: u64 },
     #[error("the answer from {url} is larger than {BODY_LIMIT} bytes")]
     TooLarge { url: String },
+    #[error("TLS with {url} failed: {why}")]
+    Tls { url: String, why: String },
     #[error("request to {url} failed: {message}")]
     Other { url: String, message: String },
 }
 
 pub struct Client {
+    /// For http: URLs.
     agent: Agent,
+    /// For https: URLs, made on the first one (reading the trust store takes a moment).
+    tls_agent: OnceLock<Agent>,
     timeout: Duration,
     verbose: bool,
     observer: Option<Observer>,
@@ -102,17 +108,24 @@ impl Client {
     /// on ([`crate::redact`]), the verbose log included.
     pub fn new(timeout: Duration, verbose: bool, secrets: Vec<String>) -> Client {
         crate::redact::register(secrets);
-        let config = Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("kensa/", env!("CARGO_PKG_VERSION")))
-            .build();
         Client {
-            agent: config.into(),
+            agent: agent(timeout, false),
+            tls_agent: OnceLock::new(),
             timeout,
             verbose,
             observer: None,
+        }
+    }
+
+    /// The agent for `url`: the one that trusts the platform's roots for https.
+    fn agent_for(&self, url: &str) -> &Agent {
+        let https = url
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https:"));
+        if https {
+            self.tls_agent.get_or_init(|| agent(self.timeout, true))
+        } else {
+            &self.agent
         }
     }
 
@@ -176,8 +189,8 @@ impl Client {
             format!("waiting for the answer to {method} {url}"),
         );
         let request = match body {
-            None => builder.body(()).map(|r| self.agent.run(r)),
-            Some((_, bytes)) => builder.body(bytes).map(|r| self.agent.run(r)),
+            None => builder.body(()).map(|r| self.agent_for(url).run(r)),
+            Some((_, bytes)) => builder.body(bytes).map(|r| self.agent_for(url).run(r)),
         };
         let response = request
             .map_err(|e| HttpError::Other {
@@ -230,6 +243,9 @@ impl Client {
 
     fn classify(&self, url: &str, err: ureq::Error) -> HttpError {
         let url = url.to_owned();
+        if let Some(why) = crate::tls::explain(&err) {
+            return HttpError::Tls { url, why };
+        }
         match err {
             ureq::Error::Timeout(_) => HttpError::Timeout {
                 url,
@@ -284,6 +300,20 @@ impl Client {
             let _ = writeln!(err, "< {}", visible(&exchange.snippet(2000)));
         }
     }
+}
+
+/// An agent with kensa's settings: one deadline for the whole exchange, statuses as
+/// answers (not errors), no redirects followed; with `tls`, the platform's trust store.
+fn agent(timeout: Duration, tls: bool) -> Agent {
+    let mut config = Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("kensa/", env!("CARGO_PKG_VERSION")));
+    if tls {
+        config = config.tls_config(crate::tls::config());
+    }
+    config.build().into()
 }
 
 impl Exchange {

@@ -6,7 +6,8 @@
 //! Layers, each depending only on those before it:
 //! - shared plumbing: [`error`], [`fsutil`], [`redact`] (masking every secret in every
 //!   output), [`output`], [`progress`], [`interrupt`], [`prompt`], [`http`], [`browser`],
-//!   [`secrets`], [`serve`] (every server kensa runs), [`slug`], [`state`] (`.kensa/`),
+//!   [`secrets`], [`serve`] (every server kensa runs), [`tls`] (the trust store), [`slug`],
+//!   [`state`] (`.kensa/`),
 //!   [`verdict`], [`registry`]
 //!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
 //!   request shape);
@@ -38,6 +39,7 @@ pub mod signin;
 pub mod slug;
 pub mod sso;
 pub mod state;
+pub mod tls;
 pub mod verdict;
 
 use std::ffi::OsString;

@@ -66,6 +66,31 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A peer speaking https with this server configuration.
+    pub fn start_tls(
+        config: rustls::ServerConfig,
+        handler: impl Fn(&Request) -> Answer + Send + Sync + 'static,
+    ) -> Peer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handler: Arc<Handler> = Arc::new(handler);
+        let config = Arc::new(config);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (handler, config) = (handler.clone(), config.clone());
+                thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    serve_io(rustls::StreamOwned::new(conn, stream), &*handler);
+                });
+            }
+        });
+        Peer { port }
+    }
+
     pub fn start(handler: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> Peer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -89,12 +114,20 @@ fn serve(stream: TcpStream, handler: &Handler) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(request) = read_request(&mut reader) else {
-        return;
+    serve_io(stream, handler);
+}
+
+/// One request read from `io`, answered on it.
+fn serve_io(mut io: impl std::io::Read + Write, handler: &Handler) {
+    let request = {
+        let mut reader = BufReader::new(&mut io);
+        match read_request(&mut reader) {
+            Some(request) => request,
+            None => return,
+        }
     };
     let answer = handler(&request);
-    let mut out = stream;
+    let mut out = io;
     let mut head = format!(
         "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
         answer.status,
@@ -813,5 +846,170 @@ fn regression_the_sso_cookie_jar_sent_cookies_to_another_origin() {
             cookie, &None,
             "127.0.0.1's cookies went to localhost: {sent:?}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS: the platform's trust store (SSL_CERT_FILE honoured), failures in words.
+
+/// A throwaway CA, and server certificates it signs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A server configuration with a certificate for `names`, valid now unless `expired`.
+    fn server(&self, names: &[&str], expired: bool) -> rustls::ServerConfig {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2001, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2002, 1, 1);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        server_config(cert.der().clone(), key.serialize_der())
+    }
+
+    /// A server that presents the CA's own certificate.
+    fn server_as_itself(&self) -> rustls::ServerConfig {
+        server_config(self.cert.der().clone(), self.key.serialize_der())
+    }
+}
+
+fn server_config(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: Vec<u8>,
+) -> rustls::ServerConfig {
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+        )
+        .unwrap()
+}
+
+/// The fixture manifest with https test URLs on `host:port`.
+fn https_manifest(host: &str, port: u16) -> Value {
+    let mut doc = fixture::good();
+    doc["api"]["test"] = json!({
+        "base_url": format!("https://{host}:{port}/heroku/resources"),
+        "sso_url": format!("https://{host}:{port}/sso/login"),
+    });
+    doc
+}
+
+/// A protocol-following provider on https.
+fn https_provider(config: rustls::ServerConfig) -> Peer {
+    Peer::start_tls(config, |req| {
+        if !authorized(req) {
+            return Answer::json(401, json!({"message": "no"}));
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let uuid = body["uuid"].as_str().unwrap_or("none");
+        Answer::json(
+            200,
+            json!({"id": format!("res-{uuid}"), "config": {"MY_ADDON_URL": "https://x.example.com/r"}}),
+        )
+    })
+}
+
+#[test]
+fn regression_a_provider_behind_a_private_ca_could_not_be_tested() {
+    let ca = Ca::new("kensa test CA");
+    let peer = https_provider(ca.server(&["localhost", "127.0.0.1"], false));
+    let t = Test::new().write("ca.pem", ca.pem()).write(
+        harness::MANIFEST,
+        https_manifest("localhost", peer.port).to_string(),
+    );
+    let bundle = t.path().join("ca.pem");
+    t.env("SSL_CERT_FILE", &bundle)
+        .args(["test", "provision"])
+        .stdout_contains("kensa: all ")
+        .run();
+    // SSL_CERT_DIR: a directory of certificates, as OpenSSL's c_rehash leaves it.
+    let t = Test::new()
+        .write("certs/kensa-test-ca.pem", ca.pem())
+        .write(
+            harness::MANIFEST,
+            https_manifest("127.0.0.1", peer.port).to_string(),
+        );
+    let dir = t.path().join("certs");
+    t.env("SSL_CERT_DIR", &dir)
+        .env("SSL_CERT_FILE", "/nonexistent")
+        .args(["test", "provision"])
+        .stdout_contains("kensa: all ")
+        .run();
+}
+
+#[test]
+fn regression_tls_failures_were_rust_debug_text() {
+    let trusted = Ca::new("trusted CA");
+    let other = Ca::new("another CA");
+    let cases: Vec<(&str, rustls::ServerConfig, &str)> = vec![
+        (
+            "unknown issuer",
+            other.server(&["localhost"], false),
+            "signed by an unknown issuer",
+        ),
+        (
+            "expired",
+            trusted.server(&["localhost"], true),
+            "the server's certificate has expired",
+        ),
+        (
+            "wrong host",
+            trusted.server(&["elsewhere.example.com"], false),
+            "for another host name (wrong host)",
+        ),
+        (
+            "a CA as the server's certificate",
+            trusted.server_as_itself(),
+            "presents a CA certificate as its own",
+        ),
+    ];
+    for (what, config, words) in cases {
+        let peer = https_provider(config);
+        let url = format!("https://localhost:{}/heroku/resources", peer.port);
+        let t = Test::new().write("ca.pem", trusted.pem()).write(
+            harness::MANIFEST,
+            https_manifest("localhost", peer.port).to_string(),
+        );
+        let bundle = t.path().join("ca.pem");
+        let out = t
+            .env("SSL_CERT_FILE", &bundle)
+            .args(["test", "provision"])
+            .status(1)
+            .stdout_contains(&format!("TLS with {url} failed: the server"))
+            .stdout_contains(words)
+            .run();
+        for debug in [
+            "InvalidCertificate(",
+            "Other(",
+            "OtherError",
+            "CaUsedAsEndEntity",
+        ] {
+            assert!(!out.stdout.contains(debug), "{what}: {}", out.stdout);
+        }
     }
 }

@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kensa::check::cookies::CookieJar;
 use kensa::check::report::human::Human;
 use kensa::check::report::json::document;
 use kensa::check::report::junit;
@@ -20,6 +21,8 @@ use kensa::http::Exchange;
 use kensa::manifest::{validate, Endpoint, Manifest, ManifestError};
 use kensa::registry;
 use kensa::scaffold::init::ensure_valid;
+use kensa::scaffold::spec::TemplateSpec;
+use kensa::scaffold::values;
 use kensa::verdict::Verdict;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
@@ -454,7 +457,10 @@ fn exercise(m: &Manifest, any_id: &str, port: u16) {
         .into_iter()
         .flatten()
         .collect();
-    assert_eq!(m.secrets(), expected);
+    // The password and the salt, then what credentials the URLs carry (issue 10).
+    let secrets = m.secrets();
+    assert_eq!(secrets[..expected.len()], expected[..]);
+    assert!(secrets[expected.len()..].iter().all(|s| !s.is_empty()));
     let version = m.api().and_then(|a| a.get("version"));
     assert_eq!(m.is_v3(), version == Some(&Value::from("3")));
     for (list, key) in [(m.config_vars(), "config_vars"), (m.requires(), "requires")] {
@@ -932,5 +938,145 @@ fn huge_bodies_of_every_kind() {
             elapsed: Duration::ZERO,
         };
         check_exchange(&x, 120);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 10: every parser of outside input takes random bytes — a manifest file, a values
+// file, a template.toml, an HTTP answer, an HTTP request to kensa's servers, a Set-Cookie —
+// and ends in a value or a clear error: no panic, no abort, and memory bounded by the
+// readers' limits.
+
+/// Bytes that look like an HTTP answer more or less: a status line, headers, a body;
+/// sometimes a lying Content-Length or chunked framing; sometimes plain noise.
+fn http_answer() -> impl Strategy<Value = Vec<u8>> {
+    let head = (
+        prop::sample::select(vec!["HTTP/1.1", "HTTP/1.0", "HTTP/2", "ICY", ""]),
+        any::<u16>(),
+        prop::collection::vec(header(), 0..6),
+        prop::sample::select(vec![
+            None,
+            Some("Content-Length: 0".to_owned()),
+            Some("Content-Length: 5".to_owned()),
+            Some("Content-Length: 999999999999".to_owned()),
+            Some("Content-Length: -1".to_owned()),
+            Some("Transfer-Encoding: chunked".to_owned()),
+        ]),
+        body(),
+    )
+        .prop_map(|(version, status, headers, framing, body)| {
+            let mut out = format!("{version} {status} X\r\n").into_bytes();
+            for (k, v) in headers {
+                out.extend(format!("{k}: {v}\r\n").bytes());
+            }
+            if let Some(f) = framing {
+                out.extend(f.bytes());
+                out.extend(b"\r\n");
+            }
+            out.extend(b"\r\n");
+            out.extend(body);
+            out
+        });
+    prop_oneof![3 => head, 1 => prop::collection::vec(any::<u8>(), 0..2048)]
+}
+
+/// A loopback peer that answers its one connection with `bytes`, then hangs up.
+fn answering(bytes: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&bytes);
+        }
+    });
+    format!("http://127.0.0.1:{port}/heroku/resources")
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A manifest file of any bytes, read from disk: a manifest or an input error naming
+    /// the file.
+    #[test]
+    fn manifest_files_of_random_bytes_load_or_fail_clearly(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("addon-manifest.json");
+        std::fs::write(&path, &bytes).unwrap();
+        match Manifest::load(&path) {
+            Ok(m) => { let _ = validate::validate(&m); }
+            Err(e) => prop_assert!(e.to_string().contains("addon-manifest.json"), "{}", e),
+        }
+    }
+
+    /// A values file of any bytes: values, or a usage error naming `--values-file`.
+    #[test]
+    fn values_files_of_random_bytes_are_read_or_refused(
+        bytes in prop::collection::vec(any::<u8>(), 0..2048),
+        toml in any::<bool>(),
+    ) {
+        let spec = TemplateSpec::parse(
+            "description = \"t\"\n[variables.port]\ntype = \"integer\"\ndefault = 80\n[variables.name]\nregex = \"^[a-z]+$\"\n",
+        ).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(if toml { "v.toml" } else { "v.json" });
+        std::fs::write(&path, &bytes).unwrap();
+        if let Err(e) = values::given(&spec, &[], Some(&path)) {
+            prop_assert!(e.to_string().contains("--values-file") || e.to_string().contains("port") || e.to_string().contains("name"), "{}", e);
+        }
+    }
+
+    /// A template.toml of any text: a spec or a message.
+    #[test]
+    fn template_specs_of_random_text_parse_or_fail(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = TemplateSpec::parse(&text) {
+            prop_assert!(!e.is_empty());
+        }
+    }
+
+    /// Any bytes as the answer to kensa's HTTP client: an exchange (its body within the
+    /// limit) or an error naming the URL.
+    #[test]
+    fn http_answers_of_random_bytes_end_in_an_exchange_or_an_error(bytes in http_answer()) {
+        let url = answering(bytes);
+        let client = kensa::http::Client::new(Duration::from_secs(2), false, Vec::new());
+        match client.send("POST", &url, kensa::http::Auth::None, &kensa::http::Payload::Empty, &[]) {
+            Ok(x) => {
+                prop_assert!(x.body.len() as u64 <= kensa::http::BODY_LIMIT);
+                let _ = (x.json(), x.snippet(200), x.describe(), x.set_cookies());
+            }
+            Err(e) => prop_assert!(e.to_string().contains(&url), "{}", e),
+        }
+    }
+
+    /// Any bytes as a request to kensa's own servers: a request within the limits, or a
+    /// status to refuse it with.
+    #[test]
+    fn requests_of_random_bytes_are_read_or_refused(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+        let mut reader = std::io::BufReader::new(&bytes[..]);
+        match kensa::serve::read_request_from(&mut reader, 1024) {
+            Ok(request) => prop_assert!(request.body.len() <= 1024),
+            Err((status, why)) => prop_assert!((400..600).contains(&status) && !why.is_empty()),
+        }
+    }
+
+    /// Any Set-Cookie from any URL: stored or ignored, and a Cookie header (if any) that
+    /// names only what was stored.
+    #[test]
+    fn set_cookie_headers_of_any_text_are_stored_or_ignored(
+        header in text(),
+        host in prop::sample::select(vec!["a.example.com", "127.0.0.1", "localhost", "[::1]"]),
+        path in prop::sample::select(vec!["/", "/sso/login", "/a/b/c"]),
+    ) {
+        let mut jar = CookieJar::default();
+        let url = url::Url::parse(&format!("https://{host}{path}")).unwrap();
+        jar.store(&url, &header);
+        if let Some(cookie) = jar.header_for(&url) {
+            prop_assert!(!cookie.is_empty());
+        }
     }
 }
