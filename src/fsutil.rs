@@ -51,6 +51,35 @@ pub fn read_input_text(path: &Path) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
+/// [`read_input`], but a symbolic link as the last component is refused instead of
+/// followed: for readers that have already decided which links they trust (a template's
+/// files).
+pub fn read_input_no_follow(path: &Path) -> io::Result<Vec<u8>> {
+    let kind = fs::symlink_metadata(path)?.file_type();
+    if kind.is_symlink() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is a symbolic link, which kensa does not follow here",
+        ));
+    }
+    not_regular(&kind)?;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)?;
+    let meta = file.metadata()?;
+    not_regular(&meta.file_type())?;
+    if meta.len() > INPUT_LIMIT {
+        return Err(too_large(INPUT_LIMIT));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(INPUT_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > INPUT_LIMIT {
+        return Err(too_large(INPUT_LIMIT));
+    }
+    Ok(bytes)
+}
+
 fn not_regular(kind: &fs::FileType) -> io::Result<()> {
     let what = if kind.is_file() {
         return Ok(());
@@ -87,20 +116,7 @@ fn too_large(limit: u64) -> io::Error {
 /// Writes `bytes` to `path` atomically with `mode`. With `replace` false an existing file
 /// is an error of kind `AlreadyExists`, checked at the rename so no race can clobber it.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::Result<()> {
-    let dir = parent_of(path);
-    if !dir.is_dir() {
-        return Err(if dir.exists() {
-            io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{} is not a directory", dir.display()),
-            )
-        } else {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("directory {} does not exist", dir.display()),
-            )
-        });
-    }
+    let dir = folder_of(path)?;
     // The temp file is created 0600, so a secret is never readable by others, even briefly.
     let mut tmp = NamedTempFile::new_in(&dir).map_err(without_temp_path)?;
     tmp.write_all(bytes)?;
@@ -113,6 +129,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> io::
         tmp.persist_noclobber(path).map_err(|e| e.error)?;
     }
     Ok(())
+}
+
+/// The directory `path` goes in, which must exist: an error says so in words.
+fn folder_of(path: &Path) -> io::Result<PathBuf> {
+    let dir = parent_of(path);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    Err(if dir.exists() {
+        io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        )
+    } else {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("directory {} does not exist", dir.display()),
+        )
+    })
 }
 
 /// The directory `path` is in: `.` for a bare file name, never an empty path.
@@ -150,6 +185,76 @@ pub fn remove_created(created: &[PathBuf]) {
     for d in created.iter().rev() {
         let _ = fs::remove_dir(d);
     }
+}
+
+/// Writes every `(path, bytes, mode)` or none of them: all are written to temp files first
+/// (a full disk fails there, before anything is in place), then renamed into place one by
+/// one; if a rename fails, the files already placed are put back as they were (removed, or
+/// restored from a hard-linked copy of the file they replaced). With `replace` false an
+/// existing file is an error of kind `AlreadyExists`. An error comes with the path it
+/// happened at.
+pub fn write_all_atomic(
+    files: &[(&Path, &[u8], u32)],
+    replace: bool,
+) -> Result<(), (PathBuf, io::Error)> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes, mode) in files {
+        let at = |e: io::Error| (path.to_path_buf(), e);
+        let dir = folder_of(path).map_err(at)?;
+        let mut tmp = NamedTempFile::new_in(&dir)
+            .map_err(without_temp_path)
+            .map_err(at)?;
+        tmp.write_all(bytes).map_err(at)?;
+        tmp.as_file().sync_all().map_err(at)?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(*mode))
+            .map_err(at)?;
+        staged.push((path, tmp));
+    }
+    // What each placed file replaced: `Some(backup)` for an old file kept under a temp name.
+    let mut placed: Vec<(&Path, Option<tempfile::TempPath>)> = Vec::new();
+    let result = (|| {
+        for (path, tmp) in staged {
+            let at = |e: io::Error| (path.to_path_buf(), e);
+            let backup = match fs::symlink_metadata(path) {
+                Ok(_) if !replace => {
+                    return Err(at(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "it already exists",
+                    )))
+                }
+                Ok(meta) if meta.is_file() => {
+                    let backup = tempfile::Builder::new()
+                        .make_in(parent_of(path), |p| fs::hard_link(path, p))
+                        .map_err(without_temp_path)
+                        .map_err(at)?;
+                    Some(backup.into_temp_path())
+                }
+                _ => None,
+            };
+            if replace {
+                tmp.persist(path).map_err(|e| at(e.error))?;
+            } else {
+                tmp.persist_noclobber(path).map_err(|e| at(e.error))?;
+            }
+            placed.push((path, backup));
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for (path, backup) in placed.into_iter().rev() {
+            match backup {
+                Some(old) => {
+                    let _ = fs::rename(&old, path);
+                    let _ = old.keep();
+                }
+                None => {
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+    }
+    result
 }
 
 /// tempfile adds `at path "<dir>/.tmpXXXX"` to its errors: a name the user never sees on

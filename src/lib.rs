@@ -5,7 +5,8 @@
 //!
 //! Layers, each depending only on those before it:
 //! - shared plumbing: [`error`], [`fsutil`], [`redact`] (masking every secret in every
-//!   output), [`output`], [`progress`], [`interrupt`], [`prompt`], [`http`], [`browser`],
+//!   output), [`output`], [`progress`], [`interrupt`], [`budget`] (memory and time bounds
+//!   for untrusted work), [`prompt`], [`http`], [`browser`],
 //!   [`secrets`], [`serve`] (every server kensa runs), [`tls`] (the trust store), [`slug`],
 //!   [`state`] (`.kensa/`),
 //!   [`verdict`], [`registry`]
@@ -18,6 +19,7 @@
 //! - [`cli`], which knows every feature's options and nothing else knows it.
 
 pub mod browser;
+pub mod budget;
 pub mod check;
 pub mod cli;
 pub mod dev;
@@ -145,9 +147,16 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// 2 when anything in the chain is a usage or input error, else 1. It lives here, at the
-/// root, because it must know the error types of every feature.
+/// 130 when a signal stopped the command, 2 when anything in the chain is a usage or
+/// input error, else 1. It lives here, at the root, because it must know the error types
+/// of every feature.
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    if err
+        .chain()
+        .any(|cause| cause.is::<interrupt::Interrupted>())
+    {
+        return interrupt::EXIT_CODE;
+    }
     let usage = err.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<manifest::ManifestError>()

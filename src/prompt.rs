@@ -5,7 +5,7 @@
 use std::io::{self, IsTerminal};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::Confirm;
 
@@ -22,9 +22,28 @@ pub fn theme() -> ColorfulTheme {
 
 /// `<path> <what>. Replace it?`, default no.
 pub fn confirm_replace(path: &Path, what: &str) -> Result<bool> {
-    Confirm::with_theme(&theme())
-        .with_prompt(format!("{} {what}. Replace it?", path.display()))
-        .default(false)
-        .interact()
-        .context("confirmation prompt")
+    confirm(&format!("{} {what}. Replace it?", path.display()))
+}
+
+/// A yes/no question, default no.
+pub fn confirm(question: &str) -> Result<bool> {
+    answer(
+        Confirm::with_theme(&theme())
+            .with_prompt(question)
+            .default(false)
+            .interact(),
+        "confirmation prompt",
+    )
+}
+
+/// A prompt's answer. Ctrl-C at a prompt (read as a key in raw mode) ends kensa as the
+/// signal would: terminal restored, temporary files removed, exit 130.
+pub fn answer<T>(result: dialoguer::Result<T>, what: &str) -> Result<T> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(dialoguer::Error::IO(e)) if e.kind() == io::ErrorKind::Interrupted => {
+            crate::interrupt::exit_now()
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(what.to_owned())),
+    }
 }

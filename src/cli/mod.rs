@@ -67,13 +67,26 @@ Examples:
     Init(InitArgs),
 
     /// Create a provider service project from a template
-    #[command(after_help = "\
+    #[command(
+        long_about = "\
+Create a provider service project from a template
+
+Existing files: kensa create never deletes or overwrites what it did not write. DIR must be \
+absent or empty (`kensa create .` fills the empty current directory). A non-empty DIR needs \
+--force (or a yes to the wizard's question): then only the paths the template renders (with \
+addon-manifest.json and .env) are written, after they are listed; every other file, .git/ \
+included, is kept byte for byte. When DIR is in a git work tree with uncommitted changes, \
+--force is refused unless --allow-dirty, so the change kensa makes is one reviewable diff.",
+        after_help = "\
 Examples:
   kensa create my-addon --template node --no-input
   kensa create my-addon --template sinatra --id my-addon --regions us,eu
   kensa create my-addon --template ./my-templates/go --set go_version=1.23
   kensa create my-addon --template rust-axum --dry-run
-  kensa create                                 the wizard asks for everything")]
+  kensa create . --template node               fill the empty current directory
+  kensa create my-addon --template node --force   write the template's files into it
+  kensa create                                 the wizard asks for everything"
+    )]
     Create(CreateArgs),
 
     /// List the templates embedded in kensa
@@ -585,10 +598,6 @@ pub struct AddonArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
-    /// Replace an existing manifest or non-empty directory
-    #[arg(long)]
-    pub force: bool,
-
     /// Never prompt: use flags and defaults, fail if a required value is missing
     #[arg(long)]
     pub no_input: bool,
@@ -607,6 +616,10 @@ pub struct InitArgs {
     /// Also write a .env beside the manifest with the secrets the service reads
     #[arg(long)]
     pub foreman: bool,
+
+    /// Replace an existing manifest (and with --foreman its .env)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -622,6 +635,15 @@ pub struct CreateArgs {
 
     #[command(flatten)]
     pub addon: AddonArgs,
+
+    /// Write into a non-empty DIR: replace only the files the template renders (listed
+    /// first), keep every other file
+    #[arg(long)]
+    pub force: bool,
+
+    /// With --force: write even when DIR is in a git work tree with uncommitted changes
+    #[arg(long)]
+    pub allow_dirty: bool,
 
     /// Set a template variable (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -687,7 +709,7 @@ impl From<AddonArgs> for AddonOptions {
             sso: a.sso,
             without_sso: a.without_sso,
             port: a.port,
-            force: a.force,
+            force: false,
             no_input: a.no_input,
         }
     }
@@ -696,7 +718,10 @@ impl From<AddonArgs> for AddonOptions {
 impl From<InitArgs> for init::Options {
     fn from(a: InitArgs) -> Self {
         init::Options {
-            addon: a.addon.into(),
+            addon: AddonOptions {
+                force: a.force,
+                ..a.addon.into()
+            },
             foreman: a.foreman,
         }
     }
@@ -707,7 +732,11 @@ impl From<CreateArgs> for create::Options {
         create::Options {
             dir: a.dir,
             template: a.template,
-            addon: a.addon.into(),
+            addon: AddonOptions {
+                force: a.force,
+                ..a.addon.into()
+            },
+            allow_dirty: a.allow_dirty,
             set: a.set,
             values_file: a.values_file,
             dry_run: a.dry_run,

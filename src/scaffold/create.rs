@@ -14,10 +14,10 @@ use super::render::{self, OutputFile};
 use super::source::{self, Template};
 use super::wizard::Wizard;
 use super::writer::{self, DirState};
-use super::{init, values, Missing, ScaffoldError, DEFAULT_PORT};
+use super::{git, init, values, Missing, ScaffoldError, DEFAULT_PORT};
 use crate::manifest::{dotenv, AddonSpec, Manifest, SsoMethod, DEFAULT_FILE};
 use crate::output::{BOLD, DIM, GOOD};
-use crate::{prompt, slug};
+use crate::{interrupt, prompt, slug};
 
 /// What `kensa create` was asked for; what is missing the wizard asks (on a terminal).
 #[derive(Debug, Clone, Default)]
@@ -32,9 +32,12 @@ pub struct Options {
     pub values_file: Option<PathBuf>,
     /// Print what would be written, write nothing.
     pub dry_run: bool,
+    /// With `force`: write even in a git work tree with uncommitted changes.
+    pub allow_dirty: bool,
 }
 
 pub fn run(args: Options) -> Result<ExitCode> {
+    interrupt::install();
     let flags = inputs::check_flags(&args.addon)?;
     let wizard = prompt::interactive(args.addon.no_input).then(Wizard::default);
     let Given {
@@ -42,7 +45,17 @@ pub fn run(args: Options) -> Result<ExitCode> {
         dir,
         vars,
     } = given(&args, wizard.as_ref())?;
-    let replace = may_replace(&dir, args.addon.force, wizard.is_some())?;
+    // Decided before anything else is asked: an occupied directory needs --force or a
+    // person to say yes later, and a clean work tree.
+    let state = writer::inspect(&dir)?;
+    if state == DirState::Occupied {
+        if !args.addon.force && wizard.is_none() {
+            return Err(occupied(&dir).into());
+        }
+        if dir.is_dir() && !args.dry_run {
+            git::ensure_clean(&dir, args.allow_dirty)?;
+        }
+    }
     let project_name = dir_name(&dir);
     let spec = inputs::addon_spec(
         flags,
@@ -67,11 +80,65 @@ pub fn run(args: Options) -> Result<ExitCode> {
         for f in &files {
             writeln!(out, "  {:o}  {:>7}  {}", f.mode, f.bytes.len(), f.path)?;
         }
+        if state == DirState::Occupied {
+            show_plan(&mut out, &dir, &writer::plan(&dir, &files)?)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    writer::write_project(&dir, &files, replace)?;
+    if state == DirState::Occupied {
+        let plan = writer::plan(&dir, &files)?;
+        show_plan(&mut out, &dir, &plan)?;
+        out.flush()?;
+        if !args.addon.force {
+            let question = format!(
+                "Write the template's files into {} ({} replaced, {} added; nothing else is touched)?",
+                dir.display(),
+                plan.replaced.len(),
+                plan.added.len()
+            );
+            if !prompt::confirm(&question)? {
+                return Err(occupied(&dir).into());
+            }
+        }
+    }
+    writer::write_project(&dir, &files, state == DirState::Occupied)?;
     next_steps(&mut out, &dir, &template, spec.port, files.len())?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn occupied(dir: &Path) -> ScaffoldError {
+    ScaffoldError::Exists {
+        path: dir.to_owned(),
+        what: " and is not empty",
+    }
+}
+
+/// What `--force` will do to a directory in use: the files it replaces, by name (they are
+/// what the user could lose), and how many it adds. Everything else stays as it is.
+fn show_plan(out: &mut impl Write, dir: &Path, plan: &writer::Plan) -> Result<()> {
+    writeln!(
+        out,
+        "{} is not empty: kensa writes only the template's files into it and keeps every other file.",
+        dir.display()
+    )?;
+    for path in &plan.replaced {
+        writeln!(out, "  {BOLD}replace{BOLD:#}  {path}")?;
+    }
+    if !plan.added.is_empty() {
+        writeln!(
+            out,
+            "  {BOLD}add{BOLD:#}      {} new files",
+            plan.added.len()
+        )?;
+    }
+    if !plan.unchanged.is_empty() {
+        writeln!(
+            out,
+            "  {DIM}{} files are already as the template writes them{DIM:#}",
+            plan.unchanged.len()
+        )?;
+    }
+    Ok(())
 }
 
 /// The template, the directory and the template variables (`None`: not given yet).
@@ -125,23 +192,6 @@ fn given(args: &Options, wizard: Option<&Wizard>) -> Result<Given> {
             vars,
         }),
         _ => Err(ScaffoldError::Missing(missing).into()),
-    }
-}
-
-/// Whether the project may replace what is at `dir`: an empty or absent directory needs no
-/// permission, an occupied one `--force` or a yes from the person at the terminal.
-fn may_replace(dir: &Path, force: bool, ask: bool) -> Result<bool> {
-    match writer::inspect(dir)? {
-        DirState::Absent | DirState::EmptyDir => Ok(false),
-        DirState::Occupied if force => Ok(true),
-        DirState::Occupied if ask && prompt::confirm_replace(dir, "exists and is not empty")? => {
-            Ok(true)
-        }
-        DirState::Occupied => Err(ScaffoldError::Exists {
-            path: dir.to_owned(),
-            what: " and is not empty",
-        }
-        .into()),
     }
 }
 

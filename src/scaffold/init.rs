@@ -10,10 +10,10 @@ use super::inputs::{self, AddonOptions, Defaults};
 use super::wizard::Wizard;
 use super::{ScaffoldError, DEFAULT_PORT};
 use crate::error::UsageError;
-use crate::fsutil::{create_dirs, parent_of, remove_created, write_atomic};
+use crate::fsutil::{create_dirs, parent_of, remove_created, write_all_atomic};
 use crate::manifest::{dotenv, validate, Manifest, FILE_MODE};
 use crate::output::{BOLD, DIM};
-use crate::{prompt, slug};
+use crate::{interrupt, prompt, slug};
 
 /// What `kensa init` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,7 @@ pub struct Options {
 }
 
 pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
+    interrupt::install();
     let flags = inputs::check_flags(&args.addon)?;
     if manifest_path.is_dir() {
         return Err(UsageError(format!(
@@ -66,18 +67,18 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         path: dir.clone(),
         source,
     })?;
-    if let Err(source) = write_atomic(
-        manifest_path,
-        manifest.to_json().as_bytes(),
-        FILE_MODE,
-        replace,
-    ) {
+    // The manifest and its .env are written both or neither: a rerun must never find one
+    // without the other (and refuse to replace it).
+    let manifest_json = manifest.to_json();
+    let env_text = dotenv::contents(&manifest);
+    let mut files: Vec<(&Path, &[u8], u32)> =
+        vec![(manifest_path, manifest_json.as_bytes(), FILE_MODE)];
+    if args.foreman {
+        files.push((&env_path, env_text.as_bytes(), dotenv::MODE));
+    }
+    if let Err((path, source)) = write_all_atomic(&files, replace) {
         remove_created(&created);
-        return Err(ScaffoldError::Write {
-            path: manifest_path.to_owned(),
-            source,
-        }
-        .into());
+        return Err(ScaffoldError::Write { path, source }.into());
     }
     let mut out = anstream::stdout().lock();
     writeln!(
@@ -89,16 +90,6 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         spec.port
     )?;
     if args.foreman {
-        write_atomic(
-            &env_path,
-            dotenv::contents(&manifest).as_bytes(),
-            dotenv::MODE,
-            replace,
-        )
-        .map_err(|source| ScaffoldError::Write {
-            path: env_path.clone(),
-            source,
-        })?;
         writeln!(
             out,
             "Wrote {BOLD}{}{BOLD:#} (mode 0600)",

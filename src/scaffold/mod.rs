@@ -1,6 +1,7 @@
 //! Scaffolding: `kensa init`, `kensa create` and `kensa templates`.
 
 pub mod create;
+pub mod git;
 pub mod init;
 pub mod inputs;
 pub mod list;
@@ -30,6 +31,8 @@ pub enum ScaffoldError {
     NotATemplate { path: PathBuf, why: String },
     #[error("cannot read template file {}: {source}", path.display())]
     TemplateRead { path: PathBuf, source: io::Error },
+    #[error("refusing template file {}: {why}", path.display())]
+    TemplateFile { path: PathBuf, why: String },
     #[error("template {template}: bad template.toml: {message}")]
     Spec { template: String, message: String },
     #[error("{}", describe_failures(.0))]
@@ -42,15 +45,23 @@ pub enum ScaffoldError {
     Missing(Vec<Missing>),
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error("{}", describe_dirty(path, files))]
+    Dirty { path: PathBuf, files: Vec<String> },
+    #[error("{what}: {message}")]
+    Git { what: String, message: String },
+    #[error("{}", describe_conflicts(.0))]
+    InTheWay(Vec<String>),
+    #[error("{0}")]
+    Interrupted(#[source] crate::interrupt::Interrupted),
 }
 
 impl ScaffoldError {
-    /// Input problems exit 2; a render or disk failure exits 1. A write refused because of
-    /// where the user pointed kensa (a read-only or missing directory, a file in the way)
-    /// is an input problem too.
+    /// Input problems exit 2 (a template that does not render is input too, however it
+    /// fails); a disk failure exits 1. A write refused because of where the user pointed
+    /// kensa (a read-only or missing directory, a file in the way) is an input problem too.
     pub fn is_usage(&self) -> bool {
         match self {
-            ScaffoldError::Render(_) => false,
+            ScaffoldError::Interrupted(_) => false,
             ScaffoldError::Write { source, .. } => matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied
@@ -72,6 +83,32 @@ pub struct Missing {
     pub how: String,
 }
 
+/// The longest line of a template file an error message quotes.
+const QUOTE_LIMIT: usize = 160;
+
+/// `text` with control characters escaped (a template must not drive the terminal) and
+/// each line cut at [`QUOTE_LIMIT`] characters (one line can be megabytes).
+pub fn quote_line(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let mut out = String::new();
+            for (n, c) in line.chars().enumerate() {
+                if n == QUOTE_LIMIT {
+                    out.push('…');
+                    break;
+                }
+                if c.is_control() && c != '\t' {
+                    out.extend(c.escape_default());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn describe_failures(failures: &[FileFailure]) -> String {
     let mut text = format!(
         "rendering failed for {} file{}; nothing was written:",
@@ -80,6 +117,30 @@ fn describe_failures(failures: &[FileFailure]) -> String {
     );
     for f in failures {
         text.push_str(&format!("\n  {}: {}", f.path, f.cause));
+    }
+    text
+}
+
+fn describe_dirty(path: &std::path::Path, files: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = format!(
+        "{} is in a git work tree with uncommitted changes; commit or stash them first, so \
+         what kensa changes is one reviewable diff (or pass --allow-dirty):",
+        path.display()
+    );
+    for f in files.iter().take(SHOWN) {
+        text.push_str(&format!("\n  {}", quote_line(f)));
+    }
+    if files.len() > SHOWN {
+        text.push_str(&format!("\n  … and {} more", files.len() - SHOWN));
+    }
+    text
+}
+
+fn describe_conflicts(problems: &[String]) -> String {
+    let mut text = String::from("nothing was written; in the way of the template's files:");
+    for p in problems {
+        text.push_str(&format!("\n  {p}"));
     }
     text
 }

@@ -8,6 +8,7 @@ use walkdir::WalkDir;
 
 use super::spec::{TemplateSpec, SPEC_FILE};
 use super::ScaffoldError;
+use crate::fsutil;
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
@@ -88,29 +89,34 @@ fn collect_embedded(dir: &'static Dir<'static>, root: &Path, out: &mut Vec<Sourc
     }
 }
 
+/// Together the files of one template may not exceed this (each is capped by
+/// [`fsutil::INPUT_LIMIT`] too).
+pub const TEMPLATE_LIMIT: u64 = 128 * 1024 * 1024;
+
 /// Loads a template directory from disk under the same contract as the embedded ones.
+///
+/// The directory itself may be reached through a symbolic link, but nothing is read from
+/// outside it: a link inside the template (`template.toml` included) must point at a regular
+/// file inside the template, or the template is refused before that file is opened.
 pub fn load_dir(root: &Path) -> Result<Template, ScaffoldError> {
     let name = root.display().to_string();
-    let io_err = |path: &Path, source: std::io::Error| ScaffoldError::TemplateRead {
-        path: path.to_owned(),
-        source,
+    let not_a_template = |why: String| ScaffoldError::NotATemplate {
+        path: root.to_owned(),
+        why,
+    };
+    let real_root = match std::fs::canonicalize(root) {
+        Ok(real) if real.is_dir() => real,
+        Ok(_) => return Err(not_a_template("it is not a directory".into())),
+        Err(_) => return Err(not_a_template("no such directory".into())),
     };
     let spec_path = root.join(SPEC_FILE);
-    if !root.is_dir() {
-        return Err(ScaffoldError::NotATemplate {
-            path: root.to_owned(),
-            why: "no such directory".into(),
-        });
+    if std::fs::symlink_metadata(&spec_path).is_err() {
+        return Err(not_a_template(format!("it has no {SPEC_FILE}")));
     }
-    let spec_text = std::fs::read(&spec_path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ScaffoldError::NotATemplate {
-            path: root.to_owned(),
-            why: format!("it has no {SPEC_FILE}"),
-        },
-        _ => io_err(&spec_path, e),
-    })?;
+    let spec_text = read_inside(&real_root, &spec_path)?;
     let spec = parse_spec(&name, &spec_text)?;
     let mut files = Vec::new();
+    let mut total: u64 = spec_text.len() as u64;
     // A provider's template often lives in a git checkout; its metadata is not template.
     let walker = WalkDir::new(root)
         .follow_links(false)
@@ -123,9 +129,13 @@ pub fn load_dir(root: &Path) -> Result<Template, ScaffoldError> {
                 .path()
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.to_owned());
-            io_err(&path, e.into())
+            ScaffoldError::TemplateRead {
+                path,
+                source: e.into(),
+            }
         })?;
-        if entry.file_type().is_dir() {
+        // The root is the directory the user named, even when reached through a link.
+        if entry.depth() == 0 || entry.file_type().is_dir() {
             continue;
         }
         let rel = entry
@@ -135,13 +145,14 @@ pub fn load_dir(root: &Path) -> Result<Template, ScaffoldError> {
         if rel == Path::new(SPEC_FILE) {
             continue;
         }
-        if entry.file_type().is_symlink() {
-            return Err(ScaffoldError::NotATemplate {
-                path: entry.path().to_owned(),
-                why: "symbolic links are not allowed in templates".into(),
-            });
+        let bytes = read_inside(&real_root, entry.path())?;
+        total += bytes.len() as u64;
+        if total > TEMPLATE_LIMIT {
+            return Err(not_a_template(format!(
+                "its files add up to more than {} MiB",
+                TEMPLATE_LIMIT / (1024 * 1024)
+            )));
         }
-        let bytes = std::fs::read(entry.path()).map_err(|e| io_err(entry.path(), e))?;
         files.push(SourceFile {
             path: slash_path(rel),
             bytes: Cow::Owned(bytes),
@@ -149,6 +160,44 @@ pub fn load_dir(root: &Path) -> Result<Template, ScaffoldError> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Template { name, spec, files })
+}
+
+/// Reads one file of the template at `real_root` (canonical). A symbolic link is followed
+/// only to a regular file inside the template, and that is decided before anything is
+/// opened; then the file is read with the bounded reader, which refuses FIFOs, devices
+/// and huge files.
+fn read_inside(real_root: &Path, path: &Path) -> Result<Vec<u8>, ScaffoldError> {
+    let refused = |why: String| ScaffoldError::TemplateFile {
+        path: path.to_owned(),
+        why,
+    };
+    let read_err = |source| ScaffoldError::TemplateRead {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(read_err)?;
+    let real = if meta.file_type().is_symlink() {
+        let target = std::fs::canonicalize(path)
+            .map_err(|_| refused("it is a symbolic link to nothing (a broken link)".into()))?;
+        if !target.starts_with(real_root) {
+            return Err(refused(
+                "it is a symbolic link to a file outside the template; kensa reads nothing \
+                 outside the template directory"
+                    .into(),
+            ));
+        }
+        if !target.is_file() {
+            return Err(refused(
+                "it is a symbolic link to a directory or a special file; a template's links \
+                 must point at files inside it"
+                    .into(),
+            ));
+        }
+        target
+    } else {
+        path.to_owned()
+    };
+    fsutil::read_input_no_follow(&real).map_err(read_err)
 }
 
 fn parse_spec(template: &str, bytes: &[u8]) -> Result<TemplateSpec, ScaffoldError> {

@@ -76,7 +76,7 @@ fn default_type() -> VarType {
 impl TemplateSpec {
     /// Parses and checks a spec: defaults must satisfy their own type and regex.
     pub fn parse(text: &str) -> Result<TemplateSpec, String> {
-        let spec: TemplateSpec = toml::from_str(text).map_err(|e| e.to_string())?;
+        let spec: TemplateSpec = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         if spec.description.trim().is_empty() || spec.description.contains('\n') {
             return Err("`description` must be one non-empty line".into());
         }
@@ -156,6 +156,27 @@ impl VarSpec {
             .as_ref()
             .and_then(|d| serde_json::to_value(d).ok())
     }
+}
+
+/// `line 3, column 7: <message>` and the failing line, quoted safely: the only text of the
+/// file an error repeats (a link to a secrets file must not get it printed).
+pub fn toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().lines().collect::<Vec<_>>().join("; ");
+    let message = message.as_str();
+    let Some(span) = err.span() else {
+        return super::quote_line(message);
+    };
+    let start = span.start.min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..start].chars().count() + 1;
+    let failing = text[line_start..].lines().next().unwrap_or("");
+    format!(
+        "line {line}, column {column}: {}\n    {line} | {}",
+        super::quote_line(message),
+        super::quote_line(failing)
+    )
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -1,7 +1,7 @@
 //! The `init`/`create` wizard (dialoguer). It only asks for what flags did not give, and
 //! only runs when a person is at a terminal: see [`crate::prompt::interactive`].
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, MultiSelect, Select};
 use serde_json::Value;
@@ -29,27 +29,31 @@ impl Wizard {
             .iter()
             .map(|(name, desc)| format!("{name:<10} {desc}"))
             .collect();
-        let index = Select::with_theme(&self.theme)
-            .with_prompt("Template")
-            .items(&items)
-            .default(0)
-            .interact()
-            .context("template prompt")?;
+        let index = prompt::answer(
+            Select::with_theme(&self.theme)
+                .with_prompt("Template")
+                .items(&items)
+                .default(0)
+                .interact(),
+            "template prompt",
+        )?;
         Ok(choices[index].0.clone())
     }
 
     pub fn directory(&self) -> Result<String> {
-        Input::with_theme(&self.theme)
-            .with_prompt("Project directory")
-            .validate_with(|s: &String| {
-                if s.trim().is_empty() {
-                    Err("a directory name is needed")
-                } else {
-                    Ok(())
-                }
-            })
-            .interact_text()
-            .context("directory prompt")
+        prompt::answer(
+            Input::with_theme(&self.theme)
+                .with_prompt("Project directory")
+                .validate_with(|s: &String| {
+                    if s.trim().is_empty() {
+                        Err("a directory name is needed")
+                    } else {
+                        Ok(())
+                    }
+                })
+                .interact_text(),
+            "directory prompt",
+        )
     }
 
     pub fn id(&self, default: Option<&str>) -> Result<String> {
@@ -59,15 +63,17 @@ impl Wizard {
         if let Some(d) = default {
             input = input.default(d.to_owned());
         }
-        input.interact_text().context("id prompt")
+        prompt::answer(input.interact_text(), "id prompt")
     }
 
     pub fn name(&self, default: &str) -> Result<String> {
-        Input::with_theme(&self.theme)
-            .with_prompt("Display name")
-            .default(default.to_owned())
-            .interact_text()
-            .context("name prompt")
+        prompt::answer(
+            Input::with_theme(&self.theme)
+                .with_prompt("Display name")
+                .default(default.to_owned())
+                .interact_text(),
+            "name prompt",
+        )
     }
 
     pub fn regions(&self) -> Result<Vec<String>> {
@@ -78,12 +84,14 @@ impl Wizard {
             .collect();
         let defaults: Vec<bool> = choices.iter().map(|r| *r == "us").collect();
         loop {
-            let picked = MultiSelect::with_theme(&self.theme)
-                .with_prompt("Regions (space to toggle, enter to accept)")
-                .items(&choices)
-                .defaults(&defaults)
-                .interact()
-                .context("regions prompt")?;
+            let picked = prompt::answer(
+                MultiSelect::with_theme(&self.theme)
+                    .with_prompt("Regions (space to toggle, enter to accept)")
+                    .items(&choices)
+                    .defaults(&defaults)
+                    .interact(),
+                "regions prompt",
+            )?;
             let regions: Vec<String> = picked.iter().map(|&i| choices[i].to_owned()).collect();
             if regions.iter().any(|r| r == "us") {
                 return Ok(regions);
@@ -98,28 +106,32 @@ impl Wizard {
             "GET to the resource URL (legacy)",
             "no single sign-on",
         ];
-        let index = Select::with_theme(&self.theme)
-            .with_prompt("Single sign-on")
-            .items(items)
-            .default(0)
-            .interact()
-            .context("SSO prompt")?;
+        let index = prompt::answer(
+            Select::with_theme(&self.theme)
+                .with_prompt("Single sign-on")
+                .items(items)
+                .default(0)
+                .interact(),
+            "SSO prompt",
+        )?;
         Ok([Some(SsoMethod::Post), Some(SsoMethod::Get), None][index])
     }
 
     pub fn port(&self, default: u16) -> Result<u16> {
-        Input::with_theme(&self.theme)
-            .with_prompt("Local port")
-            .default(default)
-            .validate_with(|p: &u16| {
-                if *p == 0 {
-                    Err("port 0 is not usable")
-                } else {
-                    Ok(())
-                }
-            })
-            .interact_text()
-            .context("port prompt")
+        prompt::answer(
+            Input::with_theme(&self.theme)
+                .with_prompt("Local port")
+                .default(default)
+                .validate_with(|p: &u16| {
+                    if *p == 0 {
+                        Err("port 0 is not usable")
+                    } else {
+                        Ok(())
+                    }
+                })
+                .interact_text(),
+            "port prompt",
+        )
     }
 
     /// Asks for one template variable, re-asking until the value passes its checks.
@@ -133,11 +145,13 @@ impl Wizard {
                 .default_json()
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
-            let answer = Confirm::with_theme(&self.theme)
-                .with_prompt(prompt)
-                .default(default)
-                .interact()
-                .context("variable prompt")?;
+            let answer = prompt::answer(
+                Confirm::with_theme(&self.theme)
+                    .with_prompt(prompt)
+                    .default(default)
+                    .interact(),
+                "variable prompt",
+            )?;
             return Ok(Value::Bool(answer));
         }
         let mut input = Input::<String>::with_theme(&self.theme)
@@ -150,7 +164,7 @@ impl Wizard {
             };
             input = input.default(text);
         }
-        let text = input.interact_text().context("variable prompt")?;
+        let text = prompt::answer(input.interact_text(), "variable prompt")?;
         var.coerce(&Value::String(text)).map_err(anyhow::Error::msg)
     }
 }

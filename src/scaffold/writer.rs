@@ -1,5 +1,10 @@
-//! Writes a whole project at once: every file goes into a temporary directory beside the
-//! target, then one rename puts it in place. A failure leaves no partial project behind.
+//! Writes a project. Into a new directory, every file goes into a temporary directory
+//! beside the target, then one rename puts it in place. Into an existing directory (empty,
+//! `.`, or with `--force` one the user already works in) only the paths the template
+//! renders are written: everything is staged first, then each file is moved into place,
+//! and the files it replaces are kept aside until the last one is in; if a move fails, the
+//! ones done are undone. Every other file in the directory is left alone. A failure or a
+//! signal leaves no partial project and no staging directory behind.
 
 use std::collections::HashSet;
 use std::fs;
@@ -11,13 +16,14 @@ use std::path::{Path, PathBuf};
 use super::render::OutputFile;
 use super::ScaffoldError;
 use crate::fsutil::{parent_of, without_temp_path};
+use crate::interrupt;
 
 /// What is at the target path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DirState {
     Absent,
     EmptyDir,
-    /// A non-empty directory, or a file: replacing it needs `--force`.
+    /// A non-empty directory, or a file: writing into it needs `--force` (or a yes).
     Occupied,
 }
 
@@ -43,19 +49,108 @@ pub fn inspect(target: &Path) -> Result<DirState, ScaffoldError> {
     })
 }
 
-/// Writes `files` as the directory `target`. `replace` allows an occupied target.
+/// What writing the project into an existing directory does, path by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Paths the template writes that do not exist yet.
+    pub added: Vec<String>,
+    /// Existing files the template writes with other contents or mode.
+    pub replaced: Vec<String>,
+    /// Existing files already exactly as the template writes them.
+    pub unchanged: Vec<String>,
+}
+
+/// Decides, for each file, whether it is new, replaces a file or is already there, and
+/// refuses (naming every one) paths where something other than a file is in the way: a
+/// directory where the template writes a file, a file or a symbolic link where it needs a
+/// directory (kensa never writes through links).
+pub fn plan(target: &Path, files: &[OutputFile]) -> Result<Plan, ScaffoldError> {
+    if !fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
+        return Err(ScaffoldError::InTheWay(vec![format!(
+            "{} is a file; the project needs a directory there",
+            target.display()
+        )]));
+    }
+    let mut plan = Plan::default();
+    let mut problems = Vec::new();
+    'files: for file in files {
+        let mut at = target.to_owned();
+        let parts: Vec<&str> = file.path.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            let last = i + 1 == parts.len();
+            let meta = match fs::symlink_metadata(&at) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    plan.added.push(file.path.clone());
+                    continue 'files;
+                }
+                Err(e) => return Err(write_err(&at, e)),
+            };
+            let kind = meta.file_type();
+            if !last && !kind.is_dir() {
+                let what = if kind.is_symlink() {
+                    "a symbolic link"
+                } else {
+                    "a file"
+                };
+                problems.push(format!(
+                    "{} is {what}; the template writes {} inside it",
+                    at.display(),
+                    file.path
+                ));
+                continue 'files;
+            }
+            if last {
+                if kind.is_dir() {
+                    problems.push(format!(
+                        "{} is a directory; the template writes a file there",
+                        at.display()
+                    ));
+                } else if kind.is_file() && same_file(&at, &meta, file)? {
+                    plan.unchanged.push(file.path.clone());
+                } else {
+                    plan.replaced.push(file.path.clone());
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(plan)
+    } else {
+        Err(ScaffoldError::InTheWay(problems))
+    }
+}
+
+fn same_file(path: &Path, meta: &fs::Metadata, file: &OutputFile) -> Result<bool, ScaffoldError> {
+    if meta.len() != file.bytes.len() as u64 || meta.permissions().mode() & 0o777 != file.mode {
+        return Ok(false);
+    }
+    Ok(fs::read(path).map_err(|e| write_err(path, e))? == file.bytes)
+}
+
+/// Writes `files` into `target`. `replace` allows an occupied target, where only the
+/// template's paths are written (see [`plan`]).
 pub fn write_project(
     target: &Path,
     files: &[OutputFile],
     replace: bool,
 ) -> Result<(), ScaffoldError> {
-    let state = inspect(target)?;
-    if state == DirState::Occupied && !replace {
-        return Err(ScaffoldError::Exists {
+    // A signal now only sets a flag, checked between files: the staging directory is
+    // removed on every way out.
+    let _deferred = interrupt::defer();
+    match inspect(target)? {
+        DirState::Absent => write_new(target, files),
+        DirState::EmptyDir => write_into(target, files, &plan(target, files)?),
+        DirState::Occupied if replace => write_into(target, files, &plan(target, files)?),
+        DirState::Occupied => Err(ScaffoldError::Exists {
             path: target.to_owned(),
             what: " and is not empty",
-        });
+        }),
     }
+}
+
+fn write_new(target: &Path, files: &[OutputFile]) -> Result<(), ScaffoldError> {
     let parent = parent_of(target);
     if !parent.is_dir() {
         return Err(write_err(
@@ -70,46 +165,126 @@ pub fn write_project(
         .prefix(".kensa-new-")
         .tempdir_in(&parent)
         .map_err(|e| write_err(target, without_temp_path(e)))?;
-    // Each directory is created once, not once per file: large templates are disk-bound.
+    stage(staging.path(), target, files.iter())?;
+    // tempdir creates 0700; a project directory is an ordinary one.
+    fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
+        .map_err(|e| write_err(target, e))?;
+    interrupt::check().map_err(ScaffoldError::Interrupted)?;
+    fs::rename(staging.path(), target).map_err(|e| write_err(target, e))?;
+    // The staging path is gone (renamed); keep TempDir from deleting the new project.
+    let _ = staging.keep();
+    Ok(())
+}
+
+/// Writes each file into `dir` (the staging directory), creating each directory once, not
+/// once per file: large templates are disk-bound. Stops at a signal.
+fn stage<'a>(
+    dir: &Path,
+    target: &Path,
+    files: impl Iterator<Item = &'a OutputFile>,
+) -> Result<(), ScaffoldError> {
     let mut made: HashSet<PathBuf> = HashSet::new();
     for file in files {
-        let path = staging.path().join(&file.path);
+        interrupt::check().map_err(ScaffoldError::Interrupted)?;
+        let path = dir.join(&file.path);
         let result = match path.parent() {
-            Some(dir) if !made.contains(dir) => fs::create_dir_all(dir).map(|()| {
-                made.insert(dir.to_owned());
+            Some(parent) if !made.contains(parent) => fs::create_dir_all(parent).map(|()| {
+                made.insert(parent.to_owned());
             }),
             _ => Ok(()),
         }
         .and_then(|()| write_file(&path, &file.bytes, file.mode));
         result.map_err(|e| write_err(&target.join(&file.path), e))?;
     }
-    // tempdir creates 0700; a project directory is an ordinary one.
-    fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
-        .map_err(|e| write_err(target, e))?;
+    Ok(())
+}
 
-    match state {
-        DirState::Absent | DirState::EmptyDir => {
-            // rename(2) replaces an empty directory atomically.
-            fs::rename(staging.path(), target).map_err(|e| write_err(target, e))?;
-        }
-        DirState::Occupied => {
-            // Move the old tree aside first, so the rename of the new one cannot fail halfway.
-            let aside = tempfile::Builder::new()
-                .prefix(".kensa-old-")
-                .tempdir_in(&parent)
-                .map_err(|e| write_err(target, without_temp_path(e)))?;
-            let old = aside.path().join("old");
-            fs::rename(target, &old).map_err(|e| write_err(target, e))?;
-            if let Err(e) = fs::rename(staging.path(), target) {
-                let _ = fs::rename(&old, target);
-                return Err(write_err(target, e));
-            }
-            // `aside` removes the old tree when dropped.
+/// Writes the added and replaced files of `plan` into the existing directory `target`.
+fn write_into(target: &Path, files: &[OutputFile], plan: &Plan) -> Result<(), ScaffoldError> {
+    let to_write: HashSet<&str> = plan
+        .added
+        .iter()
+        .chain(&plan.replaced)
+        .map(String::as_str)
+        .collect();
+    let files: Vec<&OutputFile> = files
+        .iter()
+        .filter(|f| to_write.contains(f.path.as_str()))
+        .collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    // Inside the target: the same file system, so every move is a rename, even when the
+    // target is a mount point (`kensa create .`).
+    let staging = tempfile::Builder::new()
+        .prefix(".kensa-new-")
+        .tempdir_in(target)
+        .map_err(|e| write_err(target, without_temp_path(e)))?;
+    let new = staging.path().join("new");
+    let old = staging.path().join("old");
+    stage(&new, target, files.iter().copied())?;
+    interrupt::check().map_err(ScaffoldError::Interrupted)?;
+
+    let mut moves = Moves::default();
+    for file in &files {
+        if let Err(e) = moves.put(target, &new, &old, &file.path) {
+            moves.undo(target, &old);
+            return Err(write_err(&target.join(&file.path), e));
         }
     }
-    // The staging path is gone (renamed); keep TempDir from deleting the new project.
-    let _ = staging.keep();
+    // `staging` goes now, with the replaced files kept in it.
     Ok(())
+}
+
+/// The moves made so far, to undo them all if one fails.
+#[derive(Default)]
+struct Moves {
+    /// `(path, whether it replaced a file kept under old/)`, in order.
+    placed: Vec<(String, bool)>,
+    /// Directories created in the target, parents first.
+    made_dirs: Vec<PathBuf>,
+}
+
+impl Moves {
+    fn put(&mut self, target: &Path, new: &Path, old: &Path, rel: &str) -> io::Result<()> {
+        let dest = target.join(rel);
+        if let Some(parent) = dest.parent() {
+            let missing: Vec<PathBuf> = parent
+                .ancestors()
+                .take_while(|d| !d.exists())
+                .map(Path::to_owned)
+                .collect();
+            fs::create_dir_all(parent)?;
+            self.made_dirs.extend(missing.into_iter().rev());
+        }
+        let replaced = fs::symlink_metadata(&dest).is_ok();
+        if replaced {
+            let aside = old.join(rel);
+            fs::create_dir_all(parent_of(&aside))?;
+            fs::rename(&dest, &aside)?;
+        }
+        if let Err(e) = fs::rename(new.join(rel), &dest) {
+            if replaced {
+                let _ = fs::rename(old.join(rel), &dest);
+            }
+            return Err(e);
+        }
+        self.placed.push((rel.to_owned(), replaced));
+        Ok(())
+    }
+
+    fn undo(self, target: &Path, old: &Path) {
+        for (rel, replaced) in self.placed.into_iter().rev() {
+            let dest = target.join(&rel);
+            let _ = fs::remove_file(&dest);
+            if replaced {
+                let _ = fs::rename(old.join(&rel), &dest);
+            }
+        }
+        for dir in self.made_dirs.into_iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
 }
 
 /// A new file with its mode set at creation (the umask applies, as for any tool), so a
@@ -179,9 +354,21 @@ mod tests {
             "keep me"
         );
         write_project(&target, &files(), true).unwrap();
-        assert!(!target.join("mine.txt").exists());
+        assert_eq!(
+            fs::read_to_string(target.join("mine.txt")).unwrap(),
+            "keep me",
+            "a file the template does not write is kept"
+        );
         assert!(target.join("run").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let names: Vec<_> = fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(".kensa-")),
+            "no staging left: {names:?}"
+        );
     }
 
     #[test]
@@ -191,6 +378,60 @@ mod tests {
         fs::create_dir(&target).unwrap();
         write_project(&target, &files(), false).unwrap();
         assert!(target.join("a/b.txt").exists());
+    }
+
+    #[test]
+    fn a_plan_sorts_paths_into_added_replaced_and_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path();
+        write_project(&target.join("p"), &files(), false).unwrap();
+        let p = target.join("p");
+        fs::write(p.join("a/b.txt"), "edited").unwrap();
+        let mut more = files();
+        more.push(OutputFile {
+            path: "c/d.txt".into(),
+            bytes: b"new".to_vec(),
+            mode: 0o644,
+        });
+        let plan = plan(&p, &more).unwrap();
+        assert_eq!(plan.replaced, ["a/b.txt"]);
+        assert_eq!(plan.unchanged, ["run"]);
+        assert_eq!(plan.added, ["c/d.txt"]);
+    }
+
+    #[test]
+    fn things_in_the_way_are_named_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p");
+        fs::create_dir_all(p.join("run")).unwrap();
+        fs::write(p.join("a"), "a file where a directory goes").unwrap();
+        let Err(ScaffoldError::InTheWay(problems)) = write_project(&p, &files(), true) else {
+            panic!("expected a refusal")
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(p.join("run").is_dir());
+        assert_eq!(fs::read_dir(&p).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_failed_move_puts_everything_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p");
+        fs::create_dir_all(p.join("a")).unwrap();
+        fs::write(p.join("a/b.txt"), "mine").unwrap();
+        let mut moves = Moves::default();
+        let new = dir.path().join("new");
+        let old = dir.path().join("old");
+        fs::create_dir_all(new.join("a")).unwrap();
+        fs::create_dir_all(new.join("x/y")).unwrap();
+        fs::write(new.join("a/b.txt"), "theirs").unwrap();
+        fs::write(new.join("x/y/z.txt"), "new").unwrap();
+        moves.put(&p, &new, &old, "a/b.txt").unwrap();
+        moves.put(&p, &new, &old, "x/y/z.txt").unwrap();
+        assert!(moves.put(&p, &new, &old, "missing.txt").is_err());
+        moves.undo(&p, &old);
+        assert_eq!(fs::read_to_string(p.join("a/b.txt")).unwrap(), "mine");
+        assert!(!p.join("x").exists(), "directories made are removed again");
     }
 
     #[test]

@@ -331,15 +331,15 @@ fn a_file_in_the_way_is_refused_without_force() {
 }
 
 #[test]
-fn force_replaces_a_non_empty_directory() {
+fn force_writes_the_template_into_a_non_empty_directory_and_keeps_the_rest() {
     let out = Test::new()
         .write("p/mine.txt", "old\n")
         .write("p/sub/old.txt", "old\n")
         .args(["create", "p", "--template", "node", "--no-input", "--force"])
         .changes(["p"])
         .run();
-    assert!(!out.exists("p/mine.txt"));
-    assert!(!out.exists("p/sub"));
+    assert_eq!(out.read("p/mine.txt"), "old\n");
+    assert_eq!(out.read("p/sub/old.txt"), "old\n");
     assert!(out.exists("p/package.json"));
     assert!(out.exists("p/addon-manifest.json"));
     assert_eq!(
@@ -918,7 +918,7 @@ fn render_failures_are_all_reported_and_leave_nothing() {
         .write("tpl/b-syntax.txt.tera", "{% if %}\n")
         .write("tpl/c-fine.txt.tera", "fine {{ id }}\n")
         .args(["create", "out", "--template", "./tpl", "--no-input"])
-        .status(1)
+        .status(2)
         .stdout("")
         .stderr_contains("rendering failed for 2 files; nothing was written")
         .stderr_contains("a-undefined.txt.tera")
@@ -942,7 +942,7 @@ fn a_tera_file_that_is_not_utf8_is_a_render_failure() {
         .write("tpl/template.toml", "description = \"d\"\n")
         .write("tpl/bad.txt.tera", BLOB)
         .args(["create", "out", "--template", "./tpl", "--no-input"])
-        .status(1)
+        .status(2)
         .stderr_contains("bad.txt.tera")
         .stderr_contains("UTF-8")
         .unchanged()

@@ -7,6 +7,7 @@
 mod harness;
 
 mod create;
+mod create_safety;
 mod discovery;
 mod help;
 mod init;

@@ -154,7 +154,13 @@ fn create_asks_before_replacing_and_no_keeps_the_directory() {
     fs::create_dir(tmp.path().join("p")).unwrap();
     fs::write(tmp.path().join("p/mine.txt"), "keep me\n").unwrap();
     let mut pty = Pty::spawn(tmp.path(), &["create", "p", "--template", "node"]);
-    pty.answer("p exists and is not empty. Replace it?", "n");
+    pty.answer("Add-on id (slug)", ENTER);
+    pty.answer("Display name", ENTER);
+    pty.answer("Regions", ENTER);
+    pty.answer("Single sign-on", ENTER);
+    pty.answer("Local port", ENTER);
+    pty.expect("keeps every other file");
+    pty.answer("Write the template's files into p", "n");
     pty.expect("--force");
     assert_eq!(pty.exit_code(), 2);
     assert_eq!(

@@ -321,6 +321,8 @@ enum Kind {
     Dir,
     File(Vec<u8>),
     Symlink(PathBuf),
+    /// A FIFO, socket or device: never opened (reading a FIFO blocks).
+    Special,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,8 +354,10 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
         } else if meta.is_dir() {
             walk(root, &path, out);
             Kind::Dir
-        } else {
+        } else if meta.is_file() {
             Kind::File(fs::read(&path).unwrap())
+        } else {
+            Kind::Special
         };
         let mode = meta.permissions().mode() & 0o7777;
         out.insert(rel, Entry { mode, kind });
@@ -380,6 +384,7 @@ fn render_tree(tree: &BTreeMap<String, Entry>, with_dirs: bool) -> String {
             Kind::Dir => "/".to_owned(),
             Kind::File(_) => String::new(),
             Kind::Symlink(to) => format!(" -> {}", to.display()),
+            Kind::Special => " (special file)".to_owned(),
         };
         writeln!(text, "{:04o} {path}{suffix}", entry.mode).unwrap();
     }

@@ -1,0 +1,493 @@
+//! Turns a template's files into the project's files, in memory: `.tera` files are rendered
+//! (and lose the suffix), others are copied byte for byte. Every failure is collected so
+//! one run reports them all.
+//!
+//! A template may come from anyone, so rendering is bounded: every `.tera` file is parsed
+//! and loaded before any is rendered (so `extends` and `import` work whatever the file
+//! names), references and cycles are checked first ([`links`]), and the whole render runs
+//! within a memory and time budget ([`crate::budget`]). However hostile the template, the
+//! outcome is its files or an error naming the file.
+
+mod links;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tera::{Context, Tera};
+
+use super::source::Template;
+use super::ScaffoldError;
+use crate::budget::{self, Limits};
+use crate::manifest;
+
+pub const TERA_SUFFIX: &str = ".tera";
+
+/// Paths kensa writes itself beside the rendered files.
+pub const RESERVED: &[&str] = &[manifest::DEFAULT_FILE, manifest::dotenv::FILE];
+
+/// What one render may take. The embedded templates need a few megabytes and a few
+/// milliseconds; these bounds only stop a template that would never finish.
+const LIMITS: Limits = Limits {
+    memory: 256 * 1024 * 1024,
+    time: Duration::from_secs(60),
+    stack: 16 * 1024 * 1024,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Relative, `/`-separated, checked not to leave the project.
+    pub path: String,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFailure {
+    pub path: String,
+    pub cause: String,
+}
+
+/// Renders every file of `template`, within [`LIMITS`].
+pub fn render(template: &Template, context: &Context) -> Result<Vec<OutputFile>, ScaffoldError> {
+    render_within(template, context, LIMITS)
+}
+
+fn render_within(
+    template: &Template,
+    context: &Context,
+    limits: Limits,
+) -> Result<Vec<OutputFile>, ScaffoldError> {
+    // The file being worked on, by index, so a job stopped in the middle names it (an
+    // index: publishing a name would allocate, and the job may be stopped in an allocation).
+    let current = Arc::new(AtomicUsize::new(usize::MAX));
+    let job = {
+        let template = Arc::new(template.clone());
+        let context = context.clone();
+        let current = Arc::clone(&current);
+        move || render_all(&template, &context, &current)
+    };
+    match budget::run(limits, job) {
+        Ok(result) => result,
+        Err(exceeded) => {
+            let path = template
+                .files
+                .get(current.load(Ordering::SeqCst))
+                .map_or_else(|| template.name.clone(), |f| f.path.clone());
+            Err(ScaffoldError::Render(vec![FileFailure {
+                path,
+                cause: format!("rendering stopped: {exceeded}"),
+            }]))
+        }
+    }
+}
+
+fn render_all(
+    template: &Template,
+    context: &Context,
+    current: &AtomicUsize,
+) -> Result<Vec<OutputFile>, ScaffoldError> {
+    let verbatim = template.spec.verbatim_globs();
+    let executable = template.spec.executable_globs();
+    let mut failures = Vec::new();
+    let is_rendered = |path: &str| path.ends_with(TERA_SUFFIX) && !verbatim.is_match(path);
+
+    // Parse every file on its own first: each syntax error is reported, and the references
+    // between files can be checked before tera follows them.
+    let mut sources: Vec<(String, String)> = Vec::new();
+    let mut parsed: BTreeMap<String, tera::Template> = BTreeMap::new();
+    for (i, file) in template.files.iter().enumerate() {
+        if !is_rendered(&file.path) {
+            continue;
+        }
+        current.store(i, Ordering::SeqCst);
+        let text = match std::str::from_utf8(&file.bytes) {
+            Ok(text) => text,
+            Err(_) => {
+                failures.push(FileFailure {
+                    path: file.path.clone(),
+                    cause: "a .tera file must be UTF-8 text".into(),
+                });
+                continue;
+            }
+        };
+        match tera::Template::new(&file.path, None, text) {
+            Ok(t) => {
+                parsed.insert(file.path.clone(), t);
+                sources.push((file.path.clone(), text.to_owned()));
+            }
+            Err(e) => failures.push(FileFailure {
+                path: file.path.clone(),
+                cause: parse_error(&chain(&e)),
+            }),
+        }
+    }
+    // A reference to a file that failed to parse is not reported again as missing.
+    let names: BTreeSet<&str> = template
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| is_rendered(p))
+        .collect();
+    let link_failures = links::check(&parsed, &names);
+    if !link_failures.is_empty() {
+        // Nothing is rendered: a cycle would never end.
+        failures.extend(link_failures);
+        return Err(failed(failures));
+    }
+    drop(parsed);
+
+    // One Tera per render: autoescape off (we write code, not HTML pages), and tera's
+    // default strictness makes an undefined variable an error. All files are added at
+    // once, so a file may extend or import one that sorts after it.
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![]);
+    if let Err(e) = tera.add_raw_templates(sources) {
+        if failures.is_empty() {
+            failures.push(FileFailure {
+                path: template.name.clone(),
+                cause: chain(&e),
+            });
+        }
+        // Otherwise it fails for a file that did not parse, reported already.
+        return Err(failed(failures));
+    }
+    let unparsed: BTreeSet<String> = failures.iter().map(|f| f.path.clone()).collect();
+
+    let mut outputs: BTreeMap<String, OutputFile> = BTreeMap::new();
+    for (i, file) in template.files.iter().enumerate() {
+        current.store(i, Ordering::SeqCst);
+        let rendered = is_rendered(&file.path);
+        let source_path = if rendered {
+            &file.path[..file.path.len() - TERA_SUFFIX.len()]
+        } else {
+            file.path.as_str()
+        };
+        let fail = |cause: String| FileFailure {
+            path: file.path.clone(),
+            cause,
+        };
+        let path = match render_path(source_path, context) {
+            Ok(p) => p,
+            Err(cause) => {
+                failures.push(fail(cause));
+                continue;
+            }
+        };
+        if unparsed.contains(&file.path) {
+            continue; // its parse error is already reported
+        }
+        let bytes = if rendered {
+            match tera.render(&file.path, context) {
+                Ok(text) => text.into_bytes(),
+                Err(e) => {
+                    failures.push(fail(chain(&e)));
+                    continue;
+                }
+            }
+        } else {
+            file.bytes.to_vec()
+        };
+        let mode = if executable.is_match(&path) {
+            0o755
+        } else {
+            0o644
+        };
+        if outputs.contains_key(&path) {
+            failures.push(fail(format!("two template files both produce {path}")));
+            continue;
+        }
+        outputs.insert(path.clone(), OutputFile { path, bytes, mode });
+    }
+
+    if failures.is_empty() {
+        Ok(outputs.into_values().collect())
+    } else {
+        Err(failed(failures))
+    }
+}
+
+fn failed(mut failures: Vec<FileFailure>) -> ScaffoldError {
+    failures.sort_by(|a, b| a.path.cmp(&b.path));
+    failures.dedup();
+    ScaffoldError::Render(failures)
+}
+
+/// tera's parse errors are pest's: ` --> 3:7`, the failing line with a caret, and
+/// `= expected …`. Said as `line 3, column 7: expected …` with the line quoted.
+fn parse_error(text: &str) -> String {
+    let mut position = None;
+    let mut quoted = None;
+    let mut expected = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(at) = trimmed.strip_prefix("--> ") {
+            position = at.split_once(':');
+        } else if let Some(what) = trimmed.strip_prefix("= ") {
+            expected = Some(what);
+        } else if let Some((number, source)) = trimmed.split_once(" | ") {
+            if number.trim().parse::<usize>().is_ok() {
+                quoted = Some((number.trim(), source));
+            }
+        }
+    }
+    match (position, expected) {
+        (Some((line, column)), Some(expected)) => {
+            let mut out = format!("line {line}, column {column}: {expected}");
+            if let Some((number, source)) = quoted {
+                out.push_str(&format!("\n    {number} | {source}"));
+            }
+            out
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// Renders variables in a path and checks the result stays inside the project.
+fn render_path(path: &str, context: &Context) -> Result<String, String> {
+    let rendered = if path.contains("{{") || path.contains("{%") {
+        Tera::one_off(path, context, false).map_err(|e| chain(&e))?
+    } else {
+        path.to_owned()
+    };
+    check_path(&rendered)?;
+    Ok(rendered)
+}
+
+/// A relative path of plain components, not one kensa writes itself.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path.starts_with('/') || path.starts_with('\\') {
+        return Err(format!("output path {path:?} is absolute"));
+    }
+    for part in path.split('/') {
+        match part {
+            "" | "." => {
+                return Err(format!(
+                    "output path {path:?} has an empty or `.` component"
+                ))
+            }
+            ".." => {
+                return Err(format!(
+                    "output path {path:?} would leave the project (`..`)"
+                ))
+            }
+            p if p.contains('\\') || p.contains('\0') => {
+                return Err(format!("output path {path:?} has a backslash or NUL"))
+            }
+            _ => {}
+        }
+    }
+    if RESERVED.contains(&path) {
+        return Err(format!(
+            "{path} is written by kensa; remove it from the template"
+        ));
+    }
+    Ok(())
+}
+
+/// A tera error with its causes: the top message alone says only "Failed to render".
+/// Quoted template text is cut short (a parse error quotes the whole failing line, and one
+/// line can be a megabyte) and control characters are shown, not sent to the terminal.
+fn chain(err: &tera::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    super::quote_line(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scaffold::source::SourceFile;
+    use crate::scaffold::spec::TemplateSpec;
+    use std::borrow::Cow;
+
+    fn template(files: &[(&str, &str)], spec: &str) -> Template {
+        Template {
+            name: "t".into(),
+            spec: TemplateSpec::parse(spec).unwrap(),
+            files: files
+                .iter()
+                .map(|(p, b)| SourceFile {
+                    path: p.to_string(),
+                    bytes: Cow::Owned(b.as_bytes().to_vec()),
+                })
+                .collect(),
+        }
+    }
+
+    fn ctx() -> Context {
+        let mut c = Context::new();
+        c.insert("id", "my-addon");
+        c
+    }
+
+    const SPEC: &str =
+        "description = \"t\"\n[files]\nexecutable = [\"bin/*\"]\nverbatim = [\"keep/**\"]\n";
+
+    #[test]
+    fn renders_tera_files_and_copies_the_rest() {
+        let t = template(
+            &[
+                ("README.md.tera", "# {{ id }}"),
+                ("app.js", "const x = `${a}` // {{ id }}"),
+                ("keep/raw.txt.tera", "{{ untouched }}"),
+                ("bin/start", "#!/bin/sh"),
+                ("src/{{ id }}.txt", "x"),
+            ],
+            SPEC,
+        );
+        let out = render(&t, &ctx()).unwrap();
+        let get = |p: &str| {
+            out.iter()
+                .find(|f| f.path == p)
+                .unwrap_or_else(|| panic!("{p}"))
+        };
+        assert_eq!(get("README.md").bytes, b"# my-addon");
+        assert_eq!(get("app.js").bytes, b"const x = `${a}` // {{ id }}");
+        assert_eq!(get("keep/raw.txt.tera").bytes, b"{{ untouched }}");
+        assert_eq!(get("bin/start").mode, 0o755);
+        assert_eq!(get("app.js").mode, 0o644);
+        assert!(out.iter().any(|f| f.path == "src/my-addon.txt"));
+    }
+
+    #[test]
+    fn reports_every_failing_file_with_the_tera_cause() {
+        let t = template(
+            &[
+                ("a.txt.tera", "{{ nope }}"),
+                ("b.txt.tera", "{% if %}"),
+                ("c.txt.tera", "fine {{ id }}"),
+            ],
+            SPEC,
+        );
+        let Err(ScaffoldError::Render(failures)) = render(&t, &ctx()) else {
+            panic!("expected failures")
+        };
+        let paths: Vec<_> = failures.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.txt.tera", "b.txt.tera"]);
+        assert!(failures[0].cause.contains("nope"), "{:?}", failures[0]);
+    }
+
+    #[test]
+    fn rejects_paths_that_escape_the_project() {
+        for bad in ["../evil", "a/../../b", "/etc/passwd", "a//b", ".env"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        let mut c = ctx();
+        c.insert("dir", "../../outside");
+        let t = template(&[("{{ dir }}/x", "x")], SPEC);
+        let Err(ScaffoldError::Render(f)) = render(&t, &c) else {
+            panic!("expected a failure")
+        };
+        assert!(f[0].cause.contains("leave the project"), "{:?}", f);
+    }
+
+    #[test]
+    fn two_files_with_one_output_path_fail() {
+        let t = template(&[("a.txt", "1"), ("a.txt.tera", "2")], SPEC);
+        assert!(render(&t, &ctx()).is_err());
+    }
+
+    #[test]
+    fn a_file_may_extend_or_import_a_file_that_sorts_after_it() {
+        let t = template(
+            &[
+                (
+                    "a.txt.tera",
+                    "{% extends \"z-base.tera\" %}{% block b %}child{% endblock %}",
+                ),
+                (
+                    "m.txt.tera",
+                    "{% import \"z-macros.tera\" as z %}{{ z::hi() }}",
+                ),
+                ("z-base.tera", "base({% block b %}{% endblock %})"),
+                ("z-macros.tera", "{% macro hi() %}hi{% endmacro %}"),
+            ],
+            SPEC,
+        );
+        let out = render(&t, &ctx()).unwrap();
+        let get = |p: &str| out.iter().find(|f| f.path == p).unwrap().bytes.clone();
+        assert_eq!(get("a.txt"), b"base(child)");
+        assert_eq!(get("m.txt"), b"hi");
+    }
+
+    #[test]
+    fn cycles_are_refused_before_anything_renders() {
+        let t = template(
+            &[
+                ("a.txt.tera", "{% include \"b.txt.tera\" %}"),
+                ("b.txt.tera", "{% include \"a.txt.tera\" %}"),
+                ("c.txt.tera", "{{ id }}"),
+            ],
+            SPEC,
+        );
+        let Err(ScaffoldError::Render(f)) = render(&t, &ctx()) else {
+            panic!("expected a failure")
+        };
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].path, "a.txt.tera");
+        assert!(f[0]
+            .cause
+            .contains("includes b.txt.tera, which includes a.txt.tera"));
+    }
+
+    #[test]
+    fn a_render_over_its_memory_budget_names_the_file() {
+        let t = template(
+            &[
+                ("a.txt.tera", "fine"),
+                (
+                    "b.txt.tera",
+                    "{% for i in range(end=100000000) %}{% endfor %}",
+                ),
+            ],
+            SPEC,
+        );
+        let Err(ScaffoldError::Render(f)) = render(&t, &ctx()) else {
+            panic!("expected a failure")
+        };
+        assert_eq!(f[0].path, "b.txt.tera");
+        assert!(f[0].cause.contains("MiB of memory"), "{f:?}");
+    }
+
+    #[test]
+    fn a_render_over_its_time_names_the_file() {
+        let t = template(
+            &[(
+                "slow.txt.tera",
+                "{% for i in range(end=100000) %}{% for j in range(end=100000) %}{% endfor %}{% endfor %}",
+            )],
+            SPEC,
+        );
+        let limits = Limits {
+            time: Duration::from_millis(200),
+            ..LIMITS
+        };
+        let Err(ScaffoldError::Render(f)) = render_within(&t, &ctx(), limits) else {
+            panic!("expected a failure")
+        };
+        assert_eq!(f[0].path, "slow.txt.tera");
+        assert!(f[0].cause.contains("runs longer than"), "{f:?}");
+    }
+
+    #[test]
+    fn quoted_template_text_is_cut_short_and_control_characters_shown() {
+        let long = format!("{}\x1b[2J{{{{ ( }}}}", "x".repeat(5000));
+        let t = template(&[("deep.txt.tera", long.as_str())], SPEC);
+        let Err(ScaffoldError::Render(f)) = render(&t, &ctx()) else {
+            panic!("expected a failure")
+        };
+        assert!(
+            f[0].cause.lines().all(|l| l.chars().count() <= 161),
+            "{f:?}"
+        );
+        assert!(!f[0].cause.contains('\x1b'));
+    }
+}
