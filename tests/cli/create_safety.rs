@@ -357,7 +357,7 @@ fn a_template_reached_through_a_link_is_fine() {
 }
 
 #[test]
-fn regression_a_bad_template_toml_echoed_more_than_its_failing_line() {
+fn a_bad_template_toml_is_quoted_by_its_failing_line_only() {
     let spec = format!("description = \"d\"\n# {SECRET}\n[variables.x]\ntype = \n");
     let out = Test::new()
         .write("tpl/template.toml", spec)
@@ -371,7 +371,7 @@ fn regression_a_bad_template_toml_echoed_more_than_its_failing_line() {
 }
 
 #[test]
-fn a_huge_failing_line_is_quoted_only_in_part() {
+fn regression_a_bad_template_toml_echoed_its_whole_100_kb_failing_line() {
     let line = format!("description = \"{}", "x".repeat(100_000));
     let out = Test::new()
         .write("tpl/template.toml", line)

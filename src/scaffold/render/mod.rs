@@ -485,7 +485,7 @@ mod tests {
             panic!("expected a failure")
         };
         assert!(
-            f[0].cause.lines().all(|l| l.chars().count() <= 161),
+            f[0].cause.lines().all(|l| l.chars().count() <= 200),
             "{f:?}"
         );
         assert!(!f[0].cause.contains('\x1b'));
