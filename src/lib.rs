@@ -6,16 +6,17 @@
 //! Layers, each depending only on those before it:
 //! - shared plumbing: [`error`], [`fsutil`], [`redact`] (masking every secret in every
 //!   output), [`output`], [`progress`], [`interrupt`], [`budget`] (memory and time bounds
-//!   for untrusted work), [`prompt`], [`http`], [`browser`],
-//!   [`secrets`], [`serve`] (every server kensa runs), [`tls`] (the trust store), [`slug`],
-//!   [`state`] (`.kensa/`),
+//!   for untrusted work), [`process`] (the provider's processes, in process groups),
+//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`serve`] (every server kensa runs),
+//!   [`tls`] (the trust store), [`slug`], [`state`] (`.kensa/`),
 //!   [`verdict`], [`registry`]
 //!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
 //!   request shape);
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
 //!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`). Features never
 //!   depend on each other (`tests/cli/architecture.rs` keeps it so);
-//! - [`dev`] (`kensa dev`), which composes features: the simulator and the sign-in page;
+//! - composites, which compose features: [`dev`] (`kensa dev`: the simulator and the
+//!   sign-in page) and [`verify`] (`kensa templates verify`: scaffold and the simulator);
 //! - [`cli`], which knows every feature's options and nothing else knows it.
 
 pub mod browser;
@@ -30,6 +31,7 @@ pub mod interrupt;
 pub mod manifest;
 pub mod output;
 pub mod platform;
+pub mod process;
 pub mod progress;
 pub mod prompt;
 pub mod redact;
@@ -43,6 +45,7 @@ pub mod sso;
 pub mod state;
 pub mod tls;
 pub mod verdict;
+pub mod verify;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -106,7 +109,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             scaffold::init::run(&path, args.into())
         }
         Command::Create(args) => scaffold::create::run(args.into()),
-        Command::Templates(args) => scaffold::list::run(args.json),
+        Command::Templates(args) => match args.action {
+            Some(cli::TemplatesCommand::Verify(verify)) => verify::run(verify.into()),
+            None => scaffold::list::run(args.json),
+        },
         Command::Test(args) => {
             let (step, opts, own) = args.session()?;
             check::suite::test(given(own).as_deref(), step, &opts)

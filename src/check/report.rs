@@ -43,6 +43,9 @@ pub enum Stage {
     Deprovision,
     /// `kensa run`'s command.
     Run,
+    /// `kensa templates verify`'s steps around `test all`: generate, install, unit tests,
+    /// release, start, stop.
+    Template,
 }
 
 impl Stage {
@@ -55,6 +58,7 @@ impl Stage {
             Stage::Sso => "sso",
             Stage::Deprovision => "deprovision",
             Stage::Run => "run",
+            Stage::Template => "template",
         }
     }
 }
@@ -215,6 +219,12 @@ impl<'a> Recorder<'a> {
 
     pub fn failed(&self) -> bool {
         self.report.failed()
+    }
+
+    /// Appends the sections of a report another recorder made and already reported (a
+    /// `test all` run inside `kensa templates verify`), so that this report holds both.
+    pub fn absorb(&mut self, other: Report) {
+        self.report.sections.extend(other.sections);
     }
 
     pub fn set_resource(&mut self, resource: Option<LeftInPlace>) {

@@ -19,6 +19,7 @@ use crate::manifest::{self, SsoMethod};
 use crate::platform::{self, api::Connection};
 use crate::scaffold::{create, init, inputs::AddonOptions, source};
 use crate::signin;
+use crate::verify;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -89,11 +90,13 @@ Examples:
     )]
     Create(CreateArgs),
 
-    /// List the templates embedded in kensa
+    /// List the templates embedded in kensa, or verify one against the protocol
     #[command(after_help = "\
 Examples:
   kensa templates
-  kensa templates --json | jq -r '.[].name'")]
+  kensa templates --json | jq -r '.[].name'
+  kensa templates verify node                  generate, install, test, start, test all
+  kensa templates verify ./my-template --keep")]
     Templates(TemplatesArgs),
 
     /// Make Heroku's calls against your service and check every answer
@@ -659,10 +662,151 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct TemplatesArgs {
+    #[command(subcommand)]
+    pub action: Option<TemplatesCommand>,
+
     /// Print a JSON array for scripts
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TemplatesCommand {
+    /// Generate a template, run its install, unit tests, release and start commands, then
+    /// `kensa test all` against the service; stop it and report every step
+    #[command(after_help = "\
+Examples:
+  kensa templates verify node
+  kensa templates verify ./my-template --keep  keep the generated project (path printed)
+  kensa templates verify ./my-template --format junit > verify.xml
+  kensa templates verify sinatra --install 'bundle install --local'
+  kensa templates verify node --env DATABASE_URL=postgres://localhost/verify
+  kensa templates verify rust-axum --install-timeout 1800 --verbose")]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Embedded template name (see `kensa templates`) or a path to a template directory
+    #[arg(value_name = "NAME|PATH", value_parser = TemplateParser, value_hint = ValueHint::DirPath)]
+    pub template: String,
+
+    /// Generate into DIR (absent or empty; kept) instead of a temporary directory
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+
+    /// Keep the temporary directory with the generated project (its path is printed)
+    #[arg(long, conflicts_with = "dir")]
+    pub keep: bool,
+
+    /// The service's port [default: a free one]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Add-on slug of the generated project [default: from the template's name]
+    #[arg(long, value_name = "SLUG")]
+    pub id: Option<String>,
+
+    /// Set a template variable (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Read template variables from a JSON or TOML file
+    #[arg(long, value_name = "FILE")]
+    pub values_file: Option<PathBuf>,
+
+    /// Run CMD instead of the template's install command (a CI machine's own way to
+    /// install, e.g. from Debian's packages)
+    #[arg(long, value_name = "CMD", env = "KENSA_VERIFY_INSTALL")]
+    pub install: Option<String>,
+
+    /// Set a variable for the release and start commands, as a config var (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+
+    /// Seconds the install command may take [default: 600, or the template's
+    /// [timeouts] install when longer]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub install_timeout: Option<u64>,
+
+    /// Seconds the unit tests may take [default: 600, or the template's when longer]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub test_timeout: Option<u64>,
+
+    /// Seconds the release command may take [default: 120, or the template's when longer]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub release_timeout: Option<u64>,
+
+    /// Seconds the service may take to answer on its port [default: 120, or the
+    /// template's when longer]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub start_timeout: Option<u64>,
+
+    /// Seconds the service gets to exit after SIGTERM before SIGKILL
+    #[arg(long, value_name = "SECS", default_value_t = crate::verify::STOP_GRACE,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub stop_timeout: u64,
+
+    /// Seconds `test all` waits for each answer
+    #[arg(long, value_name = "SECS", default_value_t = suite::TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Seconds `test all` waits for the service's asynchronous callbacks
+    #[arg(long, value_name = "SECS", default_value_t = suite::ASYNC_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=43200))]
+    pub async_timeout: u64,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human, value_name = "FORMAT")]
+    pub format: Format,
+
+    /// Stream the commands' and the service's output, and kensa's requests, to stderr
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// `--env KEY=VALUE`.
+fn parse_env_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value))
+            if !key.is_empty()
+                && !key.starts_with(|c: char| c.is_ascii_digit())
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok((key.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!(
+            "{text:?} is not KEY=VALUE with KEY made of letters, digits and _"
+        )),
+    }
+}
+
+impl From<VerifyArgs> for verify::Options {
+    fn from(a: VerifyArgs) -> Self {
+        verify::Options {
+            template: a.template,
+            dir: a.dir,
+            keep: a.keep,
+            port: a.port,
+            id: a.id,
+            set: a.set,
+            values_file: a.values_file,
+            install: a.install,
+            env: a.env,
+            install_timeout: a.install_timeout,
+            test_timeout: a.test_timeout,
+            release_timeout: a.release_timeout,
+            start_timeout: a.start_timeout,
+            stop_grace: seconds(a.stop_timeout),
+            answer_timeout: seconds(a.timeout),
+            async_timeout: seconds(a.async_timeout),
+            format: a.format,
+            verbose: a.verbose,
+        }
+    }
 }
 
 /// `--format`: the spelling of [`Format`] on the command line.

@@ -16,6 +16,7 @@ fn heading(section: &str) -> &'static str {
         "run" => "kensa run",
         "sso" => "Single sign-on",
         "deprovision" => "Deprovisioning",
+        "template" => "kensa templates verify",
         _ => "Other checks",
     }
 }

@@ -18,6 +18,7 @@ pub mod planchange;
 pub mod provision;
 pub mod run;
 pub mod sso;
+pub mod template;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -152,7 +153,8 @@ impl CheckDef {
     }
 }
 
-/// Every group of checks, in the order a `kensa test all` meets them.
+/// Every group of checks, in the order a `kensa test all` meets them; last the steps
+/// `kensa templates verify` runs around it.
 const GROUPS: &[&[&CheckDef]] = &[
     manifest::CHECKS,
     provision::CHECKS,
@@ -162,6 +164,7 @@ const GROUPS: &[&[&CheckDef]] = &[
     run::CHECKS,
     sso::CHECKS,
     deprovision::CHECKS,
+    template::CHECKS,
 ];
 
 /// Every check kensa can report, in the order a `kensa test all` meets them.
@@ -189,6 +192,7 @@ mod tests {
         "sso",
         "deprovision",
         "run",
+        "template",
     ];
 
     fn well_formed(id: &str) -> bool {

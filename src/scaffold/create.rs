@@ -141,6 +141,37 @@ fn show_plan(out: &mut impl Write, dir: &Path, plan: &writer::Plan) -> Result<()
     Ok(())
 }
 
+/// `kensa create` as a library call (`kensa templates verify` generates with it): the same
+/// checks, defaults and files, never a prompt, nothing printed. `dir` must be absent or
+/// empty. Returns the add-on the project was made for.
+pub fn generate(
+    dir: &Path,
+    template: &Template,
+    addon: &AddonOptions,
+    set: &[String],
+    values_file: Option<&Path>,
+) -> Result<AddonSpec> {
+    let flags = inputs::check_flags(addon)?;
+    let vars = values::given(&template.spec, set, values_file)?;
+    let missing = values::missing(&vars);
+    if !missing.is_empty() {
+        return Err(ScaffoldError::Missing(missing).into());
+    }
+    if writer::inspect(dir)? == DirState::Occupied {
+        return Err(occupied(dir).into());
+    }
+    let project_name = dir_name(dir);
+    let defaults = Defaults {
+        id: slug::from_text(&project_name),
+        port: DEFAULT_PORT,
+    };
+    let spec = inputs::addon_spec(flags, defaults, None)?;
+    let vars = complete_variables(vars, template, None)?;
+    let files = project_files(template, &project_name, &spec, &vars)?;
+    writer::write_project(dir, &files, false)?;
+    Ok(spec)
+}
+
 /// The template, the directory and the template variables (`None`: not given yet).
 struct Given {
     template: Template,

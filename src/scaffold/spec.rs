@@ -18,9 +18,12 @@ pub struct TemplateSpec {
     pub variables: BTreeMap<String, VarSpec>,
     #[serde(default)]
     pub files: FileRules,
-    /// Commands shown as next steps after `create`.
+    /// Commands shown as next steps after `create`, and run by `kensa templates verify`.
     #[serde(default)]
     pub commands: Commands,
+    /// How long `kensa templates verify` lets each command take.
+    #[serde(default)]
+    pub timeouts: Timeouts,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -48,6 +51,21 @@ pub struct Commands {
     /// Runs the consumer sample, which reads the config var (`kensa run -- <consumer>`).
     pub consumer: Option<String>,
 }
+
+/// Seconds `kensa templates verify` allows each command of [`Commands`] (`start`: until the
+/// port answers), for templates whose first install or build takes longer than kensa's
+/// defaults. Only ever lengthens a deadline.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    pub install: Option<u64>,
+    pub test: Option<u64>,
+    pub release: Option<u64>,
+    pub start: Option<u64>,
+}
+
+/// The longest deadline a template may declare: a day.
+const MAX_TIMEOUT: u64 = 86_400;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +115,19 @@ impl TemplateSpec {
         }
         build_globs(&spec.files.verbatim)?;
         build_globs(&spec.files.executable)?;
+        let t = &spec.timeouts;
+        for (name, secs) in [
+            ("install", t.install),
+            ("test", t.test),
+            ("release", t.release),
+            ("start", t.start),
+        ] {
+            if let Some(secs) = secs.filter(|s| !(1..=MAX_TIMEOUT).contains(s)) {
+                return Err(format!(
+                    "timeouts.{name} = {secs}: a number of seconds from 1 to {MAX_TIMEOUT}"
+                ));
+            }
+        }
         Ok(spec)
     }
 
@@ -258,5 +289,21 @@ executable = ["bin/*"]
             .contains("default"));
         let bad_name = "description = \"x\"\n[variables.\"a-b\"]\n";
         assert!(TemplateSpec::parse(bad_name).is_err());
+        let bad_timeout = "description = \"x\"\n[timeouts]\ninstall = 0";
+        assert!(TemplateSpec::parse(bad_timeout)
+            .unwrap_err()
+            .contains("timeouts.install"));
+        let unknown_step = "description = \"x\"\n[timeouts]\ndeploy = 5";
+        assert!(TemplateSpec::parse(unknown_step).is_err());
+    }
+
+    #[test]
+    fn timeouts_are_read() {
+        let spec =
+            TemplateSpec::parse("description = \"x\"\n[timeouts]\ninstall = 1800\nstart = 90")
+                .unwrap();
+        assert_eq!(spec.timeouts.install, Some(1800));
+        assert_eq!(spec.timeouts.start, Some(90));
+        assert_eq!(spec.timeouts.test, None);
     }
 }

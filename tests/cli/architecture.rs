@@ -11,8 +11,9 @@ use crate::harness::repo;
 /// Modules that implement commands. Each may use shared modules, never another feature.
 const FEATURES: &[&str] = &["check", "scaffold", "platform", "signin"];
 /// Modules that compose features into one command (`kensa dev` runs the simulator and the
-/// sign-in page): they may use any feature, and only the root and `cli` may use them.
-const COMPOSITES: &[&str] = &["dev"];
+/// sign-in page; `kensa templates verify` scaffolds and runs the simulator): they may use
+/// any feature, and only the root and `cli` may use them.
+const COMPOSITES: &[&str] = &["dev", "verify"];
 /// The command line: it builds every feature's options, so nothing else may use it.
 const CLI: &str = "cli";
 /// `lib.rs` and `main.rs`: the wiring, allowed to know everything.

@@ -13,6 +13,7 @@ mod help;
 mod init;
 mod readme;
 mod templates;
+mod verify;
 mod wizard;
 
 mod dev;

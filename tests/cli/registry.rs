@@ -107,6 +107,9 @@ fn every_declared_check_is_reported_by_some_run() {
     // kensa run's command.
     runs.push(Sim::new(Addon::v3()).json(&["run", "--", "true"]));
 
+    // kensa templates verify's steps.
+    seen.extend(crate::verify::reported_ids());
+
     for run in &runs {
         // checks() asserts each is declared under its title.
         seen.extend(run.checks().into_iter().map(|c| c.id));
