@@ -2,6 +2,11 @@
 //! service: one request, fully read, with a timeout, never a panic, secrets masked in
 //! `--verbose` logs. Redirects are not followed here; the SSO check follows them itself
 //! with a cookie jar.
+//!
+//! Every request has a connection of its own (no keep-alive pool) with TCP_NODELAY, so no
+//! answer waits on the provider's socket tuning: a server that writes its headers and its
+//! body in two writes (Python's `http.server`) would otherwise stall each reused connection
+//! for a delayed ACK (40 ms on Linux), while a fresh connection acknowledges at once.
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
@@ -67,8 +72,9 @@ pub struct Exchange {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
-    #[error("unable to connect to {url}")]
-    Connect { url: String },
+    /// `hint` says how to start the service, when kensa knows.
+    #[error("unable to connect to {url} (connection refused){}", hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
+    Connect { url: String, hint: Option<String> },
     #[error("no answer from {url} within {secs} s (raise it with --timeout)")]
     Timeout { url: String, secs: u64 },
     #[error("the answer from {url} is larger than {BODY_LIMIT} bytes")]
@@ -86,6 +92,8 @@ pub struct Client {
     tls_agent: OnceLock<Agent>,
     timeout: Duration,
     verbose: bool,
+    /// How to start the service, for a refused connection.
+    connect_hint: Option<String>,
     observer: Option<Observer>,
 }
 
@@ -113,6 +121,7 @@ impl Client {
             tls_agent: OnceLock::new(),
             timeout,
             verbose,
+            connect_hint: None,
             observer: None,
         }
     }
@@ -127,6 +136,12 @@ impl Client {
         } else {
             &self.agent
         }
+    }
+
+    /// What a refused connection's error adds: how to start the service.
+    pub fn with_connect_hint(mut self, hint: Option<String>) -> Client {
+        self.connect_hint = hint;
+        self
     }
 
     /// This client, with `observer` told of every request.
@@ -261,9 +276,15 @@ impl Client {
                     io::ErrorKind::ConnectionRefused | io::ErrorKind::AddrNotAvailable
                 ) =>
             {
-                HttpError::Connect { url }
+                HttpError::Connect {
+                    url,
+                    hint: self.connect_hint.clone(),
+                }
             }
-            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => HttpError::Connect { url },
+            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => HttpError::Connect {
+                url,
+                hint: self.connect_hint.clone(),
+            },
             ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge { url },
             other => HttpError::Other {
                 url,
@@ -309,11 +330,38 @@ fn agent(timeout: Duration, tls: bool) -> Agent {
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
-        .user_agent(concat!("kensa/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("kensa/", env!("CARGO_PKG_VERSION")))
+        // A connection per request, unbuffered by Nagle: see the module's comment.
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .no_delay(true);
     if tls {
         config = config.tls_config(crate::tls::config());
     }
     config.build().into()
+}
+
+/// The text of an HTML page: `<style>`, `<script>`, `<head>` and comments dropped, tags
+/// removed, the common entities decoded, white space collapsed.
+pub fn html_text(html: &str) -> String {
+    use std::sync::LazyLock;
+    static DROPPED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?is)<!--.*?-->|<(style|script|head|noscript|template)\b.*?</(style|script|head|noscript|template)\s*>")
+            .expect("a valid pattern")
+    });
+    static TAG: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"(?s)<[^>]*>").expect("a valid pattern"));
+    let without = DROPPED.replace_all(html, " ");
+    let text = TAG.replace_all(&without, " ");
+    let decoded = text
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Exchange {
@@ -363,12 +411,39 @@ impl Exchange {
             .collect()
     }
 
-    /// `200 OK`-style summary with the start of the body, for failure details.
+    /// Whether the answer is an HTML page (by its type, or by its look without one).
+    pub fn is_html(&self) -> bool {
+        let by_type = self
+            .header("content-type")
+            .is_some_and(|t| t.to_ascii_lowercase().contains("html"));
+        let head = String::from_utf8_lossy(&self.body[..self.body.len().min(256)])
+            .trim_start()
+            .to_ascii_lowercase();
+        by_type || head.starts_with("<!doctype html") || head.starts_with("<html")
+    }
+
+    /// The body as a person reads it: an HTML page reduced to its text (no tags, styles or
+    /// scripts), at most `max` characters, on one line.
+    pub fn text(&self, max: usize) -> String {
+        if !self.is_html() {
+            return self.snippet(max);
+        }
+        let text = html_text(&String::from_utf8_lossy(&self.body));
+        let mut cut: String = text.chars().take(max).collect();
+        if text.chars().count() > max {
+            cut.push('…');
+        }
+        cut
+    }
+
+    /// `403: <the provider's reason>`-style summary, for failure details: the start of the
+    /// body, HTML reduced to its text; `403 with an empty body` for none (or only blanks).
     pub fn describe(&self) -> String {
-        if self.body.is_empty() {
+        let text = self.text(200);
+        if text.trim().is_empty() {
             format!("{} with an empty body", self.status)
         } else {
-            format!("{}: {}", self.status, self.snippet(200))
+            format!("{}: {}", self.status, text.trim())
         }
     }
 }
@@ -412,5 +487,43 @@ mod tests {
         assert_eq!(seen[0], ("POST".into(), r#"{"a":1}"#.into(), Ok(201)));
         assert_eq!(seen[1].0, "GET");
         assert!(seen[1].2.is_err(), "a refused connection is observed too");
+    }
+
+    fn answer(status: u16, content_type: &str, body: &str) -> Exchange {
+        Exchange {
+            method: "POST",
+            url: "http://x/sso/login".into(),
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn an_html_page_is_described_by_its_text() {
+        let page = "<!doctype html><html><head><title>x</title><style>body { color: red }</style></head>\n<body><script>var a = 1;</script><h1>Forbidden</h1>\n<p>Token   &amp; timestamp don&#39;t match</p></body></html>";
+        assert_eq!(
+            answer(403, "text/html; charset=utf-8", page).describe(),
+            "403: Forbidden Token & timestamp don't match"
+        );
+        // JSON stays as it is.
+        assert_eq!(
+            answer(422, "application/json", r#"{"message":"<b>no</b>"}"#).describe(),
+            r#"422: {"message":"<b>no</b>"}"#
+        );
+    }
+
+    /// Regression: an answer of blank lines printed `got 403:   at <url>`.
+    #[test]
+    fn regression_a_blank_body_printed_a_dangling_colon() {
+        assert_eq!(
+            answer(403, "text/html", "\n\n  \r\n").describe(),
+            "403 with an empty body"
+        );
+        assert_eq!(
+            answer(403, "text/plain", "").describe(),
+            "403 with an empty body"
+        );
     }
 }

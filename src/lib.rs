@@ -11,9 +11,10 @@
 //!   [`tls`] (the trust store), [`slug`], [`state`] (`.kensa/`),
 //!   [`verdict`], [`registry`]
 //!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
-//!   request shape);
+//!   request shape), [`state`] (what kensa remembers beside the manifest);
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
-//!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`). Features never
+//!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`), [`explain`]
+//!   (`kensa explain`, the registry for people). Features never
 //!   depend on each other (`tests/cli/architecture.rs` keeps it so);
 //! - composites, which compose features: [`dev`] (`kensa dev`: the simulator and the
 //!   sign-in page) and [`verify`] (`kensa templates verify`: scaffold and the simulator);
@@ -25,6 +26,7 @@ pub mod check;
 pub mod cli;
 pub mod dev;
 pub mod error;
+pub mod explain;
 pub mod fsutil;
 pub mod http;
 pub mod interrupt;
@@ -66,12 +68,22 @@ where
     cli::ColorWhen::from_args(&args)
         .unwrap_or(cli::ColorWhen::Auto)
         .apply();
-    let cli = match cli::Cli::try_parse_from(args) {
+    let report_format = cli::report_format_from_args(&args);
+    let manifest = report_format.and_then(|_| cli::manifest_from_args(&args));
+    let cli = match cli::Cli::try_parse_from(cli::provision_options_last(args)) {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let code = err.exit_code() as u8;
+            if code == 2 {
+                report_usage_error(
+                    report_format,
+                    err.render().to_string().trim(),
+                    manifest.as_deref(),
+                );
+            }
             let _ = err.print();
-            return ExitCode::from(err.exit_code() as u8);
+            return ExitCode::from(code);
         }
     };
     cli.color.apply();
@@ -82,9 +94,41 @@ where
             if error::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
+            let code = exit_code_for(&err);
+            if code == 2 {
+                report_usage_error(report_format, &format!("{err:#}"), manifest.as_deref());
+            }
             output::print_error(&err);
-            ExitCode::from(exit_code_for(&err))
+            ExitCode::from(code)
         }
+    }
+}
+
+/// A machine-readable report still gets a valid document when the run ends in a usage or
+/// input error (exit status 2), so the report file CI reads says what went wrong.
+fn report_usage_error(
+    format: Option<check::report::Format>,
+    message: &str,
+    manifest: Option<&str>,
+) {
+    use check::report::{json, junit, Format};
+    use std::io::Write;
+    let bytes = match format {
+        Some(Format::Json) => {
+            let doc = json::error_document(message, manifest);
+            serde_json::to_vec_pretty(&doc)
+                .map(|mut b| {
+                    b.push(b'\n');
+                    b
+                })
+                .ok()
+        }
+        Some(Format::Junit) => junit::render_error(message).ok(),
+        _ => None,
+    };
+    if let Some(bytes) = bytes {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&bytes).and_then(|()| out.flush());
     }
 }
 
@@ -148,6 +192,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             let path = find(args.manifest.filename.clone())?;
             dev::run(&path, args.into())
         }
+        Command::Explain(args) => explain::run(explain::Options {
+            id: args.id,
+            json: args.json,
+        }),
         Command::Completions(args) => cli::docs::completions(args),
         Command::Man(args) => cli::docs::man(args),
     }

@@ -25,7 +25,9 @@ pub const ENV_VAR: &str = "KENSA_MANIFEST";
 /// the password and the SSO salt, so only its owner may read it, like `.env`.
 pub const FILE_MODE: u32 = 0o600;
 
-/// Regions Heroku has offered add-ons in; `*` means all of them.
+/// Region names Heroku lists (`heroku regions`: the common runtime's `us` and `eu`, and
+/// the Private Space regions); `*` means all of them. Heroku adds regions, so a name not
+/// here only warns (docs/protocol.md#manifest).
 pub const KNOWN_REGIONS: &[&str] = &[
     "us",
     "eu",
@@ -295,10 +297,12 @@ impl Manifest {
             .collect()
     }
 
-    /// True for the v3 API (`"version": "3"`); anything else is legacy v1, as the
-    /// `api.version is set` rule says (a number 3 is not the string "3").
+    /// True for the v3 API (`"version": "3"`, or the number 3); anything else is legacy
+    /// v1, as the `manifest.version` rule says.
     pub fn is_v3(&self) -> bool {
-        self.api_str("version") == Some("3")
+        self.api()
+            .and_then(|api| api.get("version"))
+            .is_some_and(is_version_3)
     }
 
     /// `config_vars_prefix`, or the id upper-cased with `-` as `_`.
@@ -325,6 +329,36 @@ impl Manifest {
     pub fn endpoint(&self, production: bool) -> Option<Endpoint> {
         let key = if production { "production" } else { "test" };
         Endpoint::from_value(self.api()?.get(key)?)
+    }
+
+    /// The endpoint of a service at `base` (`--url`): the production URLs' paths on that
+    /// origin, in the production shape (a root string stays one, an `sso_url` only when
+    /// production has one), or `/heroku/resources` and `/sso/login` without production.
+    pub fn endpoint_at(&self, base: &str) -> Result<Endpoint, String> {
+        let parsed = url::Url::parse(base).map_err(|e| format!("is not a URL ({e})"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err("must be an http(s) URL with a host, such as http://localhost:5000".into());
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err("must not carry a query or a fragment".into());
+        }
+        let root = base.trim_end_matches('/');
+        let path_of = |u: &str| {
+            url::Url::parse(u)
+                .map(|u| u.path().trim_end_matches('/').to_owned())
+                .unwrap_or_default()
+        };
+        Ok(match self.endpoint(true) {
+            Some(Endpoint::Root(_)) => Endpoint::Root(format!("{root}/")),
+            Some(Endpoint::Urls { base_url, sso_url }) => Endpoint::Urls {
+                base_url: format!("{root}{}", path_of(&base_url)),
+                sso_url: sso_url.map(|u| format!("{root}{}", path_of(&u))),
+            },
+            None => Endpoint::Urls {
+                base_url: format!("{root}/heroku/resources"),
+                sso_url: self.sso_salt().map(|_| format!("{root}/sso/login")),
+            },
+        })
     }
 
     /// Points the test URLs at `http://localhost:<port>`, keeping their shape.
@@ -471,6 +505,15 @@ fn string_list(value: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `"3"`, or the number 3 as some manifests write it.
+pub fn is_version_3(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.trim() == "3",
+        Value::Number(n) => n.as_u64() == Some(3) || n.as_f64() == Some(3.0),
+        _ => false,
+    }
+}
+
 pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -521,6 +564,35 @@ mod tests {
             })
         );
         assert!(validate::validate(&m).iter().all(|r| !r.verdict.is_fail()));
+    }
+
+    #[test]
+    fn a_service_url_takes_the_production_paths() {
+        let m = Manifest::new_addon(&spec(Some(SsoMethod::Post)));
+        assert_eq!(
+            m.endpoint_at("http://localhost:5000/").unwrap(),
+            Endpoint::Urls {
+                base_url: "http://localhost:5000/heroku/resources".into(),
+                sso_url: Some("http://localhost:5000/sso/login".into()),
+            }
+        );
+        let legacy = Manifest::new_addon(&spec(Some(SsoMethod::Get)));
+        assert_eq!(
+            legacy.endpoint_at("http://127.0.0.1:4567").unwrap(),
+            Endpoint::Root("http://127.0.0.1:4567/".into())
+        );
+        let bare =
+            Manifest::parse(br#"{"id": "x", "api": {"sso_salt": "s"}}"#, Path::new("m")).unwrap();
+        assert_eq!(
+            bare.endpoint_at("http://h:1/prefix").unwrap(),
+            Endpoint::Urls {
+                base_url: "http://h:1/prefix/heroku/resources".into(),
+                sso_url: Some("http://h:1/prefix/sso/login".into()),
+            }
+        );
+        for bad in ["localhost:5000", "ftp://h/", "http://h/?q=1", "not a url"] {
+            assert!(m.endpoint_at(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -27,7 +27,8 @@ use crate::state;
 pub struct Options {
     /// The provider's resource id; `None`: the last resource kensa provisioned.
     pub id: Option<String>,
-    /// Heroku's uuid of the resource: adds the v3 resource tokens.
+    /// Heroku's uuid of the resource, which a v3 sign-on needs (else the one kensa
+    /// remembers for the resource).
     pub uuid: Option<String>,
     pub production: bool,
     /// Only print the URL or the page's address.
@@ -87,9 +88,14 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
     if let Some(app) = args.app {
         visitor.app = app;
     }
+    // v3 signs on with the resource's uuid: `--uuid`, or the one kensa remembers.
+    if manifest.is_v3() && uuid.is_none() {
+        return Err(state::no_uuid(manifest_path, &id).into());
+    }
     let request = SsoRequest {
         id: &id,
         uuid: uuid.as_deref(),
+        v3: manifest.is_v3(),
         salt,
         addon_id,
         addon_name: manifest.name().unwrap_or(addon_id),

@@ -66,8 +66,12 @@ impl Default for Visitor {
 pub struct SsoRequest<'a> {
     /// The provider's resource id.
     pub id: &'a str,
-    /// Heroku's uuid for the resource, when known: adds the v3 tokens.
+    /// Heroku's uuid for the resource: a v3 sign-on needs it.
     pub uuid: Option<&'a str>,
+    /// The v3 parameters and tokens (`resource_id`, `resource_token`,
+    /// `user_scoped_resource_token`), as Heroku sends them to v3 add-ons; else v1's `id` and
+    /// `token`.
+    pub v3: bool,
     pub salt: &'a str,
     pub addon_id: &'a str,
     pub addon_name: &'a str,
@@ -78,22 +82,27 @@ impl SsoRequest<'_> {
     /// The parameters Heroku sends, in a stable order, for a given timestamp.
     pub fn params(&self, timestamp: i64) -> Vec<(String, String)> {
         let v = self.visitor;
-        let mut params = vec![
-            ("id".to_owned(), self.id.to_owned()),
-            ("token".to_owned(), v1_token(self.id, self.salt, timestamp)),
-            ("timestamp".to_owned(), timestamp.to_string()),
-        ];
-        if let Some(uuid) = self.uuid {
-            params.push(("resource_id".into(), uuid.to_owned()));
-            params.push((
-                "resource_token".into(),
-                resource_token(uuid, self.salt, timestamp),
-            ));
-            params.push((
-                "user_scoped_resource_token".into(),
-                user_scoped_token(uuid, self.salt, timestamp, &v.user_id, &v.email),
-            ));
+        let mut params = Vec::new();
+        match (self.v3, self.uuid) {
+            (true, Some(uuid)) => {
+                params.push(("resource_id".to_owned(), uuid.to_owned()));
+                params.push((
+                    "resource_token".into(),
+                    resource_token(uuid, self.salt, timestamp),
+                ));
+                params.push((
+                    "user_scoped_resource_token".into(),
+                    user_scoped_token(uuid, self.salt, timestamp, &v.user_id, &v.email),
+                ));
+            }
+            // Without a uuid a v3 sign-on cannot be made; callers refuse before (exit 2).
+            (true, None) => {}
+            (false, _) => {
+                params.push(("id".to_owned(), self.id.to_owned()));
+                params.push(("token".to_owned(), v1_token(self.id, self.salt, timestamp)));
+            }
         }
+        params.push(("timestamp".to_owned(), timestamp.to_string()));
         params.extend([
             (
                 "nav-data".to_owned(),
@@ -105,6 +114,33 @@ impl SsoRequest<'_> {
             ("context_app".to_owned(), v.app.clone()),
         ]);
         params
+    }
+
+    /// The tokens sent for `timestamp`, each with its formula and the exact inputs, the salt
+    /// masked: what a provider compares its own computation with.
+    pub fn formulas(&self, timestamp: i64) -> Vec<String> {
+        const SALT: &str = "<api.sso_salt>";
+        let v = self.visitor;
+        match (self.v3, self.uuid) {
+            (true, Some(uuid)) => vec![
+                format!(
+                    "resource_token = sha1(\"{uuid}:{SALT}:{timestamp}\") = {}",
+                    resource_token(uuid, self.salt, timestamp)
+                ),
+                format!(
+                    "user_scoped_resource_token = sha256(\"{uuid}:{SALT}:{timestamp}:{}:{}\") = {}",
+                    v.user_id,
+                    v.email,
+                    user_scoped_token(uuid, self.salt, timestamp, &v.user_id, &v.email)
+                ),
+            ],
+            (true, None) => Vec::new(),
+            (false, _) => vec![format!(
+                "token = sha1(\"{}:{SALT}:{timestamp}\") = {}",
+                self.id,
+                v1_token(self.id, self.salt, timestamp)
+            )],
+        }
     }
 }
 
@@ -240,21 +276,60 @@ mod tests {
     }
 
     #[test]
-    fn params_carry_v3_tokens_only_with_a_uuid() {
+    fn v3_sends_the_v3_parameters_and_v1_the_v1_ones() {
         let visitor = Visitor::default();
         let mut req = SsoRequest {
             id: "42",
-            uuid: None,
+            uuid: Some("u"),
+            v3: true,
             salt: "s",
             addon_id: "a",
             addon_name: "A",
             visitor: &visitor,
         };
         let names = |p: Vec<(String, String)>| p.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-        assert!(!names(req.params(1)).contains(&"resource_token".to_owned()));
-        req.uuid = Some("u");
-        let params = req.params(1);
-        assert!(params.contains(&("resource_token".into(), resource_token("u", "s", 1))));
-        assert!(names(params).contains(&"user_scoped_resource_token".to_owned()));
+        let v3 = req.params(1);
+        assert!(v3.contains(&("resource_token".into(), resource_token("u", "s", 1))));
+        assert!(v3.contains(&("resource_id".into(), "u".into())));
+        let v3_names = names(v3);
+        assert!(v3_names.contains(&"user_scoped_resource_token".to_owned()));
+        assert!(!v3_names.contains(&"id".to_owned()) && !v3_names.contains(&"token".to_owned()));
+        req.v3 = false;
+        let v1_names = names(req.params(1));
+        assert!(v1_names.contains(&"token".to_owned()) && v1_names.contains(&"id".to_owned()));
+        assert!(!v1_names.contains(&"resource_token".to_owned()));
+    }
+
+    #[test]
+    fn formulas_show_the_inputs_but_not_the_salt() {
+        let visitor = Visitor {
+            email: "e@x".into(),
+            user_id: "uid".into(),
+            app: "a".into(),
+        };
+        let req = SsoRequest {
+            id: "42",
+            uuid: Some("u-1"),
+            v3: true,
+            salt: "s3cret-salt",
+            addon_id: "a",
+            addon_name: "A",
+            visitor: &visitor,
+        };
+        let text = req.formulas(1700).join("\n");
+        assert!(text.contains("sha1(\"u-1:<api.sso_salt>:1700\")"), "{text}");
+        assert!(
+            text.contains("sha256(\"u-1:<api.sso_salt>:1700:uid:e@x\")"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret-salt"));
+        let v1 = SsoRequest { v3: false, ..req };
+        assert_eq!(
+            v1.formulas(1700),
+            [format!(
+                "token = sha1(\"42:<api.sso_salt>:1700\") = {}",
+                v1_token("42", "s3cret-salt", 1700)
+            )]
+        );
     }
 }

@@ -64,6 +64,10 @@ pub struct LastResource {
     pub provisioned_at: String,
     /// Who provisioned it: `kensa test provision` or `kensa dev`.
     pub by: String,
+    /// The v1 `heroku_id` it was provisioned for (v1 manifests only): a later v1 plan
+    /// change sends it, as Heroku does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heroku_id: Option<String>,
 }
 
 impl LastResource {
@@ -75,6 +79,7 @@ impl LastResource {
             manifest: manifest_path.display().to_string(),
             provisioned_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             by: by.to_owned(),
+            heroku_id: None,
         }
     }
 
@@ -125,7 +130,16 @@ pub fn resource_or_last(
 ) -> anyhow::Result<(String, Option<String>)> {
     let last = last_resource(manifest_path)?;
     match (id, last) {
-        (Some(id), Some(last)) if last.id == id && uuid.is_none() => Ok((id, last.uuid)),
+        (Some(id), Some(last)) if last.id == id && uuid.is_none() => {
+            if let Some(known) = &last.uuid {
+                let _ = writeln!(
+                    anstream::stderr(),
+                    "Using uuid {known} for {id}: {}",
+                    last.describe()
+                );
+            }
+            Ok((id, last.uuid))
+        }
         (Some(id), _) => Ok((id, uuid)),
         (None, Some(last)) => {
             let _ = writeln!(anstream::stderr(), "Using {}", last.describe());
@@ -137,6 +151,30 @@ pub fn resource_or_last(
         ))
         .into()),
     }
+}
+
+/// The last resource, when it is `id`.
+pub fn remembered(manifest_path: &Path, id: &str) -> Result<Option<LastResource>, StateError> {
+    Ok(last_resource(manifest_path)?.filter(|last| last.id == id))
+}
+
+/// The input error of a v3 sign-on whose uuid kensa does not know: how to give one.
+pub fn no_uuid(manifest_path: &Path, id: &str) -> UsageError {
+    let other = last_resource(manifest_path)
+        .ok()
+        .flatten()
+        .filter(|last| last.id != id)
+        .map(|last| {
+            format!(
+                " (the last resource kensa provisioned against this manifest is {}, not {id})",
+                last.id
+            )
+        })
+        .unwrap_or_default();
+    UsageError::new(format!(
+        "on a v3 manifest Heroku signs on with the resource's uuid (resource_id and its tokens), which kensa does not know for {id}{other}: give it with --uuid <uuid>, or provision with `kensa test provision` first (kensa remembers the last resource in {})",
+        dir(manifest_path).join(LAST_RESOURCE).display()
+    ))
 }
 
 /// Reads a JSON state file; `None` when it does not exist.

@@ -6,7 +6,7 @@ use serde::Serialize;
 #[serde(tag = "status", content = "message", rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
-    /// Passed, but something a provider should look at.
+    /// A rule of advice is broken: made only by [`crate::registry::Severity::settle`].
     Warn(String),
     Fail(String),
     /// Not run, because something it depends on is missing or failed.
@@ -35,11 +35,24 @@ impl Verdict {
     }
 
     /// `Pass` when `ok`, else `Fail(message)`.
+    ///
+    /// Checks make only `Pass`, `Fail` and `Skip`: whether a broken rule fails or warns is
+    /// its severity's to say ([`crate::registry::Severity::settle`]).
     pub fn check(ok: bool, message: impl FnOnce() -> String) -> Verdict {
         if ok {
             Verdict::Pass
         } else {
             Verdict::Fail(message())
+        }
+    }
+}
+
+impl From<Result<(), String>> for Verdict {
+    /// `Ok` passes; `Err(why)` fails with that reason.
+    fn from(result: Result<(), String>) -> Verdict {
+        match result {
+            Ok(()) => Verdict::Pass,
+            Err(why) => Verdict::Fail(why),
         }
     }
 }

@@ -7,14 +7,19 @@ use super::Provider;
 use crate::registry;
 use crate::verdict::Verdict;
 
-/// Checks `config` from an answer. `required`: a provision answer must carry it when the
-/// manifest declares config vars; a plan change answer may leave it out.
-pub fn check(rec: &mut Recorder, provider: &Provider, answer: &Map<String, Value>, required: bool) {
+/// Checks `config` from an answer. `provision`: a provision answer should carry every
+/// declared var (advice); a plan change answer may leave config out.
+pub fn check(
+    rec: &mut Recorder,
+    provider: &Provider,
+    answer: &Map<String, Value>,
+    provision: bool,
+) {
     let declared = provider.manifest.config_vars();
     let config = match answer.get("config") {
-        None if required && !declared.is_empty() => {
+        None if provision && !declared.is_empty() => {
             rec.note(
-                &registry::config::OBJECT,
+                &registry::config::ALL_RETURNED,
                 Verdict::Fail(format!(
                     "the answer has no `config`; Heroku sets {} on the app from it",
                     declared.join(", ")
@@ -36,39 +41,51 @@ pub fn check(rec: &mut Recorder, provider: &Provider, answer: &Map<String, Value
         }
     };
     rec.note(&registry::config::OBJECT, Verdict::Pass);
-    check_values(rec, provider, config);
+    check_values(rec, provider, config, provision);
 }
 
 /// Declared keys, string values and valid URLs: for an answer's config or one set
-/// through the Platform API.
-pub fn check_values(rec: &mut Recorder, provider: &Provider, config: &Map<String, Value>) {
+/// through the Platform API. `complete`: the config should hold every declared var (a
+/// provision's, not a plan change's partial update).
+pub fn check_values(
+    rec: &mut Recorder,
+    provider: &Provider,
+    config: &Map<String, Value>,
+    complete: bool,
+) {
     let declared = provider.manifest.config_vars();
     let undeclared: Vec<&str> = config
         .keys()
         .map(String::as_str)
         .filter(|k| !declared.iter().any(|d| d == k))
         .collect();
-    let absent: Vec<&str> = declared
-        .iter()
-        .map(String::as_str)
-        .filter(|d| !config.contains_key(*d))
-        .collect();
-    let verdict = if !undeclared.is_empty() {
-        Verdict::Fail(format!(
-            "{} not declared in api.config_vars ({}); Heroku rejects undeclared config vars",
-            undeclared.join(", "),
-            if declared.is_empty() {
-                "none declared".to_owned()
-            } else {
-                declared.join(", ")
-            }
-        ))
-    } else if !absent.is_empty() {
-        Verdict::Warn(format!("declared but not returned: {}", absent.join(", ")))
-    } else {
-        Verdict::Pass
-    };
-    rec.note(&registry::config::DECLARED, verdict);
+    rec.note(
+        &registry::config::DECLARED,
+        Verdict::check(undeclared.is_empty(), || {
+            format!(
+                "{} not declared in api.config_vars ({}); Heroku rejects undeclared config vars",
+                undeclared.join(", "),
+                if declared.is_empty() {
+                    "none declared".to_owned()
+                } else {
+                    declared.join(", ")
+                }
+            )
+        }),
+    );
+    if complete {
+        let absent: Vec<&str> = declared
+            .iter()
+            .map(String::as_str)
+            .filter(|d| !config.contains_key(*d))
+            .collect();
+        rec.note(
+            &registry::config::ALL_RETURNED,
+            Verdict::check(absent.is_empty(), || {
+                format!("declared but not returned: {}", absent.join(", "))
+            }),
+        );
+    }
 
     let non_strings: Vec<String> = config
         .iter()

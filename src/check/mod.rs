@@ -1,6 +1,7 @@
 //! The simulator: makes the calls Heroku makes and checks every answer
 //! (`kensa test …`, `kensa run`). Checks record results; reporters render them.
 
+pub mod accounting;
 pub mod answer;
 pub mod command;
 pub mod config;
@@ -23,8 +24,11 @@ use crate::manifest::{Endpoint, Manifest};
 use crate::registry::CheckDef;
 use crate::verdict::Verdict;
 
-/// Heroku's "should answer within" time; slower answers pass with a warning.
+/// Heroku's "should answer within" time; slower answers break advice (row 40).
 pub const SLOW: Duration = Duration::from_secs(3);
+
+/// The `Accept` header of Heroku's v3 calls to a provider.
+pub const PARTNER_API_V3_ACCEPT: &str = "application/vnd.heroku-addons+json; version=3";
 
 /// The provider under test, as the manifest describes it.
 pub struct Provider<'a> {
@@ -40,24 +44,28 @@ pub struct Provider<'a> {
     pub async_timeout: Duration,
 }
 
-/// A resource the provider created.
-#[derive(Debug, Clone, PartialEq)]
+/// A resource the provider created, or one named on the command line.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Resource {
     pub id: String,
-    /// Heroku's uuid for it, when kensa provisioned it (unknown for `test sso <id>`).
+    /// Heroku's uuid for it, when known (kensa provisioned it, `--uuid`, the state file).
     pub uuid: Option<String>,
+    /// The v1 `heroku_id` it was provisioned for.
     pub heroku_id: Option<String>,
+    /// The plan it is on, when known.
+    pub plan: Option<String>,
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// The provision request kensa made it with, to send again once it is deprovisioned.
+    pub provision_body: Option<serde_json::Value>,
 }
 
 impl Resource {
-    /// A resource named on the command line (`test sso <id>`), not provisioned by kensa.
+    /// A resource named on the command line (`test sso <id>`), not provisioned by this run.
     pub fn named(id: String, uuid: Option<String>) -> Resource {
         Resource {
             id,
             uuid,
-            heroku_id: None,
-            config: Default::default(),
+            ..Resource::default()
         }
     }
 }
@@ -78,10 +86,11 @@ impl Provider<'_> {
         }
     }
 
-    /// The v3 API also announces itself in Accept.
+    /// What Heroku sends in `Accept`: v3's media type alone, with no `application/json`
+    /// fallback that would hide a provider's 406 (docs/protocol.md#provisioning).
     fn accept(&self) -> &'static str {
         if self.manifest.is_v3() {
-            "application/vnd.heroku-addons+json; version=3, application/json"
+            PARTNER_API_V3_ACCEPT
         } else {
             "application/json"
         }
@@ -116,6 +125,33 @@ impl Provider<'_> {
     }
 }
 
+/// How to start the service when a connection is refused: the `web` process of the
+/// Procfile beside the manifest, with its `.env` (as foreman and `heroku local` run it).
+pub fn start_hint(manifest_path: &std::path::Path) -> Option<String> {
+    // A Procfile is small; reading it happens once per run, before any request.
+    let dir = crate::fsutil::parent_of(manifest_path);
+    let procfile = dir.join("Procfile");
+    let Ok(text) = crate::fsutil::read_input_text(&procfile) else {
+        return Some("is the service running, and listening on that port?".into());
+    };
+    let web = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("web:"))
+        .map(str::trim)
+        .filter(|w| !w.is_empty());
+    Some(match web {
+        Some(web) => format!(
+            "is the service running? Start it as {} says: `{web}` with its .env loaded (`heroku local web` or `foreman start web` in {})",
+            procfile.display(),
+            dir.display()
+        ),
+        None => format!(
+            "is the service running? {} has no web: line to say how to start it",
+            procfile.display()
+        ),
+    })
+}
+
 /// A check about one request, timed by its answer.
 pub fn check_of(
     def: &'static CheckDef,
@@ -134,7 +170,7 @@ pub fn check_of(
     }
 }
 
-/// Records the answer's status check: `ok` says which statuses pass; slow answers warn.
+/// Records the answer's status check: `ok` says which statuses pass.
 pub fn record_status(
     rec: &mut Recorder,
     def: &'static CheckDef,
@@ -151,20 +187,32 @@ pub fn record_status(
             Duration::ZERO,
             Verdict::Fail(e.to_string()),
         ),
-        Ok(x) => {
-            let verdict = match ok(x) {
-                Err(why) => Verdict::Fail(why),
-                Ok(()) if x.elapsed > SLOW => Verdict::Warn(format!(
-                    "answered in {:.1} s; Heroku expects an answer within {} s",
-                    x.elapsed.as_secs_f64(),
-                    SLOW.as_secs()
-                )),
-                Ok(()) => Verdict::Pass,
-            };
-            check_of(def, method, url, x.elapsed, verdict)
-        }
+        Ok(x) => check_of(def, method, url, x.elapsed, Verdict::from(ok(x))),
     };
     rec.record(check);
+}
+
+/// Records whether the answer came within the 3 s Heroku asks for (`def`, a step's
+/// `within-3-seconds` advice). No answer at all is the status check's failure, not this
+/// one's. Its time is the status check's, so it counts none of its own.
+pub fn record_timing(
+    rec: &mut Recorder,
+    def: &'static CheckDef,
+    method: &str,
+    url: &str,
+    result: &Result<Exchange, HttpError>,
+) {
+    let verdict = match result {
+        Err(_) => Verdict::Skip("no answer came".into()),
+        Ok(x) => Verdict::check(x.elapsed <= SLOW, || {
+            format!(
+                "answered in {:.1} s; Heroku asks for an answer within {} s (and gives up at 25 s)",
+                x.elapsed.as_secs_f64(),
+                SLOW.as_secs()
+            )
+        }),
+    };
+    rec.record(check_of(def, method, url, Duration::ZERO, verdict));
 }
 
 /// The two authentication checks of one call: a wrong password, and no credentials.

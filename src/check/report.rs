@@ -14,9 +14,10 @@ use crate::registry::{CheckDef, Severity};
 use crate::verdict::Verdict;
 
 /// How a report is rendered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// `Testing … / Check … [PASS]` lines as they happen.
+    #[default]
     Human,
     /// One JSON document at the end.
     Json,
@@ -43,6 +44,8 @@ pub enum Stage {
     Deprovision,
     /// `kensa run`'s command.
     Run,
+    /// The provider's own calls to kensa's fake Heroku, accounted for at the end of a run.
+    Heroku,
     /// `kensa templates verify`'s steps around `test all`: generate, install, unit tests,
     /// release, start, stop.
     Template,
@@ -58,6 +61,7 @@ impl Stage {
             Stage::Sso => "sso",
             Stage::Deprovision => "deprovision",
             Stage::Run => "run",
+            Stage::Heroku => "heroku",
             Stage::Template => "template",
         }
     }
@@ -115,6 +119,8 @@ pub struct Report {
     pub sections: Vec<Section>,
     /// The resource a `test provision` left in place, for scripts.
     pub resource: Option<LeftInPlace>,
+    /// `--strict`: every broken rule failed, advice included.
+    pub strict: bool,
 }
 
 /// A resource kensa provisioned and did not deprovision (`kensa test provision`).
@@ -124,6 +130,11 @@ pub struct LeftInPlace {
     pub id: String,
     /// Heroku's uuid of the resource.
     pub uuid: Option<String>,
+    /// The plan it was provisioned on.
+    pub plan: String,
+    /// The v1 `heroku_id` it was provisioned for (v1 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heroku_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -137,6 +148,13 @@ pub struct Counts {
 impl Counts {
     pub fn total(&self) -> usize {
         self.pass + self.fail + self.warn + self.skip
+    }
+}
+
+impl Check {
+    /// A failure only `--strict` made: the broken rule is advice.
+    pub fn failed_by_strict(&self) -> bool {
+        self.verdict.is_fail() && self.def.severity == Severity::Advice
     }
 }
 
@@ -167,7 +185,7 @@ impl Section {
 
 /// Renders a report. Human output streams; machine formats write everything at the end.
 pub trait Reporter {
-    fn section(&mut self, _name: &str) {}
+    fn section(&mut self, _stage: Stage, _name: &str) {}
     fn check(&mut self, _check: &Check) {}
     fn finish(&mut self, report: &Report) -> io::Result<()>;
 }
@@ -186,10 +204,16 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// `--strict`: warnings become failures.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.report.strict = strict;
+        self
+    }
+
     /// Starts a section; the checks recorded next belong to it.
     pub fn section(&mut self, stage: Stage, name: impl Into<String>) {
         let name = name.into();
-        self.reporter.section(&name);
+        self.reporter.section(stage, &name);
         self.report.sections.push(Section {
             stage,
             name,
@@ -197,12 +221,10 @@ impl<'a> Recorder<'a> {
         });
     }
 
-    /// Records a result in the current section. Advice can only warn: a failure of an
-    /// advice check is recorded as a warning.
+    /// Records a result in the current section, settled by its check's severity (see
+    /// [`Severity::settle`]): advice only warns, and `--strict` fails every warning.
     pub fn record(&mut self, mut check: Check) {
-        if let (Severity::Advice, Verdict::Fail(why)) = (check.def.severity, &check.verdict) {
-            check.verdict = Verdict::Warn(why.clone());
-        }
+        check.verdict = check.def.severity.settle(check.verdict, self.report.strict);
         self.reporter.check(&check);
         self.report
             .sections
@@ -276,6 +298,24 @@ mod tests {
                 &Verdict::Fail("refused".into())
             ]
         );
+        assert!(!report.sections[0].checks[0].failed_by_strict());
+    }
+
+    #[test]
+    fn strict_fails_advice_and_says_so() {
+        let mut quiet = Quiet;
+        let mut rec = Recorder::new(&mut quiet).strict(true);
+        rec.section(Stage::Sso, "SSO");
+        rec.note(
+            &registry::sso::HEROKU_HEADER,
+            Verdict::Fail("no header".into()),
+        );
+        rec.note(&registry::sso::LOGIN, Verdict::Pass);
+        let report = rec.finish().unwrap();
+        let header = &report.sections[0].checks[0];
+        assert_eq!(header.verdict, Verdict::Fail("no header".into()));
+        assert!(header.failed_by_strict());
+        assert!(report.failed() && report.strict);
     }
 
     #[test]

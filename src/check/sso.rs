@@ -1,11 +1,15 @@
 //! Single sign-on: a good request must log in (following redirects with a cookie jar) and
-//! set the `heroku-nav-data` cookie; a wrong token or a stale or future timestamp gets 403.
+//! should set the `heroku-nav-data` cookie; a wrong token or a stale timestamp gets 403
+//! (a future one should). On a v3 manifest kensa sends the v3 parameters and tokens, as
+//! Heroku does. A failure says what the provider answered (an HTML page as its text) and
+//! the formula and inputs of every token kensa sent.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use super::cookies::CookieJar;
 use super::report::{Recorder, Stage};
-use super::{check_of, record_status, Provider, Resource};
+use super::{check_of, Provider, Resource};
 use crate::http::{Auth, Exchange, HttpError, Payload};
 use crate::registry::{sso as checks, CheckDef};
 use crate::sso::{self, now, Route, SsoRequest, Visitor};
@@ -37,6 +41,20 @@ fn send(
     }
 }
 
+/// What an answer means when the provider does not know the resource (404).
+fn unknown_resource(request: &SsoRequest) -> String {
+    match (request.v3, request.uuid) {
+        (true, Some(uuid)) => format!(
+            "unknown resource id {}: the provider does not know resource_id {uuid} (look resources up by the uuid Heroku sent at provisioning)",
+            request.id
+        ),
+        _ => format!(
+            "unknown resource id {}: the provider does not know this resource",
+            request.id
+        ),
+    }
+}
+
 /// Signs in to `resource` as Heroku would: bad requests first, then a good one.
 pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
     let Some(salt) = provider.manifest.sso_salt() else {
@@ -60,6 +78,7 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
     let request = SsoRequest {
         id: &resource.id,
         uuid: resource.uuid.as_deref(),
+        v3: provider.manifest.is_v3(),
         salt,
         addon_id: provider.addon_id(),
         addon_name: provider
@@ -72,7 +91,7 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
     let Some((login, nav)) = good_request(rec, provider, &route, &request) else {
         return;
     };
-    let logged_in = login.last.status == 200;
+    let logged_in = login.last.is_success();
     rec.note(
         &checks::NAV_DATA_COOKIE,
         nav_cookie(&login, &nav, logged_in),
@@ -87,13 +106,22 @@ fn bad_requests(rec: &mut Recorder, provider: &Provider, route: &Route, request:
     let (verb, url) = route.verb_url();
     let mut refused = |check: &'static CheckDef, why: &str, params: Vec<(String, String)>| {
         let result = send(provider, route, params);
-        record_status(rec, check, verb, url, &result, |x| match x.status {
-            403 => Ok(()),
-            s if s < 400 => Err(format!(
-                "expected 403, got {s}: the provider lets in a request with {why}"
-            )),
-            _ => Err(format!("expected 403, got {}", x.describe())),
-        });
+        let verdict = match &result {
+            Err(e) => Verdict::Fail(e.to_string()),
+            Ok(x) => match x.status {
+                403 => Verdict::Pass,
+                404 => Verdict::Fail(format!(
+                    "expected 403, got 404: {}",
+                    unknown_resource(request)
+                )),
+                s if s < 400 => Verdict::Fail(format!(
+                    "expected 403, got {s}: the provider lets in a request with {why}"
+                )),
+                _ => Verdict::Fail(format!("expected 403, got {}", x.describe())),
+            },
+        };
+        let elapsed = result.as_ref().map(|x| x.elapsed).unwrap_or_default();
+        rec.record(check_of(check, verb, url, elapsed, verdict));
     };
     // Well-formed tokens made with another salt: wrong, but not trivially malformed.
     let wrong_salt = format!("{}-wrong", request.salt);
@@ -115,7 +143,7 @@ fn bad_requests(rec: &mut Recorder, provider: &Provider, route: &Route, request:
     );
 }
 
-/// A good request must end, after redirects, on a 200 page. Returns where it ended (unless
+/// A good request must end, after redirects, on a 2xx page. Returns where it ended (unless
 /// no answer came at all) and the `nav-data` it sent.
 fn good_request(
     rec: &mut Recorder,
@@ -124,7 +152,8 @@ fn good_request(
     request: &SsoRequest,
 ) -> Option<(Login, String)> {
     let (verb, url) = route.verb_url();
-    let params = request.params(now());
+    let timestamp = now();
+    let params = request.params(timestamp);
     let nav = params
         .iter()
         .find(|(k, _)| k == "nav-data")
@@ -134,19 +163,30 @@ fn good_request(
     let elapsed = login.as_ref().map(|l| l.elapsed).unwrap_or_default();
     let verdict = match &login {
         Err(e) => Verdict::Fail(e.to_string()),
-        Ok(l) if l.last.status == 200 => Verdict::Pass,
-        Ok(l) => Verdict::Fail(format!(
-            "expected a 200 page after {} redirect(s), got {} at {}",
-            l.hops,
-            l.last.describe(),
-            l.last.url
-        )),
+        Ok(l) if l.last.is_success() => Verdict::Pass,
+        Ok(l) => {
+            let got = if l.last.status == 404 && l.hops == 0 {
+                format!("404: {}", unknown_resource(request))
+            } else {
+                l.last.describe()
+            };
+            let mut message = format!(
+                "expected a 2xx page after {} redirect(s), got {got} at {}",
+                l.hops, l.last.url
+            );
+            let sent = request.formulas(timestamp);
+            if !sent.is_empty() {
+                message.push_str("\nkensa sent ");
+                message.push_str(&sent.join("\nand "));
+            }
+            Verdict::Fail(message)
+        }
     };
     rec.record(check_of(&checks::LOGIN, verb, url, elapsed, verdict));
     Some((login.ok()?, nav))
 }
 
-/// The `heroku-nav-data` cookie must carry the `nav-data` sent.
+/// The `heroku-nav-data` cookie should carry the `nav-data` sent.
 fn nav_cookie(login: &Login, nav: &str, logged_in: bool) -> Verdict {
     match login.jar.get("heroku-nav-data").map(percent_decode) {
         Some(c) if c == nav => Verdict::Pass,
@@ -156,23 +196,28 @@ fn nav_cookie(login: &Login, nav: &str, logged_in: bool) -> Verdict {
         // A refused login is already a failure; a missing cookie follows from it.
         None if !logged_in => Verdict::Skip("no cookie, as the login failed".into()),
         None => Verdict::Fail(
-            "no heroku-nav-data cookie was set; set it to the nav-data parameter".into(),
+            "no heroku-nav-data cookie was set; set it to the nav-data parameter (Heroku's legacy header reads it)".into(),
         ),
     }
 }
 
+/// Any element with `id="heroku-header"`, however the attribute is quoted or spaced.
+static HEADER_ID: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?i)<[a-z][^>]*\sid\s*=\s*(?:"heroku-header"|'heroku-header'|heroku-header[\s/>])"#,
+    )
+    .expect("a valid pattern")
+});
+
 /// The page a provider shows after sign-on carries Heroku's add-on header.
 fn layout(page: &Exchange) -> Verdict {
     let page = String::from_utf8_lossy(&page.body);
-    let has_layout = page.contains("id=\"heroku-header\"")
-        || page.contains("id='heroku-header'")
-        || page.contains("id=heroku-header")
-        || page.contains("boomerang");
-    if has_layout {
-        Verdict::Pass
-    } else {
-        Verdict::Warn("the page has no element with id=\"heroku-header\" and no boomerang script (Heroku's add-on header)".into())
-    }
+    Verdict::check(
+        HEADER_ID.is_match(&page) || page.contains("boomerang"),
+        || {
+            "the page has no element with id=\"heroku-header\" and no boomerang script (Heroku's legacy add-on header)".into()
+        },
+    )
 }
 
 /// The end of a redirect chain, with every cookie set on the way.
@@ -240,4 +285,41 @@ fn percent_decode(value: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(html: &str) -> Exchange {
+        Exchange {
+            method: "GET",
+            url: "http://x/".into(),
+            status: 200,
+            headers: vec![],
+            body: html.as_bytes().to_vec(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Regression: only `<div id="heroku-header">` spelt exactly so was recognised.
+    #[test]
+    fn regression_any_element_with_the_header_id_is_the_header() {
+        for html in [
+            r#"<div id="heroku-header"></div>"#,
+            r#"<nav class="x" id='heroku-header'>"#,
+            r#"<header ID = "heroku-header" >"#,
+            "<section id=heroku-header>",
+            "<script src=\"https://s3.amazonaws.com/assets.heroku.com/boomerang/boomerang.js\"></script>",
+        ] {
+            assert_eq!(layout(&page(html)), Verdict::Pass, "{html}");
+        }
+        for html in [
+            r#"<div id="heroku-header-x">"#,
+            r#"<div data-id="heroku-header">"#,
+            "<p>heroku-header</p>",
+        ] {
+            assert!(layout(&page(html)).is_fail(), "{html}");
+        }
+    }
 }

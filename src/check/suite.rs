@@ -1,6 +1,8 @@
 //! Entry points for `kensa test …` and `kensa run`: load the manifest, check it, then run
-//! the requested calls, always cleaning up what was provisioned.
+//! the requested calls, always cleaning up what was provisioned, and last account for
+//! every call the provider made to kensa's fake Heroku.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,14 +11,18 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::fake_heroku::FakeHeroku;
+use super::fake_heroku::{FakeHeroku, Settings};
+use super::planchange::Target;
 use super::report::{
     human::Human, json::Json, junit::Junit, Format, LeftInPlace, Recorder, Report, Reporter, Stage,
 };
-use super::{command, deprovision, options, planchange, provision, sso, Provider, Resource};
+use super::{
+    accounting, command, deprovision, options, planchange, provision, sso, Provider, Resource,
+};
+use crate::error::UsageError;
 use crate::http::{Client, Observer};
 use crate::interrupt;
-use crate::manifest::{self, dotenv, validate, Manifest};
+use crate::manifest::{self, dotenv, validate, Endpoint, Manifest};
 use crate::output::{shell_quote, visible};
 use crate::registry;
 use crate::state::{self, LastResource};
@@ -61,29 +67,44 @@ pub enum Step {
 pub struct Options {
     /// Call the production URLs instead of the test URLs.
     pub production: bool,
+    /// The service's base URL (`--url`, `KENSA_URL`), instead of `api.test`.
+    pub url: Option<String>,
     /// The provision plan; for `all` and `run`, the plan-change target.
     pub plan: Option<String>,
+    /// Warnings fail too (`--strict`).
+    pub strict: bool,
+    /// `test all` leaves single sign-on out (`--without-sso`).
+    pub without_sso: bool,
     /// Deadline of each answer.
     pub timeout: Duration,
     pub format: Format,
-    /// Print each request and response, secrets masked.
+    /// Print each request and response, secrets masked; each check's rule and source.
     pub verbose: bool,
     /// Expect the asynchronous flow even when the provider answers 200.
     pub force_async: bool,
     /// How long to wait for the provider's asynchronous callbacks.
     pub async_timeout: Duration,
+    /// Access tokens of the fake Heroku expire after this long (`--token-ttl`).
+    pub token_ttl: Option<Duration>,
+    /// The fake Heroku answers one Platform API call with 429 (`--inject-429`).
+    pub inject_429: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             production: false,
+            url: None,
             plan: None,
+            strict: false,
+            without_sso: false,
             timeout: TIMEOUT,
             format: Format::Human,
             verbose: false,
             force_async: false,
             async_timeout: ASYNC_TIMEOUT,
+            token_ttl: None,
+            inject_429: false,
         }
     }
 }
@@ -127,59 +148,89 @@ pub fn test_with(
         Some(manifest) => manifest,
         None => Manifest::load(manifest_path)?,
     };
+    let endpoint = match which {
+        Step::Manifest => None,
+        _ => endpoint(manifest_path, &manifest, opts)?,
+    };
     if matches!(which, Step::All) {
         interrupt::catch();
     }
     let which = which.resolve(manifest_path)?;
-    let deprovisioned = match &which {
-        Step::Deprovision { id } => id.clone(),
+    // A resource named on the command line, with what kensa remembers of it.
+    let named = match &which {
+        Step::Deprovision { id } | Step::Planchange { id, .. } | Step::Sso { id, .. } => {
+            let id = id.clone().unwrap_or_default();
+            let remembered = state::remembered(manifest_path, &id)?;
+            let uuid = match &which {
+                Step::Sso { uuid, .. } => uuid.clone(),
+                _ => None,
+            };
+            Some(Resource {
+                uuid: uuid.or_else(|| remembered.as_ref().and_then(|r| r.uuid.clone())),
+                heroku_id: remembered.as_ref().and_then(|r| r.heroku_id.clone()),
+                plan: remembered.map(|r| r.plan),
+                id,
+                ..Resource::default()
+            })
+        }
         _ => None,
     };
-    let provisioned_plan = opts.plan.as_deref().unwrap_or(PROVISION_PLAN).to_owned();
+    if let (Step::Sso { .. }, Some(resource)) = (&which, &named) {
+        // Without a salt or an SSO URL, or with a broken manifest, there is no sign-on
+        // to make: the report says why instead.
+        let signs_on = manifest.sso_salt().is_some()
+            && endpoint
+                .as_ref()
+                .is_some_and(|e| crate::sso::Route::for_endpoint(e, &resource.id).is_ok());
+        if manifest.is_v3() && signs_on && resource.uuid.is_none() {
+            return Err(state::no_uuid(manifest_path, &resource.id).into());
+        }
+    }
+    let collapse = !matches!(which, Step::Manifest | Step::All);
+    let deleted = Cell::new(None);
     let report = session(
         manifest_path,
         &manifest,
+        endpoint,
         opts,
-        hooks,
+        Context { hooks, collapse },
         |rec, provider| match which {
             Step::Manifest => None,
             Step::Provision { redeliver, .. } => {
                 let plan = opts.plan.as_deref().unwrap_or(PROVISION_PLAN);
                 provision::run(rec, provider, plan, &provision_options, redeliver)
             }
-            Step::Deprovision { id } => {
-                deprovision::run(rec, provider, &id.unwrap_or_default(), None);
+            Step::Deprovision { .. } => {
+                let resource = named.expect("a named resource");
+                if deprovision::run(rec, provider, &resource) {
+                    deleted.set(Some(resource.id));
+                }
                 None
             }
-            Step::Planchange { id, plan } => {
-                let resource = Resource::named(id.unwrap_or_default(), None);
-                planchange::run(rec, provider, &resource, &plan);
+            Step::Planchange { plan, .. } => {
+                let resource = named.expect("a named resource");
+                planchange::run(rec, provider, &resource, Target::Real(&plan));
                 None
             }
-            Step::Sso { id, uuid } => {
-                sso::run(
-                    rec,
-                    provider,
-                    &Resource::named(id.unwrap_or_default(), uuid),
-                );
+            Step::Sso { .. } => {
+                sso::run(rec, provider, &named.expect("a named resource"));
                 None
             }
             Step::All => {
-                let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+                let target = change_target(opts);
                 lifecycle(rec, provider, |rec, provider, resource| {
-                    planchange::run(rec, provider, resource, change);
+                    planchange::run(rec, provider, resource, target);
                     if interrupt::interrupted() {
                         return;
                     }
-                    if provider.manifest.sso_salt().is_some() {
+                    if opts.without_sso {
+                        skip_sso(rec, "--without-sso leaves single sign-on out");
+                    } else if provider.manifest.sso_salt().is_some() {
                         sso::run(rec, provider, resource);
                     } else {
-                        rec.section(Stage::Sso, "SSO");
-                        rec.note(
-                            &registry::sso::SKIPPED,
-                            Verdict::Skip(
-                                "the manifest has no api.sso_salt, so SSO is not tested".into(),
-                            ),
+                        skip_sso(
+                            rec,
+                            "the manifest has no api.sso_salt, so SSO is not tested",
                         );
                     }
                 });
@@ -187,13 +238,22 @@ pub fn test_with(
             }
         },
     )?;
-    remember(
-        manifest_path,
-        &report,
-        deprovisioned.as_deref(),
-        &provisioned_plan,
-    )?;
+    remember(manifest_path, &report, deleted.take().as_deref())?;
     Ok(report)
+}
+
+/// The plan change of `test all` and `run`: to `--plan`, which must succeed, else to
+/// kensa's made-up plan, which should be refused.
+fn change_target(opts: &Options) -> Target<'_> {
+    match opts.plan.as_deref() {
+        Some(plan) => Target::Real(plan),
+        None => Target::Unknown(CHANGE_PLAN),
+    }
+}
+
+fn skip_sso(rec: &mut Recorder, why: &str) {
+    rec.section(Stage::Sso, "SSO");
+    rec.note(&registry::sso::SKIPPED, Verdict::Skip(why.into()));
 }
 
 impl Step {
@@ -215,24 +275,20 @@ impl Step {
 }
 
 /// After `test provision`, the resource left in place becomes the last resource; after a
-/// passing `test deprovision` of the last resource, it is forgotten.
-fn remember(
-    manifest_path: &Path,
-    report: &Report,
-    deprovisioned: Option<&str>,
-    plan: &str,
-) -> Result<()> {
+/// `test deprovision` that removed the last resource, it is forgotten.
+fn remember(manifest_path: &Path, report: &Report, deleted: Option<&str>) -> Result<()> {
     if let Some(left) = &report.resource {
-        let last = LastResource::new(
+        let mut last = LastResource::new(
             manifest_path,
             &left.id,
             left.uuid.as_deref(),
-            plan,
+            &left.plan,
             "kensa test provision",
         );
+        last.heroku_id = left.heroku_id.clone();
         state::remember(manifest_path, &last)?;
     }
-    if let (Some(id), false) = (deprovisioned, report.failed()) {
+    if let Some(id) = deleted {
         state::forget(manifest_path, id)?;
     }
     Ok(())
@@ -245,25 +301,75 @@ fn remember(
 pub fn run(given: Option<&Path>, opts: &Options, argv: &[String]) -> Result<ExitCode> {
     let manifest_path = &manifest::locate(given)?;
     let manifest = Manifest::load(manifest_path)?;
+    let endpoint = endpoint(manifest_path, &manifest, opts)?;
     interrupt::catch();
-    let change = opts.plan.as_deref().unwrap_or(CHANGE_PLAN);
+    let target = change_target(opts);
     let hooks = Hooks {
-        reporter: (opts.format == Format::Human)
-            .then(|| Box::new(Human::new(anstream::stderr())) as Box<dyn Reporter>),
+        reporter: (opts.format == Format::Human).then(|| {
+            Box::new(
+                Human::new(anstream::stderr())
+                    .verbose(opts.verbose)
+                    .collapse_manifest(true),
+            ) as Box<dyn Reporter>
+        }),
         ..Hooks::default()
     };
-    let report = session(manifest_path, &manifest, opts, hooks, |rec, provider| {
-        lifecycle(rec, provider, |rec, provider, resource| {
-            let machine = opts.format != Format::Human;
-            let declared = provider.manifest.config_vars();
-            command::run(rec, argv, &resource.config, &declared, machine);
-            if !interrupt::interrupted() {
-                planchange::run(rec, provider, resource, change);
-            }
-        });
-        None
-    })?;
+    let context = Context {
+        hooks,
+        collapse: true,
+    };
+    let report = session(
+        manifest_path,
+        &manifest,
+        endpoint,
+        opts,
+        context,
+        |rec, provider| {
+            lifecycle(rec, provider, |rec, provider, resource| {
+                let machine = opts.format != Format::Human;
+                let declared = provider.manifest.config_vars();
+                command::run(rec, argv, &resource.config, &declared, machine);
+                if !interrupt::interrupted() {
+                    planchange::run(rec, provider, resource, target);
+                }
+            });
+            None
+        },
+    )?;
     Ok(exit_code(&report))
+}
+
+/// Where the provider under test listens: the production URLs, `--url`/`KENSA_URL`, or
+/// `api.test`. `None` when the manifest's rules fail (the report says why); a usage error
+/// when the manifest passes but names no test URL and none was given.
+fn endpoint(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    opts: &Options,
+) -> Result<Option<Endpoint>, UsageError> {
+    if !validate::failures(manifest).is_empty() {
+        return Ok(None);
+    }
+    if opts.production {
+        return Ok(manifest.endpoint(true));
+    }
+    if let Some(url) = &opts.url {
+        return manifest
+            .endpoint_at(url)
+            .map(Some)
+            .map_err(|why| UsageError::new(format!("--url / KENSA_URL {url:?} {why}")));
+    }
+    let shown = manifest_path.display();
+    let has_test = manifest.api().is_some_and(|api| api.contains_key("test"));
+    match manifest.endpoint(false) {
+        Some(endpoint) if validate::test_urls_usable(manifest) => Ok(Some(endpoint)),
+        _ if has_test => Err(UsageError::new(format!(
+            "{shown}: api.test cannot be called (`kensa test manifest` says why); give the service's URL with --url http://localhost:5000 or KENSA_URL"
+        ))),
+        _ => Err(UsageError::new(format!(
+            "{shown} has no api.test (Heroku's tooling does not write one): give the service's URL with --url http://localhost:5000 or KENSA_URL"
+        ))),
+    }
 }
 
 /// Provision, `steps`, deprovision: the resource is deprovisioned whatever happened in
@@ -280,17 +386,27 @@ fn lifecycle(
     if !interrupt::interrupted() {
         steps(rec, provider, &resource);
     }
-    deprovision::run(rec, provider, &resource.id, resource.uuid.as_deref());
+    deprovision::run(rec, provider, &resource);
 }
 
-/// Checks the manifest, then (if it passed) runs `calls`; renders the report.
+/// How a session reports: what a longer session lends, and whether the manifest's rules
+/// fold into one line.
+struct Context {
+    hooks: Hooks,
+    collapse: bool,
+}
+
+/// Checks the manifest, then (if it passed and there is an endpoint) runs `calls`, then
+/// accounts for the provider's calls to the fake Heroku; renders the report.
 fn session(
     manifest_path: &Path,
     manifest: &Manifest,
+    endpoint: Option<Endpoint>,
     opts: &Options,
-    hooks: Hooks,
+    context: Context,
     calls: impl FnOnce(&mut Recorder, &Provider) -> Option<Resource>,
 ) -> Result<Report> {
+    let hooks = context.hooks;
     let target_name = if opts.production {
         "production"
     } else {
@@ -299,44 +415,58 @@ fn session(
     let shown = manifest_path.display().to_string();
     let mut reporter: Box<dyn Reporter> = match (hooks.reporter, opts.format) {
         (Some(reporter), _) => reporter,
-        (None, Format::Human) => Box::new(Human::new(anstream::stdout())),
+        (None, Format::Human) => Box::new(
+            Human::new(anstream::stdout())
+                .verbose(opts.verbose)
+                .collapse_manifest(context.collapse),
+        ),
         (None, Format::Json) => Box::new(Json::new(std::io::stdout(), shown.clone(), target_name)),
         (None, Format::Junit) => Box::new(Junit::new(std::io::stdout())),
     };
-    let mut rec = Recorder::new(reporter.as_mut());
+    let mut rec = Recorder::new(reporter.as_mut()).strict(opts.strict);
     rec.section(Stage::Manifest, format!("manifest {shown}"));
     for rule in validate::validate(manifest) {
         rec.note(rule.check, rule.verdict);
     }
     let mut resource = None;
-    if !rec.failed() {
-        if let Some(endpoint) = manifest.endpoint(opts.production) {
-            // The provider under test can only call back to this machine on test URLs.
-            let heroku = match hooks.heroku {
-                Some(heroku) => Some(heroku),
-                None => (manifest.is_v3() && !opts.production)
-                    .then(|| FakeHeroku::start(client_secret(manifest_path)).map(Arc::new))
-                    .transpose()?,
-            };
-            let mut client = Client::new(opts.timeout, opts.verbose, manifest.secrets());
-            if let Some(observer) = hooks.observer {
-                client = client.observed_by(observer);
-            }
-            let provider = Provider {
-                manifest,
-                endpoint,
-                production: opts.production,
-                client,
-                heroku,
-                force_async: opts.force_async,
-                async_timeout: opts.async_timeout,
-            };
-            resource = calls(&mut rec, &provider);
+    if let (false, Some(endpoint)) = (rec.failed(), endpoint) {
+        // The provider under test can only call back to this machine on test URLs.
+        let heroku = match hooks.heroku {
+            Some(heroku) => Some(heroku),
+            None => (manifest.is_v3() && !opts.production)
+                .then(|| {
+                    FakeHeroku::start(Settings {
+                        client_secret: client_secret(manifest_path),
+                        token_ttl: opts.token_ttl,
+                        inject_429: opts.inject_429,
+                    })
+                    .map(Arc::new)
+                })
+                .transpose()?,
+        };
+        let mut client = Client::new(opts.timeout, opts.verbose, manifest.secrets())
+            .with_connect_hint(super::start_hint(manifest_path));
+        if let Some(observer) = hooks.observer {
+            client = client.observed_by(observer);
         }
+        let provider = Provider {
+            manifest,
+            endpoint,
+            production: opts.production,
+            client,
+            heroku,
+            force_async: opts.force_async,
+            async_timeout: opts.async_timeout,
+        };
+        let since = provider.heroku.as_ref().map_or(0, |fake| fake.last_seq());
+        resource = calls(&mut rec, &provider);
+        accounting::account(&mut rec, &provider, since);
     }
     rec.set_resource(resource.map(|r| LeftInPlace {
         id: r.id,
         uuid: r.uuid,
+        plan: r.plan.unwrap_or_else(|| PROVISION_PLAN.to_owned()),
+        heroku_id: r.heroku_id,
     }));
     let report = rec.finish()?;
     if let (Some(r), Format::Human) = (&report.resource, opts.format) {

@@ -27,6 +27,8 @@ Examples:
   kensa init --id my-addon --regions us,eu   write addon-manifest.json here
   kensa templates                            list the embedded templates
   kensa test all                             check your running service
+  kensa test all --url http://localhost:5000 a manifest without api.test
+  kensa explain sso.stale-timestamp          what a check enforces, and how to fix it
   kensa run -- npm test                      provision, run, deprovision
   kensa sso 42                               open a signed-in session in the browser
   kensa dev --watch                          the daily loop: service, local Heroku, console
@@ -40,9 +42,14 @@ Examples:
     version,
     about = "Scaffold, test and ship Heroku add-on provider services",
     after_help = EXAMPLES,
-    propagate_version = true
+    propagate_version = true,
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print the version (`-v` as the original Ruby kensa spelled it)
+    #[arg(short = 'V', long, visible_short_alias = 'v', action = clap::ArgAction::Version, global = true)]
+    pub version: (),
+
     /// The older spelling `kensa -f PATH <command>`, kept for scripts; hidden because `-f`
     /// belongs to the commands that read a manifest, and is listed there.
     #[arg(short = 'f', long = "filename", value_name = "PATH", hide = true)]
@@ -121,6 +128,14 @@ Examples:
   kensa run --plan premium -- ./bin/smoke-test")]
     Run(RunArgs),
 
+    /// Explain a check: its rule, why it matters, how to fix it, its source and examples
+    #[command(after_help = "\
+Examples:
+  kensa explain                                every check, with its severity
+  kensa explain sso.stale-timestamp            one check, with examples per template
+  kensa explain provision.idempotent-uuid --json")]
+    Explain(ExplainArgs),
+
     /// Open a single sign-on session in your browser, as Heroku would
     #[command(after_help = "\
 Examples:
@@ -189,7 +204,11 @@ impl Command {
     pub fn takes_manifest(&self) -> bool {
         !matches!(
             self,
-            Command::Create(_) | Command::Templates(_) | Command::Completions(_) | Command::Man(_)
+            Command::Create(_)
+                | Command::Templates(_)
+                | Command::Explain(_)
+                | Command::Completions(_)
+                | Command::Man(_)
         )
     }
 
@@ -201,6 +220,7 @@ impl Command {
             Command::Templates(_) => "templates",
             Command::Test(_) => "test",
             Command::Run(_) => "run",
+            Command::Explain(_) => "explain",
             Command::Sso(_) => "sso",
             Command::Dev(_) => "dev",
             Command::Push(_) => "push",
@@ -210,6 +230,17 @@ impl Command {
             Command::Man(_) => "man",
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// A check id, as reports name it (`sso.stale-timestamp`); without one, every check
+    #[arg(value_name = "CHECK-ID")]
+    pub id: Option<String>,
+
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -258,7 +289,7 @@ pub struct SsoArgs {
     #[arg(long, value_name = "APP")]
     pub app: Option<String>,
 
-    /// Heroku's uuid of the resource: adds the v3 resource tokens
+    /// Heroku's uuid of the resource; a v3 sign-on needs it (default: the remembered one)
     #[arg(long, value_name = "UUID")]
     pub uuid: Option<String>,
 
@@ -390,6 +421,10 @@ pub struct ReportArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Human, value_name = "FORMAT")]
     pub format: Format,
+
+    /// Fail on warnings too (broken advice, not only Heroku's requirements), for CI
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// How kensa calls the provider: for every test that makes a call, and `run`.
@@ -398,6 +433,16 @@ pub struct CallArgs {
     /// Call the production URLs instead of the test URLs
     #[arg(long)]
     pub production: bool,
+
+    /// The service's URL (`http://localhost:5000`), base of both endpoints: for a manifest
+    /// without `api.test`, or instead of it
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "KENSA_URL",
+        conflicts_with = "production"
+    )]
+    pub url: Option<String>,
 
     /// Seconds to wait for each answer
     #[arg(long, value_name = "SECS", default_value_t = suite::TIMEOUT.as_secs(),
@@ -421,6 +466,17 @@ pub struct AsyncArgs {
     #[arg(long, value_name = "SECS", default_value_t = suite::ASYNC_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=43200))]
     pub async_timeout: u64,
+
+    /// Access tokens of kensa's fake Heroku expire after SECS (Heroku's last about eight
+    /// hours), to catch a provider that never refreshes them
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub token_ttl: Option<u64>,
+
+    /// Answer the provider's first Platform API call with 429 and Retry-After: 1, to check
+    /// that it waits and retries
+    #[arg(long = "inject-429")]
+    pub inject_429: bool,
 }
 
 /// `kensa test all` (and a bare `kensa test`): the whole lifecycle.
@@ -432,12 +488,17 @@ pub struct AllArgs {
     #[command(flatten)]
     pub call: CallArgs,
 
-    /// The plan to change to (default foo); provisioning uses the plan test
-    #[arg(long, value_name = "NAME")]
+    /// A plan of the add-on's to change to, which must succeed; provisioning uses the plan
+    /// test. Without it kensa changes to a made-up plan (foo), which should be refused
+    #[arg(short = 'p', long, value_name = "NAME")]
     pub plan: Option<String>,
 
     #[command(flatten)]
     pub asynchronous: AsyncArgs,
+
+    /// Leave single sign-on out
+    #[arg(long)]
+    pub without_sso: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -476,7 +537,7 @@ Examples:
         #[command(flatten)]
         call: CallArgs,
         /// The plan to provision (default test)
-        #[arg(long, value_name = "NAME")]
+        #[arg(short = 'p', long, value_name = "NAME")]
         plan: Option<String>,
         #[command(flatten)]
         asynchronous: AsyncArgs,
@@ -484,12 +545,9 @@ Examples:
         #[arg(long, value_name = "N", default_value_t = 1,
               value_parser = clap::value_parser!(u64).range(1..=64))]
         redeliver: u64,
-        /// Provision options: --key value, --key=value or --key
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "--KEY VALUE"
-        )]
+        /// Provision options: --key value, --key=value or --key; any word kensa does not
+        /// know, and every word after `--`
+        #[arg(last = true, allow_hyphen_values = true, value_name = "--KEY VALUE")]
         options: Vec<String>,
     },
     /// Deprovision a resource
@@ -531,7 +589,7 @@ Examples:
     Sso {
         /// The provider's resource id (default: the last resource kensa provisioned)
         id: Option<String>,
-        /// Heroku's uuid of the resource: adds the v3 resource tokens
+        /// Heroku's uuid of the resource; a v3 sign-on needs it (default: the remembered one)
         #[arg(long, value_name = "UUID")]
         uuid: Option<String>,
         #[command(flatten)]
@@ -557,8 +615,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub call: CallArgs,
 
-    /// The plan to change to after the command (default foo); provisioning uses the plan test
-    #[arg(long, value_name = "NAME")]
+    /// A plan of the add-on's to change to after the command, which must succeed;
+    /// provisioning uses the plan test. Without it kensa changes to a made-up plan (foo)
+    #[arg(short = 'p', long, value_name = "NAME")]
     pub plan: Option<String>,
 
     #[command(flatten)]
@@ -590,11 +649,15 @@ pub struct AddonArgs {
     pub regions: Option<Vec<String>>,
 
     /// Single sign-on shape: `post` (sso_url) or `get` (legacy string URLs)
-    #[arg(long, value_enum, value_name = "METHOD")]
+    #[arg(short = 's', long, value_enum, value_name = "METHOD")]
     pub sso: Option<SsoMethod>,
 
-    /// Leave single sign-on out (no sso_salt in the manifest)
+    /// Same as `--sso post` (the original Ruby kensa's flag)
     #[arg(long, conflicts_with = "sso")]
+    pub post: bool,
+
+    /// Leave single sign-on out (no sso_salt in the manifest)
+    #[arg(long, conflicts_with_all = ["sso", "post"])]
     pub without_sso: bool,
 
     /// Local port the test URLs point at [default: 5001]
@@ -850,7 +913,7 @@ impl From<AddonArgs> for AddonOptions {
             id: a.id,
             name: a.name,
             regions: a.regions,
-            sso: a.sso,
+            sso: if a.post { Some(SsoMethod::Post) } else { a.sso },
             without_sso: a.without_sso,
             port: a.port,
             force: false,
@@ -906,11 +969,13 @@ impl ReportArgs {
     fn options(&self, call: Option<&CallArgs>, plan: Option<String>) -> suite::Options {
         let mut opts = suite::Options {
             format: self.format,
+            strict: self.strict,
             plan,
             ..suite::Options::default()
         };
         if let Some(call) = call {
             opts.production = call.production;
+            opts.url = call.url.clone();
             opts.timeout = seconds(call.timeout);
             opts.verbose = call.verbose;
         }
@@ -922,6 +987,8 @@ impl AsyncArgs {
     fn apply(&self, opts: &mut suite::Options) {
         opts.force_async = self.force_async;
         opts.async_timeout = seconds(self.async_timeout);
+        opts.token_ttl = self.token_ttl.map(seconds);
+        opts.inject_429 = self.inject_429;
     }
 }
 
@@ -929,6 +996,7 @@ impl AllArgs {
     pub fn options(&self) -> suite::Options {
         let mut opts = self.report.options(Some(&self.call), self.plan.clone());
         self.asynchronous.apply(&mut opts);
+        opts.without_sso = self.without_sso;
         opts
     }
 }
@@ -1009,6 +1077,7 @@ impl TestArgs {
                 let own = StepArgs {
                     plan: Some(all.plan),
                     asynchronous: Some(all.asynchronous),
+                    without_sso: Some(all.without_sso),
                     ..StepArgs::new(all.report, Some(all.call))
                 };
                 (suite::Step::All, "all", own)
@@ -1026,6 +1095,8 @@ struct StepArgs {
     call: Option<CallArgs>,
     plan: Option<Option<String>>,
     asynchronous: Option<AsyncArgs>,
+    /// `Some` for `all`, the one step that signs on among others.
+    without_sso: Option<bool>,
 }
 
 impl StepArgs {
@@ -1035,6 +1106,7 @@ impl StepArgs {
             call,
             plan: None,
             asynchronous: None,
+            without_sso: None,
         }
     }
 
@@ -1062,11 +1134,13 @@ impl StepArgs {
             } else {
                 self.report.format
             },
+            strict: self.report.strict || before.report.strict,
             ..suite::Options::default()
         };
         match self.call {
             Some(call) => {
                 opts.production = call.production || before.call.production;
+                opts.url = call.url.or(before.call.url);
                 opts.verbose = call.verbose || before.call.verbose;
                 opts.timeout = match seconds(call.timeout) {
                     t if t == defaults.timeout => seconds(before.call.timeout),
@@ -1074,6 +1148,9 @@ impl StepArgs {
                 };
             }
             None if before.call.production => return Err(not_for("--production")),
+            None if before.call.url.is_some() && std::env::var_os("KENSA_URL").is_none() => {
+                return Err(not_for("--url"))
+            }
             None if before.call.verbose => return Err(not_for("--verbose")),
             None if seconds(before.call.timeout) != defaults.timeout => {
                 return Err(not_for("--timeout"))
@@ -1092,11 +1169,20 @@ impl StepArgs {
                     t if t == defaults.async_timeout => seconds(before.asynchronous.async_timeout),
                     t => t,
                 };
+                opts.token_ttl = own.token_ttl.or(before.asynchronous.token_ttl).map(seconds);
+                opts.inject_429 = own.inject_429 || before.asynchronous.inject_429;
             }
             None if before.asynchronous.force_async => return Err(not_for("--async")),
+            None if before.asynchronous.token_ttl.is_some() => return Err(not_for("--token-ttl")),
+            None if before.asynchronous.inject_429 => return Err(not_for("--inject-429")),
             None if seconds(before.asynchronous.async_timeout) != defaults.async_timeout => {
                 return Err(not_for("--async-timeout"))
             }
+            None => {}
+        }
+        match self.without_sso {
+            Some(own) => opts.without_sso = own || before.without_sso,
+            None if before.without_sso => return Err(not_for("--without-sso")),
             None => {}
         }
         Ok((opts, filename))
@@ -1179,6 +1265,141 @@ impl From<&PullArgs> for platform::PullOptions {
     }
 }
 
+/// `kensa test provision` takes provision options, `--key value` words kensa does not know,
+/// anywhere among its own flags (`kensa test provision --foo bar --format json`). Before
+/// clap parses, the words after `provision` that are not kensa's flags (or their values)
+/// move behind a `--`, where the `options` argument takes them; words already after a `--`
+/// stay options. Which flags are kensa's, and whether they take a value, clap's own
+/// definition says.
+pub fn provision_options_last(args: Vec<OsString>) -> Vec<OsString> {
+    let words: Vec<Option<String>> = args.iter().map(|a| a.to_str().map(str::to_owned)).collect();
+    let at = |i: usize| words.get(i).cloned().flatten();
+    let Some(test) = (1..words.len()).find(|&i| at(i).as_deref() == Some("test")) else {
+        return args;
+    };
+    let Some(provision) = (test + 1..words.len()).find(|&i| at(i).as_deref() == Some("provision"))
+    else {
+        return args;
+    };
+    if (1..provision).any(|i| at(i).as_deref() == Some("--")) {
+        return args;
+    }
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let Some(sub) = command
+        .find_subcommand("test")
+        .and_then(|t| t.find_subcommand("provision"))
+    else {
+        return args;
+    };
+    // Every flag of `test provision` (its own and the global ones): whether it takes a value.
+    let mut flags: Vec<(String, bool)> = Vec::new();
+    for arg in sub.get_arguments().filter(|a| !a.is_positional()) {
+        let takes = arg.get_action().takes_values();
+        for long in arg.get_long_and_visible_aliases().into_iter().flatten() {
+            flags.push((format!("--{long}"), takes));
+        }
+        for short in arg.get_short_and_visible_aliases().into_iter().flatten() {
+            flags.push((format!("-{short}"), takes));
+        }
+    }
+    flags.push(("--help".into(), false));
+    flags.push(("-h".into(), false));
+    let known = |word: &str| -> Option<bool> {
+        let name = word.split_once('=').map_or(word, |(n, _)| n);
+        flags
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, takes)| *takes && !word.contains('='))
+    };
+    let mut kept: Vec<OsString> = args[..=provision].to_vec();
+    let mut options: Vec<OsString> = Vec::new();
+    let mut i = provision + 1;
+    while i < args.len() {
+        let Some(word) = at(i) else {
+            options.push(args[i].clone());
+            i += 1;
+            continue;
+        };
+        if word == "--" {
+            options.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        match known(&word) {
+            Some(takes_value) => {
+                kept.push(args[i].clone());
+                if takes_value && i + 1 < args.len() {
+                    kept.push(args[i + 1].clone());
+                    i += 1;
+                }
+            }
+            None => options.push(args[i].clone()),
+        }
+        i += 1;
+    }
+    if !options.is_empty() {
+        kept.push("--".into());
+        kept.extend(options);
+    }
+    kept
+}
+
+/// The report format a `kensa test`/`kensa run` command line asks for, read from the raw
+/// arguments (words after `--` belong to another command), so that a usage error caught
+/// before or while parsing still writes a document of that format. `None` for other
+/// commands, or when no `--format` is given.
+pub fn report_format_from_args(args: &[OsString]) -> Option<Format> {
+    let words: Vec<Option<&str>> = args.iter().skip(1).map(|a| a.to_str()).collect();
+    let before_dashes = words.iter().take_while(|w| **w != Some("--"));
+    let is_report = before_dashes
+        .clone()
+        .any(|w| matches!(w, Some("test" | "run")));
+    if !is_report {
+        return None;
+    }
+    let mut found = None;
+    let mut iter = before_dashes;
+    while let Some(word) = iter.next() {
+        let value = match word {
+            Some("--format") => iter.next().copied().flatten(),
+            Some(w) => w.strip_prefix("--format="),
+            None => None,
+        };
+        if let Some(v) = value.and_then(|v| Format::from_str(v, false).ok()) {
+            found = Some(v);
+        }
+    }
+    found
+}
+
+/// The manifest a command line names with `-f`/`--filename` (the last one, before `--`),
+/// else `KENSA_MANIFEST`, else the one found from the current directory upwards: what a
+/// usage error's report document says it was about.
+pub fn manifest_from_args(args: &[OsString]) -> Option<String> {
+    let words: Vec<Option<&str>> = args.iter().skip(1).map(|a| a.to_str()).collect();
+    let mut found = None;
+    let mut iter = words.iter().take_while(|w| **w != Some("--"));
+    while let Some(word) = iter.next() {
+        let value = match word {
+            Some("-f" | "--filename") => iter.next().copied().flatten(),
+            Some(w) => w
+                .strip_prefix("--filename=")
+                .or_else(|| w.strip_prefix("-f").filter(|v| !v.is_empty())),
+            None => None,
+        };
+        if let Some(v) = value {
+            found = Some(v.to_owned());
+        }
+    }
+    found
+        .or_else(|| std::env::var_os(manifest::ENV_VAR).map(|v| v.to_string_lossy().into_owned()))
+        .or_else(|| {
+            let here = std::env::current_dir().ok()?;
+            let found = manifest::search_upwards(&here).ok()?;
+            Some(found.path.display().to_string())
+        })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
     Auto,
@@ -1244,9 +1465,14 @@ mod tests {
         assert_eq!(args.addon.regions.unwrap(), ["us", "eu"]);
     }
 
+    fn parse(words: &[&str]) -> Cli {
+        let args = words.iter().map(OsString::from).collect();
+        Cli::try_parse_from(provision_options_last(args)).unwrap()
+    }
+
     #[test]
     fn provision_options_keep_kensa_flags_before_them() {
-        let cli = Cli::try_parse_from([
+        let cli = parse(&[
             "kensa",
             "test",
             "provision",
@@ -1257,8 +1483,7 @@ mod tests {
             "--foo",
             "bar",
             "--fast",
-        ])
-        .unwrap();
+        ]);
         let Command::Test(args) = cli.command else {
             panic!("expected test")
         };
@@ -1269,6 +1494,42 @@ mod tests {
             panic!("expected provision")
         };
         assert_eq!(options, ["--foo", "bar", "--fast"]);
+    }
+
+    #[test]
+    fn kensa_flags_among_provision_options_stay_kensas() {
+        let cli = parse(&[
+            "kensa",
+            "test",
+            "provision",
+            "--foo",
+            "bar",
+            "--format",
+            "json",
+            "-p",
+            "x",
+            "--redeliver=3",
+            "--size=2",
+            "--",
+            "--timeout",
+            "9",
+        ]);
+        let Command::Test(args) = cli.command else {
+            panic!("expected test")
+        };
+        let (step, opts, _) = args.session().unwrap();
+        assert_eq!(opts.format, Format::Json);
+        assert_eq!(opts.plan.as_deref(), Some("x"));
+        assert_eq!(
+            opts.timeout,
+            suite::TIMEOUT,
+            "after --, --timeout is an option"
+        );
+        let suite::Step::Provision { options, redeliver } = step else {
+            panic!("expected provision")
+        };
+        assert_eq!(redeliver, 3);
+        assert_eq!(options, ["--foo", "bar", "--size=2", "--timeout", "9"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::service::{Service, ServiceError, Sink, Status};
 use super::timeline::{self, Step};
 use crate::check::answer::id_of_value;
-use crate::check::fake_heroku::{mask_body, Call, Direction, FakeHeroku, Snapshot, MASK};
+use crate::check::fake_heroku::{self, mask_body, Call, Direction, FakeHeroku, Snapshot, MASK};
 use crate::check::provision::ProvisionRequest;
 use crate::check::report::human::Human;
 use crate::check::report::json::document;
@@ -136,7 +136,13 @@ impl Session {
         let path = saved_path(&settings.manifest_path);
         let saved: Saved = state::read(&path)?.unwrap_or_default();
         let secret = suite::client_secret(&settings.manifest_path);
-        let heroku = Arc::new(FakeHeroku::start_at(secret, Some(saved.heroku))?);
+        let heroku = Arc::new(FakeHeroku::start_at(
+            fake_heroku::Settings {
+                client_secret: secret,
+                ..fake_heroku::Settings::default()
+            },
+            Some(saved.heroku),
+        )?);
         let logger = Arc::new(CallLogger {
             heroku: heroku.clone(),
             ids: Mutex::default(),
@@ -643,13 +649,15 @@ impl Session {
             addon_id,
             addon_name: manifest.name().unwrap_or(addon_id),
             visitor: &visitor,
+            v3: manifest.is_v3(),
         };
         let params = request.params(sso::now());
         // Logged as made: the browser sends it and sees the answer.
         let (verb, target) = route.verb_url();
         let mut call = Call::new(Direction::ToProvider, "SSO", target);
         call.addon = Some(resource.uuid.clone());
-        call.request = format!("{verb} with id, token, timestamp, resource_id, resource_token, user_scoped_resource_token, nav-data, email, user_id, app (tokens masked here)");
+        let names: Vec<&str> = params.iter().map(|(name, _)| name.as_str()).collect();
+        call.request = format!("{verb} with {} (tokens masked here)", names.join(", "));
         call.response = "(answered to the browser)".into();
         self.heroku.record_call(call);
         Ok(match route {
@@ -675,6 +683,7 @@ impl Session {
             verbose: false,
             force_async: false,
             async_timeout: self.settings.async_timeout,
+            ..suite::Options::default()
         };
         let hooks = Hooks {
             manifest: Some(self.settings.manifest.clone()),

@@ -33,11 +33,10 @@ const DOC_RULES: &[(&CheckDef, DocRule)] = &[
 /// The rules on `api`, in the order old kensa ran them; skipped when `api` is no object.
 const API_RULES: &[(&CheckDef, ApiRule)] = &[
     (&checks::REGIONS_ARRAY, |api, _| regions_array(api)),
-    (&checks::REGIONS_US, |api, _| regions_include_us(api)),
     (&checks::REGIONS_KNOWN, |api, _| regions_known(api)),
     (&checks::PASSWORD_SET, |api, _| password_present(api)),
     (&checks::SSO_SALT_STRING, |api, _| sso_salt_string(api)),
-    (&checks::TEST_URLS, |api, _| endpoint_present(api, "test")),
+    (&checks::TEST_URLS, |api, _| test_urls(api)),
     (&checks::PRODUCTION_URLS, |api, _| {
         endpoint_present(api, "production")
     }),
@@ -55,8 +54,19 @@ const API_RULES: &[(&CheckDef, ApiRule)] = &[
     (&checks::VERSION, |api, _| version_set(api)),
 ];
 
-/// Runs every rule; rules on `api.*` are skipped when `api` is not an object.
+/// Runs every rule; rules on `api.*` are skipped when `api` is not an object. Each result
+/// is settled by its check's severity: a broken rule of advice is a warning.
 pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
+    raw(manifest)
+        .into_iter()
+        .map(|r| RuleResult {
+            check: r.check,
+            verdict: r.check.severity.settle(r.verdict, false),
+        })
+        .collect()
+}
+
+fn raw(manifest: &Manifest) -> Vec<RuleResult> {
     let doc = &manifest.doc;
     let mut results: Vec<RuleResult> = DOC_RULES
         .iter()
@@ -83,6 +93,13 @@ pub fn validate(manifest: &Manifest) -> Vec<RuleResult> {
             .map(|(def, check)| rule(def, check(api, manifest))),
     );
     results
+}
+
+/// Whether `api.test` holds URLs kensa can call.
+pub fn test_urls_usable(manifest: &Manifest) -> bool {
+    manifest
+        .api()
+        .is_some_and(|api| endpoint_present(api, "test") == Verdict::Pass)
 }
 
 /// Every failed rule as `title: message`, for refusing to write or send a manifest.
@@ -127,7 +144,8 @@ fn id_is_slug(doc: &Map<String, Value>) -> Verdict {
 /// `name` is optional (the id stands in for it), but when present it is the display name.
 fn name_is_string(doc: &Map<String, Value>) -> Verdict {
     match doc.get("name") {
-        None | Some(Value::String(_)) => Verdict::Pass,
+        None => Verdict::Skip("no `name`: Heroku shows the id".into()),
+        Some(Value::String(_)) => Verdict::Pass,
         Some(other) => Verdict::Fail(format!(
             "`name` must be a string (the add-on's display name), found {}",
             json_type(other)
@@ -142,24 +160,30 @@ fn regions(api: &Map<String, Value>) -> Option<Vec<&Value>> {
 }
 
 fn regions_array(api: &Map<String, Value>) -> Verdict {
+    let example = "such as [\"us\", \"eu\"] (any region Heroku lists)";
     match api.get("regions") {
-        Some(Value::Array(_)) => Verdict::Pass,
-        None => Verdict::Fail("`api.regions` is missing: add \"regions\": [\"us\"]".into()),
+        Some(Value::Array(items)) if items.is_empty() => Verdict::Fail(format!(
+            "`api.regions` is empty: list at least one region, {example}"
+        )),
+        Some(Value::Array(items)) => {
+            let bad: Vec<String> = items
+                .iter()
+                .filter(|v| v.as_str().is_none_or(|r| r.trim().is_empty()))
+                .map(Value::to_string)
+                .collect();
+            Verdict::check(bad.is_empty(), || {
+                format!(
+                    "`api.regions` entries must be region names (non-empty strings): {}",
+                    bad.join(", ")
+                )
+            })
+        }
+        None => Verdict::Fail(format!("`api.regions` is missing: add one {example}")),
         Some(other) => Verdict::Fail(format!(
-            "`api.regions` must be an array such as [\"us\", \"eu\"], found {}",
+            "`api.regions` must be an array {example}, found {}",
             json_type(other)
         )),
     }
-}
-
-fn regions_include_us(api: &Map<String, Value>) -> Verdict {
-    let Some(regions) = regions(api) else {
-        return Verdict::Skip("`api.regions` is not an array".into());
-    };
-    let has = |r: &str| regions.iter().any(|v| v.as_str() == Some(r));
-    Verdict::check(has("us") || has("*"), || {
-        "`api.regions` must include \"us\" (or \"*\" for every region)".into()
-    })
 }
 
 fn regions_known(api: &Map<String, Value>) -> Verdict {
@@ -173,7 +197,7 @@ fn regions_known(api: &Map<String, Value>) -> Verdict {
         .collect();
     Verdict::check(unknown.is_empty(), || {
         format!(
-            "`api.regions` has unknown regions {}; known: {}",
+            "`api.regions` has regions kensa does not know: {} (known: {}); fine if Heroku lists them (`heroku regions`)",
             unknown.join(", "),
             KNOWN_REGIONS.join(", ")
         )
@@ -205,6 +229,18 @@ fn sso_salt_string(api: &Map<String, Value>) -> Verdict {
             "`api.sso_salt` must be a string (`kensa init` generates one), found {}",
             json_type(other)
         )),
+    }
+}
+
+/// `api.test` is optional (Heroku's tooling does not write it); when present, kensa calls
+/// it, so its URLs must be callable.
+fn test_urls(api: &Map<String, Value>) -> Verdict {
+    if api.contains_key("test") {
+        endpoint_present(api, "test")
+    } else {
+        Verdict::Skip(
+            "no `api.test`: `kensa test` needs --url http://localhost:<port> or KENSA_URL".into(),
+        )
     }
 }
 
@@ -405,29 +441,23 @@ fn requires_known(api: &Map<String, Value>) -> Verdict {
         .filter(|v| !v.as_str().is_some_and(|f| KNOWN_REQUIRES.contains(&f)))
         .map(Value::to_string)
         .collect();
-    if unknown.is_empty() {
-        Verdict::Pass
-    } else {
-        Verdict::Warn(format!(
+    Verdict::check(unknown.is_empty(), || {
+        format!(
             "unknown `api.requires` values {} (known: {})",
             unknown.join(", "),
             KNOWN_REQUIRES.join(", ")
-        ))
-    }
+        )
+    })
 }
 
 fn version_set(api: &Map<String, Value>) -> Verdict {
     match api.get("version") {
-        Some(Value::String(v)) if v == "3" => Verdict::Pass,
-        None => Verdict::Warn(
-            "no `api.version`: testing the legacy v1 API; add \"version\": \"3\" for v3".into(),
+        Some(v) if super::is_version_3(v) => Verdict::Pass,
+        None => Verdict::Fail(
+            "no `api.version`: testing the legacy v1 API, which Heroku ended on 2023-07-03; add \"version\": \"3\"".into(),
         ),
-        Some(Value::String(other)) => Verdict::Warn(format!(
-            "`api.version` is {other:?}: only \"3\" selects the v3 API; testing v1"
-        )),
         Some(other) => Verdict::Fail(format!(
-            "`api.version` must be a string: \"3\" for the v3 API, found {}",
-            json_type(other)
+            "`api.version` is {other}: only \"3\" selects the v3 API; testing the legacy v1 API"
         )),
     }
 }
@@ -498,18 +528,18 @@ mod tests {
             ),
             (
                 with(good(), "/api/regions", json!("us")),
-                "api.regions is an array",
+                "api.regions lists at least one region",
                 "found a string",
             ),
             (
-                with(good(), "/api/regions", json!(["eu"])),
-                "api.regions includes us or *",
-                "include \"us\"",
+                with(good(), "/api/regions", json!([])),
+                "api.regions lists at least one region",
+                "is empty",
             ),
             (
-                with(good(), "/api/regions", json!(["us", "mars"])),
-                "api.regions are known regions",
-                "\"mars\"",
+                with(good(), "/api/regions", json!(["us", 7])),
+                "api.regions lists at least one region",
+                "7",
             ),
             (
                 with(good(), "/api/password", json!("")),
@@ -520,16 +550,6 @@ mod tests {
                 without(good(), "password"),
                 "api.password is set",
                 "missing",
-            ),
-            (
-                without(good(), "test"),
-                "api.test is set",
-                "`api.test` is missing",
-            ),
-            (
-                with(good(), "/api/test/base_url", json!("not a url")),
-                "api.test is set",
-                "is not a URL",
             ),
             (
                 without(good(), "production"),
@@ -557,16 +577,6 @@ mod tests {
                 "MY_ADDON_",
             ),
             (
-                with(good(), "/api/requires", json!({})),
-                "api.requires are known features",
-                "must be an array",
-            ),
-            (
-                with(good(), "/api/requires", json!(["log_input", 1])),
-                "api.requires are known features",
-                "strings",
-            ),
-            (
                 with(good(), "/name", json!(5)),
                 "name is a string",
                 "found a number",
@@ -580,11 +590,6 @@ mod tests {
                 with(good(), "/api/config_vars_prefix", json!(1)),
                 "config vars start with the prefix",
                 "`api.config_vars_prefix` must be a string",
-            ),
-            (
-                with(good(), "/api/version", json!(3)),
-                "api.version is set",
-                "must be a string",
             ),
         ];
         for (doc, name, needle) in cases {
@@ -618,26 +623,91 @@ mod tests {
     }
 
     #[test]
-    fn unknown_requires_and_missing_version_only_warn() {
-        let doc = with(good(), "/api/requires", json!(["log_input", "teleport"]));
-        assert!(
-            matches!(verdict_of(doc, "api.requires are known features"), Verdict::Warn(m) if m.contains("teleport"))
+    fn advice_only_warns() {
+        let warns = |doc: Value, name: &str, needle: &str| match verdict_of(doc, name) {
+            Verdict::Warn(m) => assert!(m.contains(needle), "{name}: {m:?} lacks {needle:?}"),
+            other => panic!("{name}: expected a warning, got {other:?}"),
+        };
+        warns(
+            with(good(), "/api/requires", json!(["log_input", "teleport"])),
+            "api.requires are known features",
+            "teleport",
         );
+        warns(
+            with(good(), "/api/requires", json!({})),
+            "api.requires are known features",
+            "must be an array",
+        );
+        warns(
+            with(good(), "/api/requires", json!(["log_input", 1])),
+            "api.requires are known features",
+            "strings",
+        );
+        warns(without(good(), "version"), "api.version is 3", "legacy v1");
+        warns(
+            with(good(), "/api/version", json!("2")),
+            "api.version is 3",
+            "legacy v1",
+        );
+        warns(
+            with(good(), "/api/regions", json!(["us", "mars"])),
+            "api.regions are regions kensa knows",
+            "\"mars\"",
+        );
+        warns(
+            with(good(), "/api/test/base_url", json!("not a url")),
+            "api.test URLs are valid",
+            "is not a URL",
+        );
+    }
+
+    /// Manifests as Heroku's tooling writes them: no `api.test`, `$base` a number inside
+    /// `api`, `cli_plugin_name`, Private Space regions and no `us`, the version a number.
+    #[test]
+    fn manifests_heroku_hands_out_pass() {
+        let mut doc = without(good(), "test");
+        doc["api"]["$base"] = json!(152951532282013_u64);
+        doc["cli_plugin_name"] = json!("heroku-my-addon");
+        doc["api"]["regions"] = json!(["virginia", "frankfurt", "eu"]);
+        doc["api"]["requires"] = json!(["attachable", "many_per_app", "log_input", "syslog_drain"]);
+        doc["api"]["version"] = json!(3);
+        let m = Manifest {
+            doc: doc.as_object().unwrap().clone(),
+        };
+        assert!(m.is_v3());
+        for r in validate(&m) {
+            match r.check.id {
+                "manifest.test-urls" => assert!(matches!(r.verdict, Verdict::Skip(_))),
+                _ => assert_eq!(r.verdict, Verdict::Pass, "{}", r.check.id),
+            }
+        }
+        assert!(failures(&m).is_empty());
+    }
+
+    #[test]
+    fn a_missing_name_is_skipped_not_passed() {
+        let mut doc = good();
+        doc.as_object_mut().unwrap().remove("name");
         assert!(matches!(
-            verdict_of(without(good(), "version"), "api.version is set"),
-            Verdict::Warn(_)
+            verdict_of(doc, "name is a string"),
+            Verdict::Skip(m) if m.contains("the id")
         ));
     }
 
     #[test]
-    fn star_and_new_regions_are_accepted() {
+    fn star_and_new_regions_are_accepted_and_us_is_not_required() {
         let doc = with(good(), "/api/regions", json!(["*", "dublin", "sydney"]));
         assert_eq!(
-            verdict_of(doc.clone(), "api.regions includes us or *"),
+            verdict_of(doc.clone(), "api.regions lists at least one region"),
             Verdict::Pass
         );
         assert_eq!(
-            verdict_of(doc, "api.regions are known regions"),
+            verdict_of(doc, "api.regions are regions kensa knows"),
+            Verdict::Pass
+        );
+        let eu_only = with(good(), "/api/regions", json!(["eu"]));
+        assert_eq!(
+            verdict_of(eu_only, "api.regions lists at least one region"),
             Verdict::Pass
         );
     }

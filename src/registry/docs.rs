@@ -16,6 +16,7 @@ fn heading(section: &str) -> &'static str {
         "run" => "kensa run",
         "sso" => "Single sign-on",
         "deprovision" => "Deprovisioning",
+        "heroku" => "Calls to Heroku (identity service, Platform API, log sink)",
         "template" => "kensa templates verify",
         _ => "Other checks",
     }
@@ -51,20 +52,25 @@ pub fn markdown() -> String {
          `UPDATE_DOCS=1 cargo test --test cli checks_md` rewrites it. -->\n\n\
          Every check kensa can report, in the order `kensa test all` meets them. A check of a \
          **requirement** can fail (`[FAIL]`, exit status 1); a check of **advice** can only \
-         warn (`[WARN]`). Ids are stable: `--format json` reports carry them as `\"id\"`, \
-         `--format junit` reports as testcase names. Each check cites the section of \
-         [protocol.md](protocol.md) that states its rule and the public Heroku page the rule \
-         comes from. In a title, `N` stands for a count the run fills in.\n"
+         warn (`[WARN]`), unless `--strict` makes warnings fail too. The severity is not \
+         kensa's choice: it is the level of the check's row in the table \
+         [Requirement or advice](protocol.md#requirement-or-advice) of protocol.md, named \
+         here as \"row\". Ids are stable: `--format json` reports carry them as `\"id\"`, \
+         `--format junit` reports as testcase names, and `kensa explain <id>` prints one \
+         entry below. Each check cites the section of [protocol.md](protocol.md) that states \
+         its rule and the public Heroku page the rule comes from. In a title, `N` stands for \
+         a count the run fills in.\n"
     );
-    let _ = writeln!(md, "| id | check | severity |\n|---|---|---|");
+    let _ = writeln!(md, "| id | check | severity | row |\n|---|---|---|---:|");
     for check in ALL.iter() {
         let _ = writeln!(
             md,
-            "| [`{id}`](#{anchor}) | {title} | {severity} |",
+            "| [`{id}`](#{anchor}) | {title} | {severity} | {row} |",
             id = check.id,
             anchor = slug(check.id),
             title = cell(&shown_title(check)),
             severity = check.severity.label(),
+            row = check.row,
         );
     }
     let mut section = "";
@@ -75,7 +81,52 @@ pub fn markdown() -> String {
         }
         entry(&mut md, check);
     }
+    examples(&mut md);
     md
+}
+
+fn example_heading(topic: &str) -> String {
+    format!("Example: {topic}")
+}
+
+/// Each example topic once, in every language it has, in the order the checks meet them.
+fn examples(md: &mut String) {
+    let _ = writeln!(
+        md,
+        "\n## Examples\n\nShort examples of a correct provider in each embedded template's \
+         language, as `kensa explain <id>` prints them. They live in \
+         `src/registry/examples/`, and a test parses each with its language's own tool."
+    );
+    let mut seen = Vec::new();
+    for check in ALL.iter() {
+        let Some(first) = check.examples.first() else {
+            continue;
+        };
+        if seen.contains(&first.topic) {
+            continue;
+        }
+        seen.push(first.topic);
+        let users: Vec<String> = ALL
+            .iter()
+            .filter(|c| c.examples.first().is_some_and(|e| e.topic == first.topic))
+            .map(|c| format!("[`{}`](#{})", c.id, slug(c.id)))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\n### {}\n\nFor {}.",
+            example_heading(first.topic),
+            users.join(", ")
+        );
+        for example in check.examples {
+            let _ = writeln!(
+                md,
+                "\n{}:\n\n```{}\n{}\n```",
+                example.lang.label(),
+                example.lang.fence(),
+                example.code.trim_end()
+            );
+        }
+    }
 }
 
 fn entry(md: &mut String, check: &CheckDef) {
@@ -83,9 +134,10 @@ fn entry(md: &mut String, check: &CheckDef) {
     let _ = writeln!(md, "\n### `{}`\n", check.id);
     let _ = writeln!(
         md,
-        "**{}** · {}\n",
+        "**{}** · {} (protocol.md row {})\n",
         shown_title(check),
-        check.severity.label()
+        check.severity.label(),
+        check.row,
     );
     let _ = writeln!(md, "- **Rule:** {}", check.rule);
     let _ = writeln!(md, "- **Why:** {}", check.why);
@@ -103,8 +155,13 @@ fn entry(md: &mut String, check: &CheckDef) {
         "- **Source:** [protocol.md#{slug}](protocol.md#{slug}); {heroku}",
         slug = source.protocol.slug(),
     );
-    for (lang, code) in check.examples {
-        let _ = writeln!(md, "\n```{lang}\n{}\n```", code.trim_end());
+    if let Some(first) = check.examples.first() {
+        let _ = writeln!(
+            md,
+            "- **Example:** [{topic}](#{anchor})",
+            topic = first.topic,
+            anchor = slug(&example_heading(first.topic)),
+        );
     }
 }
 

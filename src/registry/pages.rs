@@ -67,3 +67,30 @@ pub const KENSA_GEM: Page = Page {
     title: "heroku/kensa (the original gem)",
     url: "https://github.com/heroku/kensa",
 };
+
+pub const BEST_PRACTICES: Page = Page {
+    title: "Add-on Partner Technical Best Practices",
+    url: "https://devcenter.heroku.com/articles/add-on-partner-technical-best-practices",
+};
+
+pub const PLATFORM_API_RATE_LIMITS: Page = Page {
+    title: "Platform API Reference, Rate Limits",
+    url: "https://devcenter.heroku.com/articles/platform-api-reference#rate-limits",
+};
+
+pub const ASYNC_BLOG: Page = Page {
+    title: "Updated Async Provisioning of Add-ons",
+    url: "https://blog.heroku.com/updated-async-provisioning-of-add-ons",
+};
+
+/// Heroku's example v3 add-on, for what no Dev Center page states but Heroku's own code does.
+pub const SUDO_SANDWICH: Page = Page {
+    title: "heroku/sudo-sandwich (Heroku's example v3 add-on)",
+    url: "https://github.com/heroku/sudo-sandwich",
+};
+
+/// Heroku's CLI plugin that generates, pushes and pulls manifests today.
+pub const ADDONS_ADMIN: Page = Page {
+    title: "heroku/heroku-cli-addons-admin",
+    url: "https://github.com/heroku/heroku-cli-addons-admin",
+};

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use serde_json::json;
 
-use crate::check::report::{human::Human, json, junit, Check, Format, Report, Reporter};
+use crate::check::report::{human::Human, json, junit, Check, Format, Report, Reporter, Stage};
 use crate::output::{visible, BOLD, ERROR, GOOD};
 
 /// Renders what the steps and `test all` report.
@@ -27,8 +27,8 @@ pub struct Output {
 pub struct Shared(Rc<RefCell<Box<dyn Reporter>>>);
 
 impl Reporter for Shared {
-    fn section(&mut self, name: &str) {
-        self.0.borrow_mut().section(name);
+    fn section(&mut self, stage: Stage, name: &str) {
+        self.0.borrow_mut().section(stage, name);
     }
 
     fn check(&mut self, check: &Check) {

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::harness::repo;
 
 /// Modules that implement commands. Each may use shared modules, never another feature.
-const FEATURES: &[&str] = &["check", "scaffold", "platform", "signin"];
+const FEATURES: &[&str] = &["check", "scaffold", "platform", "signin", "explain"];
 /// Modules that compose features into one command (`kensa dev` runs the simulator and the
 /// sign-in page; `kensa templates verify` scaffolds and runs the simulator): they may use
 /// any feature, and only the root and `cli` may use them.
@@ -215,4 +215,43 @@ fn the_scan_sees_grouped_and_relative_imports() {
     assert_eq!(violation("dev", "check"), None);
     assert!(violation("check", "dev").is_some());
     assert!(violation("http", "dev").is_some());
+}
+
+/// Severity is settled in one place: only `Severity::settle` (src/registry/mod.rs) makes a
+/// warning. Everywhere else `Verdict::Warn(…)` is a pattern (`Verdict::Warn(m) => …`), never
+/// a value a check builds: a check says whether its rule holds, its severity says what a
+/// broken rule means.
+#[test]
+fn only_the_registry_makes_a_warning() {
+    let src = repo().join("src");
+    let pattern = regex::Regex::new(r"Verdict::Warn\(([^)]*)\)(.*)").unwrap();
+    let mut makers = Vec::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("registry/mod.rs") {
+            continue;
+        }
+        let code = code_of(&fs::read_to_string(path).unwrap());
+        for line in code.lines() {
+            for found in pattern.captures_iter(line) {
+                let binding = found[1].trim();
+                let is_pattern = (binding == "_"
+                    || binding.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                    && (found[2].contains("=>") || found[2].trim_start().starts_with('|'));
+                if !is_pattern {
+                    makers.push(format!(
+                        "{}: {}",
+                        path.strip_prefix(repo()).unwrap().display(),
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        makers.is_empty(),
+        "checks must fail (Verdict::Fail) and let their severity decide; these make warnings:\n{}",
+        makers.join("\n")
+    );
 }

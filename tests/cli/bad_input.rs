@@ -23,6 +23,9 @@ enum Says {
     Error(Vec<&'static str>),
     /// Exit 1: `test manifest` reports this check as failed, with the needle in its message.
     Fails(&'static str, &'static str),
+    /// Exit 0: `test manifest` reports this check (a rule of advice) as a warning, with the
+    /// needle in its message.
+    Warns(&'static str, &'static str),
 }
 
 struct Row {
@@ -68,6 +71,12 @@ impl Row {
                 .status(1)
                 .stderr("")
                 .stdout_contains(&format!("  Check {check} [FAIL]\n"))
+                .stdout_contains(needle)
+                .run(),
+            Says::Warns(check, needle) => test
+                .status(0)
+                .stderr("")
+                .stdout_contains(&format!("  Check {check} [WARN]\n"))
                 .stdout_contains(needle)
                 .run(),
         };
@@ -237,16 +246,59 @@ fn manifests_that_cannot_be_loaded_exit_2_naming_the_file() {
             error(&["must be a JSON object, found an array"]),
         )
         .manifest("[]"),
-        row(
-            "--format json and a malformed manifest",
-            &["test", "manifest", "--format", "json"],
-            error(&["addon-manifest.json:1:2: manifest is not valid JSON"]),
-        )
-        .manifest("{oops"),
     ];
     for r in rows {
         r.run();
     }
+}
+
+/// Regression: on exit 2 (a usage or input error) `--format json|junit` wrote nothing to
+/// stdout, so the report file CI keeps (`kensa test all --format junit > kensa.xml`) was
+/// empty and failed to parse; it now holds a valid document saying what went wrong.
+#[test]
+fn regression_the_report_file_was_empty_on_exit_2() {
+    // A malformed manifest: JSON.
+    let out = Test::new()
+        .write("addon-manifest.json", "{oops")
+        .args(["test", "manifest", "--format", "json"])
+        .status(2)
+        .stderr_contains("addon-manifest.json:1:2: manifest is not valid JSON")
+        .unchanged()
+        .run();
+    let doc: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["passed"], false);
+    assert!(doc["error"]
+        .as_str()
+        .unwrap()
+        .contains("manifest is not valid JSON"));
+    assert_eq!(doc["sections"], json!([]));
+    assert_eq!(doc["manifest"], "addon-manifest.json");
+    // The same in JUnit, and for a usage error clap catches (an unknown value).
+    for args in [
+        vec!["test", "all", "--format", "junit"],
+        vec!["test", "all", "--format", "junit", "--timeout", "never"],
+    ] {
+        let out = Test::new()
+            .write("addon-manifest.json", "{oops")
+            .args(args.clone())
+            .status(2)
+            .unchanged()
+            .run();
+        let xml = crate::harness::junit::parse_junit(&out.stdout);
+        assert_eq!(xml.root["errors"], "1", "{args:?}");
+        let case = &xml.suites[0].cases[0];
+        let (error, text) = case.error.as_ref().expect("an <error>");
+        assert_eq!(error["type"], "usage");
+        assert!(!text.is_empty() && text == &error["message"], "{args:?}");
+    }
+    // Human output keeps stdout empty.
+    Test::new()
+        .write("addon-manifest.json", "{oops")
+        .args(["test", "manifest"])
+        .status(2)
+        .stdout("")
+        .unchanged()
+        .run();
 }
 
 /// True when a chmod can stop this process (not root, or root without CAP_DAC_OVERRIDE).
@@ -328,14 +380,14 @@ fn wrong_types_in_every_field_fail_the_rule_naming_it() {
         (
             "/api/regions",
             json!({"us": true}),
-            "api.regions is an array",
+            "api.regions lists at least one region",
             "found an object",
         ),
         (
             "/api/regions",
             json!([1]),
-            "api.regions are known regions",
-            "unknown regions 1",
+            "api.regions lists at least one region",
+            "must be region names (non-empty strings): 1",
         ),
         (
             "/api/password",
@@ -348,18 +400,6 @@ fn wrong_types_in_every_field_fail_the_rule_naming_it() {
             json!(5),
             "api.sso_salt is a string",
             "`api.sso_salt` must be a string",
-        ),
-        (
-            "/api/test",
-            json!(7),
-            "api.test is set",
-            "`api.test` must be an object or a string",
-        ),
-        (
-            "/api/test/base_url",
-            json!(5),
-            "api.test is set",
-            "`api.test.base_url` must be a string",
         ),
         (
             "/api/production",
@@ -391,6 +431,21 @@ fn wrong_types_in_every_field_fail_the_rule_naming_it() {
             "config vars start with the prefix",
             "`api.config_vars_prefix` must be a string",
         ),
+    ];
+    // Rules of advice (docs/protocol.md, "Requirement or advice") only warn.
+    let warnings: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "/api/test",
+            json!(7),
+            "api.test URLs are valid",
+            "`api.test` must be an object or a string",
+        ),
+        (
+            "/api/test/base_url",
+            json!(5),
+            "api.test URLs are valid",
+            "`api.test.base_url` must be a string",
+        ),
         (
             "/api/requires",
             json!({}),
@@ -405,17 +460,20 @@ fn wrong_types_in_every_field_fail_the_rule_naming_it() {
         ),
         (
             "/api/version",
-            json!(3),
-            "api.version is set",
-            "`api.version` must be a string",
-        ),
-        (
-            "/api/version",
             json!(["3"]),
-            "api.version is set",
-            "found an array",
+            "api.version is 3",
+            "`api.version` is [\"3\"]",
         ),
     ];
+    for (pointer, value, check, needle) in warnings {
+        row(
+            format!("{pointer} = {value}"),
+            &["test", "manifest"],
+            Says::Warns(check, needle),
+        )
+        .manifest(with(pointer, value.clone()))
+        .run();
+    }
     for (pointer, value, check, needle) in cases {
         row(
             format!("{pointer} = {value}"),
@@ -431,7 +489,7 @@ fn wrong_types_in_every_field_fail_the_rule_naming_it() {
 #[test]
 fn wrong_types_fail_in_json_format_too() {
     let out = Test::new()
-        .write("addon-manifest.json", with("/api/version", json!(3)))
+        .write("addon-manifest.json", with("/api/password", json!(3)))
         .args(["test", "manifest", "--format", "json"])
         .status(1)
         .stderr("")
@@ -445,7 +503,7 @@ fn wrong_types_fail_in_json_format_too() {
         .filter(|c| c["status"] == "fail")
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(failed, ["api.version is set"]);
+    assert_eq!(failed, ["api.password is set"]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1037,15 +1095,15 @@ fn regression_fields_of_the_wrong_type_passed_validation() {
     }
 }
 
-/// `"version": 3` warned "testing v1" but the simulator ran the v3 API.
+/// `"version": 3` warned "testing v1" but the simulator ran the v3 API. Both now read the
+/// number 3 as "3" (manifests written by other tools carry it), so the manifest passes.
 #[test]
 fn regression_a_numeric_version_warned_v1_but_ran_v3() {
     Test::new()
         .write("addon-manifest.json", with("/api/version", json!(3)))
         .args(["test", "manifest"])
-        .status(1)
-        .stdout_contains("  Check api.version is set [FAIL]\n")
-        .stdout_contains("`api.version` must be a string: \"3\" for the v3 API, found a number")
+        .status(0)
+        .stdout_contains("  Check api.version is 3 [PASS]\n")
         .unchanged()
         .run();
 }

@@ -22,9 +22,15 @@ fn flags(args: &[&str]) -> Vec<String> {
 /// every step now lists exactly the options it takes.
 #[test]
 fn regression_test_steps_listed_options_that_do_not_apply() {
-    let report = ["--filename", "--format"];
-    let call = ["--production", "--timeout", "--verbose"];
-    let lifecycle = ["--plan", "--async", "--async-timeout"];
+    let report = ["--filename", "--format", "--strict"];
+    let call = ["--production", "--url", "--timeout", "--verbose"];
+    let lifecycle = [
+        "--plan",
+        "--async",
+        "--async-timeout",
+        "--token-ttl",
+        "--inject-429",
+    ];
     let cases: &[(&[&str], Vec<&str>)] = &[
         (&["test", "manifest"], report.to_vec()),
         (&["test", "sso"], [&report[..], &call, &["--uuid"]].concat()),
@@ -34,8 +40,14 @@ fn regression_test_steps_listed_options_that_do_not_apply() {
             &["test", "provision"],
             [&report[..], &call, &lifecycle, &["--redeliver"]].concat(),
         ),
-        (&["test", "all"], [&report[..], &call, &lifecycle].concat()),
-        (&["test"], [&report[..], &call, &lifecycle].concat()),
+        (
+            &["test", "all"],
+            [&report[..], &call, &lifecycle, &["--without-sso"]].concat(),
+        ),
+        (
+            &["test"],
+            [&report[..], &call, &lifecycle, &["--without-sso"]].concat(),
+        ),
         (&["run"], [&report[..], &call, &lifecycle].concat()),
     ];
     for (args, expected) in cases {

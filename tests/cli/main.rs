@@ -21,6 +21,7 @@ mod simulator;
 mod simulator_async;
 mod simulator_checks;
 mod stub;
+mod verdicts;
 
 mod platform;
 mod signin;

@@ -366,7 +366,7 @@ fn push_writes_the_manifest_back_owner_only() {
 fn push_refuses_an_invalid_manifest_and_sends_nothing() {
     let fake = Fake::start(manifest());
     let mut bad = manifest();
-    bad["api"]["regions"] = json!(["eu"]);
+    bad["api"]["regions"] = json!([]);
     bad["api"]["production"] = json!("http://fake.example.com/");
     let out = fake
         .kensa()
@@ -374,7 +374,8 @@ fn push_refuses_an_invalid_manifest_and_sends_nothing() {
         .arg("push")
         .status(1)
         .stderr_contains("refusing to push addon-manifest.json")
-        .stderr_contains("api.regions includes us or *")
+        .stderr_contains("it breaks 2 manifest rules")
+        .stderr_contains("api.regions lists at least one region")
         .stderr_contains("production URLs use https")
         .unchanged()
         .run();

@@ -59,8 +59,9 @@ fn every_declared_check_is_reported_by_some_run() {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut runs = Vec::new();
 
-    // The whole lifecycle, with a log drain; and on v1, where ids must not be derived.
-    let sim = Sim::new(Addon::v3().requiring("syslog_drain"));
+    // The whole lifecycle, with a log drain and log lines; and on v1, where ids must not be
+    // derived.
+    let sim = Sim::new(Addon::v3().requiring("syslog_drain").requiring("log_input"));
     runs.push(sim.test_all());
     let junit = sim.kensa(&["test", "all", "--format", "junit"]);
     for case in parse_junit(&junit.stdout)
@@ -79,6 +80,31 @@ fn every_declared_check_is_reported_by_some_run() {
 
     // Concurrent redelivery.
     runs.push(Sim::new(Addon::v3()).json(&["test", "provision", "--redeliver", "2"]));
+
+    // A real plan change: its answer's body.
+    runs.push(Sim::new(Addon::v3()).json(&["test", "all", "--plan", "premium"]));
+
+    // Asynchronous, with a 202 plan change, short-lived tokens; then an injected 429.
+    let sim = Sim::new(Addon::v3());
+    sim.stub.always_async();
+    sim.stub.misbehave(Misbehaviour::AsyncPlanChange).misbehave(
+        Misbehaviour::DeprovisionCallbackDelay(std::time::Duration::from_millis(1500)),
+    );
+    runs.push(sim.json(&[
+        "test",
+        "all",
+        "--plan",
+        "premium",
+        "--token-ttl",
+        "1",
+        "--async-timeout",
+        "15",
+    ]));
+    sim.stub.settle();
+    let sim = Sim::new(Addon::v3());
+    sim.stub.always_async();
+    runs.push(sim.json(&["test", "provision", "--inject-429", "--async-timeout", "15"]));
+    sim.stub.settle();
 
     // The asynchronous flow, provisioning and deprovisioning.
     let sim = Sim::new(Addon::v3());
@@ -147,4 +173,92 @@ fn an_undeclared_check_is_caught() {
 #[should_panic(expected = "its title is")]
 fn a_check_reported_under_another_title_is_caught() {
     assert_declared("sso.login", "bad token logs in");
+}
+
+/// Every example `kensa explain` shows parses with its own language's tool: `node --check`
+/// (as an ES module), `ruby -c`, the Clojure reader, `rustfmt --check` (which also holds
+/// them to rustfmt's layout) and a JSON parser. CI installs node, ruby and clojure; a
+/// missing tool fails here rather than skip.
+#[test]
+fn every_example_parses_in_its_language() {
+    use kensa::registry::Lang;
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = BTreeSet::new();
+    let mut clojure_files = Vec::new();
+    for check in registry::ALL.iter() {
+        for example in check.examples {
+            if !seen.insert((example.topic, example.lang.file_name())) {
+                continue;
+            }
+            let name = format!("{}-{}", example.topic, example.lang.file_name());
+            let what = format!("{} ({})", name, check.id);
+            let run = |cmd: &mut Command, file: &std::path::Path| {
+                let out = cmd
+                    .arg(file)
+                    .output()
+                    .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+                assert!(
+                    out.status.success(),
+                    "{what} does not parse:\n{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            match example.lang {
+                Lang::Manifest => {
+                    let doc: serde_json::Value = serde_json::from_str(example.code)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert!(doc.is_object(), "{what}");
+                }
+                Lang::Node => {
+                    let file = dir.path().join(format!("{name}.mjs"));
+                    std::fs::write(&file, example.code).unwrap();
+                    run(Command::new("node").arg("--check"), &file);
+                }
+                Lang::Sinatra => {
+                    let file = dir.path().join(&name);
+                    std::fs::write(&file, example.code).unwrap();
+                    run(Command::new("ruby").arg("-c"), &file);
+                }
+                Lang::RustAxum => {
+                    let file = dir.path().join(&name);
+                    std::fs::write(&file, example.code).unwrap();
+                    run(
+                        Command::new("rustfmt").args(["--edition", "2021", "--check"]),
+                        &file,
+                    );
+                }
+                Lang::Clojure => {
+                    let file = dir.path().join(&name);
+                    std::fs::write(&file, example.code).unwrap();
+                    clojure_files.push(file);
+                }
+            }
+        }
+    }
+    // One JVM for every Clojure example: read each file's forms to the end.
+    let reader = dir.path().join("read.clj");
+    std::fs::write(
+        &reader,
+        r#"(doseq [f *command-line-args*]
+  (with-open [r (java.io.PushbackReader. (clojure.java.io/reader f))]
+    (binding [*read-eval* false]
+      (loop []
+        (when-not (= ::eof (read {:eof ::eof :read-cond :allow} r))
+          (recur))))))"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new("clojure")
+        .arg(&reader)
+        .args(&clojure_files)
+        .output()
+        .expect("clojure (Debian's package) runs the Clojure examples' check");
+    assert!(
+        out.status.success(),
+        "a Clojure example does not read:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(seen.len() > 60, "{} examples", seen.len());
 }

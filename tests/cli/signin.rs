@@ -53,8 +53,20 @@ fn manifest(shape: Shape) -> String {
     serde_json::to_string_pretty(&doc).unwrap()
 }
 
+/// The manifest (v3), and kensa's state remembering resource 42 with [`UUID`], as
+/// `kensa test provision` leaves it: a v3 sign-on needs the resource's uuid.
 fn kensa(shape: Shape) -> Test {
-    Test::new().write("addon-manifest.json", manifest(shape))
+    let last = json!({
+        "id": "42",
+        "uuid": UUID,
+        "plan": "test",
+        "manifest": "addon-manifest.json",
+        "provisioned_at": "2026-01-01T00:00:00Z",
+        "by": "kensa test provision"
+    });
+    Test::new()
+        .write("addon-manifest.json", manifest(shape))
+        .write(".kensa/last-resource.json", last.to_string())
 }
 
 fn now() -> i64 {
@@ -64,15 +76,27 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// The parameters every sign-on carries, checked against the token formulas.
-fn check_params(params: &BTreeMap<String, String>, id: &str, email: &str, app: &str) {
-    assert_eq!(params["id"], id);
+/// The parameters every (v3) sign-on carries, checked against the token formulas: the
+/// uuid's, never v1's `id` and `token`.
+fn check_params(params: &BTreeMap<String, String>, uuid: &str, email: &str, app: &str) {
+    assert!(
+        !params.contains_key("id") && !params.contains_key("token"),
+        "{params:?}"
+    );
+    assert_eq!(params["resource_id"], uuid);
     let timestamp: i64 = params["timestamp"].parse().unwrap();
     assert!(
         (now() - timestamp).abs() < 60,
         "timestamp {timestamp} is not now"
     );
-    assert_eq!(params["token"], v1_token(id, SALT, timestamp));
+    assert_eq!(
+        params["resource_token"],
+        resource_token(uuid, SALT, timestamp)
+    );
+    assert_eq!(
+        params["user_scoped_resource_token"],
+        user_scoped_token(uuid, SALT, timestamp, &params["user_id"], email)
+    );
     assert_eq!(params["email"], email);
     assert_eq!(params["app"], app);
     assert_eq!(params["context_app"], app);
@@ -105,11 +129,37 @@ fn get_manifest_prints_the_signed_url() {
         *"http://localhost:5000/heroku/resources/42"
     );
     let params = query(&url);
-    check_params(&params, "42", "username@example.com", "myapp");
-    assert!(
-        !params.contains_key("resource_token"),
-        "no uuid, no v3 token"
-    );
+    // The uuid kensa remembered for resource 42.
+    check_params(&params, UUID, "username@example.com", "myapp");
+}
+
+/// A v3 sign-on without the resource's uuid cannot be made: exit 2 saying how to give it.
+#[test]
+fn a_v3_sign_on_without_a_uuid_says_how_to_give_one() {
+    Test::new()
+        .write("addon-manifest.json", manifest(Shape::Get))
+        .args(["sso", "42", "--no-browser"])
+        .status(2)
+        .stderr_contains("--uuid <uuid>")
+        .stderr_contains("kensa test provision")
+        .unchanged()
+        .run();
+}
+
+/// A v1 manifest signs on with v1's `id` and `token`, without a uuid.
+#[test]
+fn a_v1_sign_on_sends_the_v1_id_and_token() {
+    let v1 = manifest(Shape::Get).replace("\"version\": \"3\"", "\"version\": \"1\"");
+    let out = Test::new()
+        .write("addon-manifest.json", v1)
+        .args(["sso", "42", "--no-browser"])
+        .unchanged()
+        .run();
+    let params = query(&url::Url::parse(out.stdout.trim_end()).unwrap());
+    let ts: i64 = params["timestamp"].parse().unwrap();
+    assert_eq!(params["id"], "42");
+    assert_eq!(params["token"], v1_token("42", SALT, ts));
+    assert!(!params.contains_key("resource_id"), "{params:?}");
 }
 
 #[test]
@@ -132,7 +182,7 @@ fn get_manifest_takes_the_visitor_and_uuid_from_flags() {
     let url = url::Url::parse(out.stdout.trim_end()).unwrap();
     assert_eq!(url.path(), "/heroku/resources/res+1");
     let params = query(&url);
-    check_params(&params, "res 1", "a+b@example.com", "my-app");
+    check_params(&params, UUID, "a+b@example.com", "my-app");
     let ts: i64 = params["timestamp"].parse().unwrap();
     assert_eq!(params["user_id"], "user-7");
     assert_eq!(params["resource_id"], UUID);
@@ -149,8 +199,9 @@ fn production_uses_the_production_url() {
         .args(["sso", "42", "--no-browser", "--production"])
         .run();
     assert!(
-        out.stdout
-            .starts_with("https://sso.example.com/heroku/resources/42?id=42&token="),
+        out.stdout.starts_with(&format!(
+            "https://sso.example.com/heroku/resources/42?resource_id={UUID}&resource_token="
+        )),
         "{}",
         out.stdout
     );
@@ -183,7 +234,7 @@ fn without_a_browser_the_url_is_printed_and_all_is_well() {
         .stderr_contains("xdg-open not found")
         .run();
     let url = url::Url::parse(out.stdout.trim_end()).unwrap();
-    check_params(&query(&url), "42", "username@example.com", "myapp");
+    check_params(&query(&url), UUID, "username@example.com", "myapp");
 }
 
 // --- POST ------------------------------------------------------------------------------
@@ -297,7 +348,7 @@ fn post_manifest_serves_a_page_that_posts_the_signed_form_once() {
     let (method, action, fields) = parse_form(&html);
     assert_eq!(method, "post");
     assert_eq!(action, SSO_URL);
-    check_params(&fields, "42", "o'hara+\"x\"@example.com", "app<&>");
+    check_params(&fields, UUID, "o'hara+\"x\"@example.com", "app<&>");
     let ts: i64 = fields["timestamp"].parse().unwrap();
     assert_eq!(fields["resource_id"], UUID);
     assert_eq!(fields["resource_token"], resource_token(UUID, SALT, ts));

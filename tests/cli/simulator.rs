@@ -57,17 +57,21 @@ fn correct_provider_passes(addon: Addon) {
         run.listing()
     );
     for name in [
+        "an unknown request field is accepted",
         "response",
+        "answered within 3 s",
         "valid JSON",
         "id",
         "config is an object",
         "config keys are declared",
+        "every declared config var is returned",
         "config values are strings",
         "config URLs are valid",
         "wrong credentials get 401",
         "no credentials get 401",
-        "same uuid gives the same id",
+        "same uuid gives the same resource",
         "a new uuid gives a new id",
+        "an unknown plan gets 422 with a message",
         "extra resources are deprovisioned",
     ] {
         run.status_of("POST", name, "pass", "");
@@ -97,11 +101,23 @@ fn correct_provider_passes(addon: Addon) {
         for name in [
             "wrong credentials get 401",
             "no credentials get 401",
-            "response",
+            "answered within 3 s",
         ] {
             run.status_of(kind, name, "pass", "");
         }
     }
+    // Without --plan kensa changes to a plan the add-on does not have: refusing it is right.
+    run.status_of("PUT", "response", "skip", "rightly refused")
+        .status_of("PUT", "an unknown plan gets 422 with a message", "pass", "")
+        .status_of("PUT", "a change to the current plan is a no-op", "pass", "")
+        .status_of("DELETE", "response", "pass", "")
+        .status_of("DELETE", "a second DELETE gets 2xx, 404 or 410", "pass", "")
+        .status_of(
+            "DELETE",
+            "provisioning the deprovisioned uuid again gets 410",
+            "pass",
+            "",
+        );
     // Everything kensa provisioned, the extra resources included, is gone.
     assert_eq!(sim.stub.live(), Vec::<String>::new());
     assert_eq!(run.report["resource"], Value::Null);
@@ -131,15 +147,31 @@ fn correct_provider_passes_with_root_url_v1() {
 fn correct_provider_passes_with_log_input_and_syslog_drain() {
     let addon = Addon::v3().requiring("log_input").requiring("syslog_drain");
     let sim = Sim::new(addon);
-    sim.test_all()
-        .passes()
-        .status_of("POST", "log_drain_url", "pass", "");
+    let run = sim.test_all();
+    run.passes()
+        .status_of("POST", "log_drain_url", "pass", "")
+        // The stub writes a line to the app's logs after provisioning; kensa's log sink
+        // took it, framed as logplex wants it.
+        .status_of("calls", "log posts are framed for logplex", "pass", "")
+        .status_of(
+            "calls",
+            "log posts name the add-on in User-Agent",
+            "pass",
+            "",
+        );
+    // One line per resource the stub made (the provision's, and the new uuid's).
+    let name = run.check("calls", "log posts are framed for logplex").name;
+    assert!(
+        name.starts_with("log posts are framed for logplex (") && !name.contains("(0 "),
+        "{name}"
+    );
     let body = sim.received("POST", "/heroku/resources")[0].json();
     let uuid = body["uuid"].as_str().unwrap();
+    // Heroku's log_input_url carries its credentials; kensa's points at its log sink.
+    let log_input_url = body["log_input_url"].as_str().unwrap();
     assert!(
-        body["log_input_url"]
-            .as_str()
-            .is_some_and(|u| u.starts_with("https://")),
+        log_input_url.starts_with(&format!("http://token:t.{uuid}@127.0.0.1:"))
+            && log_input_url.ends_with("/logs"),
         "{body}"
     );
     assert!(
@@ -175,8 +207,9 @@ fn human_output_has_the_old_kensa_shape() {
         .stdout_has(&format!("Testing SSO POST {}/sso/login\n", sim.stub.url()))
         .stdout_has("  Check good token logs in [PASS]\n")
         .stdout_has(&format!("Testing DELETE {}/res-1\n", sim.resources_url()));
+    // The plan change went to kensa's made-up plan, so the real change is skipped.
     assert!(
-        out.stdout.contains("\nkensa: all ") && out.stdout.contains(" checks passed"),
+        out.stdout.contains("\nkensa: ") && out.stdout.contains(" checks passed, 1 skipped\n"),
         "{out}"
     );
     assert!(
@@ -213,7 +246,7 @@ fn human_output_indents_failure_details() {
             "  Check wrong credentials get 401 [FAIL]\n    ! expected 401, got 201: the provider accepted a request with a wrong password\n",
         )
         .stdout_has("  Check no credentials get 401 [PASS]\n")
-        .stdout_has("kensa: 1 of ");
+        .stdout_has("kensa: 1 check failed, ");
     assert!(sim.stub.live().is_empty(), "{:?}", sim.stub.live());
 }
 
@@ -244,12 +277,12 @@ fn v3_provision_sends_the_v3_body_and_headers() {
         first.header("authorization"),
         Some(basic("stubby", PASSWORD).as_str())
     );
-    let accept = first.header("accept").unwrap_or_default();
-    assert!(
-        accept.contains("application/vnd.heroku-addons+json; version=3"),
-        "{accept}"
+    // Regression: kensa added an `application/json` fallback that hid a provider's 406.
+    assert_eq!(
+        first.header("accept"),
+        Some("application/vnd.heroku-addons+json; version=3"),
+        "the v3 Accept header alone"
     );
-    assert!(accept.contains("application/json"), "{accept}");
     assert_eq!(first.header("content-type"), Some("application/json"));
     let body = first.json();
     let uuid = body["uuid"].as_str().expect("uuid");
@@ -275,11 +308,12 @@ fn v3_provision_sends_the_v3_body_and_headers() {
         "{body}"
     );
     assert_eq!(grant["type"], "authorization_code");
+    // In the format of Heroku's documented example, 2016-03-03T18:01:31-0800.
     let expires = grant["expires_at"].as_str().expect("expires_at");
-    assert!(
-        humantime::parse_rfc3339(expires).is_ok(),
-        "expires_at {expires:?} is RFC 3339"
-    );
+    let shape = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}-0800$").unwrap();
+    assert!(shape.is_match(expires), "expires_at {expires:?}");
+    // An unknown field rides along, which a provider must ignore.
+    assert!(body.get("kensa_undocumented_field").is_some(), "{body}");
     assert_eq!(
         body["options"],
         json!({"foo": "bar", "size": "2", "fast": "true", "region-name": "x y"})
@@ -291,19 +325,21 @@ fn v3_provision_sends_the_v3_body_and_headers() {
     // No log fields without the features that need them.
     assert!(body.get("log_input_url").is_none() && body.get("log_drain_token").is_none());
 
-    // The redelivery is the very same body; the next provision is a new uuid.
+    // The redelivery is the very same body; the next provision is a new uuid; then one
+    // for a plan the add-on does not have.
     assert_eq!(
         posts.len(),
-        5,
-        "provision, 2 auth checks, redelivery, new uuid"
+        6,
+        "provision, 2 auth checks, redelivery, new uuid, unknown plan"
     );
     let authed: Vec<&Recorded> = posts
         .iter()
         .filter(|r| r.basic() == Some(("stubby".into(), PASSWORD.into())))
         .collect();
-    assert_eq!(authed.len(), 3);
+    assert_eq!(authed.len(), 4);
     assert_eq!(authed[1].json(), body, "a redelivery repeats the request");
     assert_ne!(authed[2].json()["uuid"], body["uuid"]);
+    assert_eq!(authed[3].json()["plan"], "kensa-no-such-plan");
     let wrong: Vec<&Recorded> = posts
         .iter()
         .filter(|r| r.basic().is_some_and(|(_, p)| p != PASSWORD))
@@ -389,8 +425,8 @@ fn sso_sends_every_parameter_with_valid_tokens() {
         let p = good.params();
         let ts: i64 = p["timestamp"].parse().unwrap();
         assert!((kensa::sso::now() - ts).abs() < 60, "a fresh timestamp");
-        assert_eq!(p["id"], "res-1");
-        assert_eq!(p["token"], kensa::sso::v1_token("res-1", SALT, ts));
+        // v3: the v3 parameters and tokens, as Heroku sends them to v3 add-ons; not v1's.
+        assert!(!p.contains_key("id") && !p.contains_key("token"), "{p:?}");
         assert_eq!(p["resource_id"], uuid);
         assert_eq!(
             p["resource_token"],
@@ -415,16 +451,16 @@ fn sso_sends_every_parameter_with_valid_tokens() {
         // The bad requests: another salt, then 6 minutes back and ahead.
         let wrong = sso[0].params();
         assert_ne!(
-            wrong["token"],
-            kensa::sso::v1_token("res-1", SALT, wrong["timestamp"].parse().unwrap())
+            wrong["resource_token"],
+            kensa::sso::resource_token(&uuid, SALT, wrong["timestamp"].parse().unwrap())
         );
         let old: i64 = sso[1].params()["timestamp"].parse().unwrap();
         let ahead: i64 = sso[2].params()["timestamp"].parse().unwrap();
         assert!((ts - old - 360).abs() <= 5, "{ts} {old}");
         assert!((ahead - ts - 360).abs() <= 5, "{ts} {ahead}");
         assert_eq!(
-            sso[1].params()["token"],
-            kensa::sso::v1_token("res-1", SALT, old),
+            sso[1].params()["resource_token"],
+            kensa::sso::resource_token(&uuid, SALT, old),
             "the old request is otherwise valid"
         );
 
@@ -440,17 +476,13 @@ fn sso_sends_every_parameter_with_valid_tokens() {
     }
 }
 
+/// Regression: `test sso <id>` on a v3 manifest sent only v1's `id` and `token`, which
+/// Heroku does not send to v3 add-ons, so a correct v3 provider refused every request (and
+/// the "gets 403" checks passed for nothing).
 #[test]
-fn standalone_sso_sends_v3_tokens_only_with_a_uuid() {
+fn regression_test_sso_on_v3_sent_only_the_v1_id_and_token() {
     let uuid = "01234567-89ab-cdef-0123-456789abcdef";
-    let sim = Sim::new(Addon::v3());
-    sim.stub.seed("res-42", Some(uuid));
-    sim.json(&["test", "sso", "res-42"]).passes();
-    let good = sim.received("POST", "/sso/login").pop().unwrap().params();
-    assert_eq!(good["id"], "res-42");
-    assert!(!good.contains_key("resource_id"), "{good:?}");
-    assert!(!good.contains_key("resource_token"), "{good:?}");
-
+    // With --uuid: the v3 parameters and tokens, and no v1 ones.
     let sim = Sim::new(Addon::v3());
     sim.stub.seed("res-42", Some(uuid));
     sim.json(&["test", "sso", "res-42", "--uuid", uuid])
@@ -462,7 +494,66 @@ fn standalone_sso_sends_v3_tokens_only_with_a_uuid() {
         good["resource_token"],
         kensa::sso::resource_token(uuid, SALT, ts)
     );
+    assert!(
+        !good.contains_key("id") && !good.contains_key("token"),
+        "{good:?}"
+    );
     assert_eq!(sim.stub.live(), ["res-42"], "test sso deletes nothing");
+
+    // Without one, and no resource kensa remembers: exit 2 saying how to give it.
+    let sim = Sim::new(Addon::v3());
+    sim.stub.seed("res-42", Some(uuid));
+    sim.kensa(&["test", "sso", "res-42"])
+        .status(2)
+        .stderr_has("--uuid <uuid>")
+        .stderr_has("kensa test provision");
+    assert!(sim.stub.requests().is_empty());
+}
+
+/// `test sso <id>` after `test provision` takes the uuid kensa remembered in
+/// `.kensa/last-resource.json` beside the manifest, and says which resource it used.
+#[test]
+fn test_sso_uses_the_resource_kensa_provisioned_last() {
+    let sim = Sim::new(Addon::v3());
+    let provisioned = sim.json(&["test", "provision"]);
+    provisioned.passes();
+    let uuid = provisioned.report["resource"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let last = sim.path().join(".kensa/last-resource.json");
+    let state: Value = serde_json::from_str(&fs::read_to_string(&last).unwrap()).unwrap();
+    assert_eq!(state["id"], "res-1");
+    assert_eq!(state["uuid"], uuid.as_str());
+    assert_eq!(state["plan"], "test");
+    assert!(state["manifest"].as_str().unwrap().ends_with(MANIFEST));
+    let run = sim.json(&["test", "sso", "res-1"]);
+    run.passes();
+    run.outcome
+        .stderr_has(&format!("Using uuid {uuid} for res-1"));
+    let good = sim.received("POST", "/sso/login").pop().unwrap().params();
+    assert_eq!(good["resource_id"], uuid);
+    // Another id is not the remembered resource.
+    sim.kensa(&["test", "sso", "res-9"])
+        .status(2)
+        .stderr_has("the last resource kensa provisioned against this manifest is res-1");
+    // Deprovisioning it forgets it.
+    sim.json(&["test", "deprovision", "res-1"]).passes();
+    assert!(!last.exists());
+}
+
+/// v1 sign-on stays v1: `id` and `token`, no uuid needed.
+#[test]
+fn standalone_sso_on_v1_sends_the_v1_id_and_token() {
+    let sim = Sim::new(Addon::v1());
+    sim.stub.seed("res-42", None);
+    sim.json(&["test", "sso", "res-42"])
+        .warns_only(&v1_warning(&sim.addon));
+    let good = sim.received("POST", "/sso/login").pop().unwrap().params();
+    let ts: i64 = good["timestamp"].parse().unwrap();
+    assert_eq!(good["id"], "res-42");
+    assert_eq!(good["token"], kensa::sso::v1_token("res-42", SALT, ts));
+    assert!(!good.contains_key("resource_id"), "{good:?}");
 }
 
 #[test]
@@ -473,8 +564,13 @@ fn standalone_deprovision_and_planchange() {
     run.passes();
     assert_eq!(run.section_kinds(), ["manifest", "PUT"]);
     let put = sim.received("PUT", "/heroku/resources/res-7");
-    assert_eq!(put.len(), 3);
+    assert_eq!(
+        put.len(),
+        4,
+        "two bad credentials, the change, the same plan again"
+    );
     assert_eq!(put[2].json()["plan"], "premium");
+    assert_eq!(put[3].json()["plan"], "premium");
     assert_eq!(
         put[2].header("authorization"),
         Some(basic("stubby", PASSWORD).as_str())
@@ -503,10 +599,16 @@ fn plan_flag_sets_the_provision_plan_and_the_change_target() {
         sim.received("POST", "/heroku/resources")[0].json()["plan"],
         "test"
     );
+    // Two with bad credentials, the change, and the current plan again (a no-op).
     let puts = sim.received("PUT", "/heroku/resources/res-1");
-    assert_eq!(puts.last().unwrap().json()["plan"], "foo");
+    assert_eq!(puts[2].json()["plan"], "foo");
     assert_eq!(
-        puts.last().unwrap().json()["uuid"],
+        puts[3].json()["plan"],
+        "test",
+        "the plan the resource is still on"
+    );
+    assert_eq!(
+        puts[2].json()["uuid"],
         sim.received("POST", "/heroku/resources")[0].json()["uuid"],
         "the plan change names the resource's uuid"
     );
@@ -519,16 +621,18 @@ fn plan_flag_sets_the_provision_plan_and_the_change_target() {
         "test"
     );
     let puts = sim.received("PUT", "/heroku/resources/res-1");
-    assert_eq!(puts.last().unwrap().json()["plan"], "bar");
+    assert_eq!(puts[2].json()["plan"], "bar");
+    assert_eq!(puts[3].json()["plan"], "bar", "the same plan again");
 
     // `provision --plan premium`: provisions "premium".
     let sim = Sim::new(Addon::v3());
     sim.json(&["test", "provision", "--plan", "premium"])
         .passes();
+    // Every provision asks for it, but the one checking that a made-up plan is refused.
     assert!(sim
         .received("POST", "/heroku/resources")
         .iter()
-        .all(|r| r.json()["plan"] == "premium"));
+        .all(|r| r.json()["plan"] == "premium" || r.json()["plan"] == "kensa-no-such-plan"));
     assert_eq!(sim.stub.plan_of("res-1").as_deref(), Some("premium"));
 }
 
@@ -537,12 +641,25 @@ fn v1_plan_change_sends_heroku_id() {
     let sim = Sim::new(Addon::v1());
     sim.test_all().warns_only(&v1_warning(&sim.addon));
     let heroku_id = sim.received("POST", "/heroku/resources")[0].json()["heroku_id"].clone();
-    let put = sim
-        .received("PUT", "/heroku/resources/res-1")
-        .pop()
-        .unwrap();
+    let put = sim.received("PUT", "/heroku/resources/res-1")[2].clone();
     assert_eq!(put.json()["heroku_id"], heroku_id);
     assert_eq!(put.json()["plan"], "foo");
+}
+
+/// Regression: a v1 `test planchange <id> <plan>` run alone sent no `heroku_id` (only
+/// `test all` did), so a v1 provider that requires it answered 500.
+#[test]
+fn regression_a_v1_planchange_alone_sent_no_heroku_id() {
+    let sim = Sim::new(Addon::v1());
+    sim.stub.seed("res-7", None);
+    sim.json(&["test", "planchange", "res-7", "premium"])
+        .warns_only(&v1_warning(&sim.addon));
+    let put = sim.received("PUT", "/heroku/resources/res-7")[2].json();
+    let heroku_id = put["heroku_id"].as_str().expect("heroku_id");
+    assert!(
+        heroku_id.starts_with("app") && heroku_id.ends_with("@kensa.heroku.com"),
+        "{put}"
+    );
 }
 
 #[test]
@@ -576,7 +693,7 @@ fn verbose_prints_requests_without_secrets() {
 fn json_document_has_the_documented_shape() {
     let sim = Sim::new(Addon::v3());
     sim.stub.misbehave(Misbehaviour::PlanChangeStatus(422));
-    let run = sim.test_all();
+    let run = sim.json(&["test", "all", "--plan", "premium"]);
     let doc = &run.report;
     assert_eq!(
         keys(doc),
@@ -585,11 +702,15 @@ fn json_document_has_the_documented_shape() {
             "manifest",
             "target",
             "passed",
+            "error",
+            "strict",
             "resource",
             "summary",
             "sections"
         ]
     );
+    assert_eq!(doc["error"], Value::Null);
+    assert_eq!(doc["strict"], false);
     assert_eq!(doc["kensa_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(doc["manifest"], MANIFEST);
     assert_eq!(doc["target"], "test");
@@ -611,8 +732,28 @@ fn json_document_has_the_documented_shape() {
         for check in section["checks"].as_array().unwrap() {
             assert_eq!(
                 keys(check),
-                ["id", "name", "status", "message", "duration_ms", "request"]
+                [
+                    "id",
+                    "name",
+                    "status",
+                    "severity",
+                    "message",
+                    "duration_ms",
+                    "request",
+                    "rule",
+                    "source"
+                ]
             );
+            // Each check carries its rule and where it comes from (issue 16).
+            let def = kensa::registry::find(check["id"].as_str().unwrap()).unwrap();
+            assert_eq!(check["severity"], def.severity.label());
+            assert_eq!(check["rule"], def.rule);
+            assert_eq!(keys(&check["source"]), ["protocol", "row", "heroku"]);
+            assert_eq!(check["source"]["row"], def.row);
+            assert!(check["source"]["protocol"]
+                .as_str()
+                .unwrap()
+                .starts_with("docs/protocol.md#"));
             assert!(check["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
             let status = check["status"].as_str().unwrap();
             assert!(["pass", "fail", "warn", "skip"].contains(&status));
@@ -628,7 +769,10 @@ fn json_document_has_the_documented_shape() {
         failed.check["request"],
         json!({"method": "PUT", "url": format!("{}/res-1", sim.resources_url())})
     );
-    assert!(failed.message.unwrap().contains("expected 200, got 422"));
+    assert!(failed
+        .message
+        .unwrap()
+        .contains("expected 2xx for the plan \"premium\" kensa sent, got 422"));
     let manifest_check = run.check("manifest", "id is a non-blank string");
     assert_eq!(manifest_check.check["request"], Value::Null);
     let provision = run.check("POST", "response");
@@ -644,7 +788,10 @@ fn json_resource_names_what_test_provision_left() {
     let run = sim.json(&["test", "provision"]);
     run.passes();
     let uuid = sim.received("POST", "/heroku/resources")[0].json()["uuid"].clone();
-    assert_eq!(run.report["resource"], json!({"id": "res-1", "uuid": uuid}));
+    assert_eq!(
+        run.report["resource"],
+        json!({"id": "res-1", "uuid": uuid, "plan": "test"})
+    );
 }
 
 #[test]
@@ -695,12 +842,15 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
     assert_eq!(num(&doc.root, "failures"), failures);
     assert_eq!(failures, 1);
     assert_eq!(num(&doc.root, "errors"), 0);
-    assert_eq!(num(&doc.root, "skipped"), 0);
+    // The plan change to kensa's made-up plan skips the real change.
+    assert_eq!(num(&doc.root, "skipped"), 1);
     for (suite, section) in doc.suites.iter().zip(sections) {
-        let kind = |name: &str| name.split_whitespace().next().unwrap().to_owned();
+        // Suites are named by the section's stage: no URL, port or uuid; the title with
+        // its URL is a property.
+        assert_eq!(suite.attrs["name"], section["id"].as_str().unwrap());
         assert_eq!(
-            kind(&suite.attrs["name"]),
-            kind(section["name"].as_str().unwrap())
+            suite.properties["title"].split_whitespace().next(),
+            section["name"].as_str().unwrap().split_whitespace().next()
         );
         assert_eq!(num(&suite.attrs, "tests"), suite.cases.len());
         assert_eq!(
@@ -726,12 +876,21 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
                 format!("kensa.{}", section["id"].as_str().unwrap())
             );
             assert!(case.attrs["time"].parse::<f64>().is_ok());
+            // Each testcase carries its severity, rule and source.
+            let def = kensa::registry::find(&case.attrs["name"]).unwrap();
+            assert_eq!(case.properties["severity"], def.severity.label());
+            assert_eq!(case.properties["rule"], def.rule);
+            assert!(
+                case.properties["source"].starts_with("docs/protocol.md#"),
+                "{:?}",
+                case.properties
+            );
         }
     }
     let sso = doc
         .suites
         .iter()
-        .find(|s| s.attrs["name"].starts_with("SSO "))
+        .find(|s| s.attrs["name"] == "sso")
         .expect("an SSO suite");
     let wrong = sso
         .cases
@@ -743,6 +902,7 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
         failure["message"].contains("expected 403, got 302"),
         "{failure:?}"
     );
+    assert_eq!(failure["type"], "requirement");
     assert!(text.contains("a wrong token"), "{text}");
     let layout = sso
         .cases
@@ -754,7 +914,7 @@ fn junit_output_parses_with_a_suite_per_section_and_a_case_per_check() {
         layout
             .system_out
             .as_deref()
-            .is_some_and(|t| t.starts_with("warning:") && t.contains("heroku-header")),
+            .is_some_and(|t| t.starts_with("warning (advice):") && t.contains("heroku-header")),
         "{layout:?}"
     );
 }
@@ -775,10 +935,45 @@ fn junit_for_a_passing_run_has_no_failures() {
     assert_eq!(
         doc.suites
             .iter()
-            .map(|s| s.attrs["name"].split_whitespace().next().unwrap())
+            .map(|s| s.attrs["name"].as_str())
             .collect::<Vec<_>>(),
-        ["manifest", "POST", "PUT", "SSO", "DELETE"]
+        ["manifest", "provision", "planchange", "sso", "deprovision"]
     );
+}
+
+/// Regression: JUnit testsuites were named by their section's title, which carries the
+/// provider's URL (a random port here) and kensa's uuids, so CI could not follow a suite
+/// from one run to the next.
+#[test]
+fn regression_junit_names_changed_from_run_to_run() {
+    let names = || {
+        let sim = Sim::new(Addon::v3());
+        let out = sim.kensa(&["test", "all", "--format", "junit"]);
+        out.status(0);
+        let doc = parse_junit(&out.stdout);
+        doc.suites
+            .iter()
+            .map(|s| {
+                let cases: Vec<String> = s
+                    .cases
+                    .iter()
+                    .map(|c| format!("{}/{}", c.attrs["classname"], c.attrs["name"]))
+                    .collect();
+                (s.attrs["name"].clone(), cases)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (first, second) = (names(), names());
+    assert_eq!(first, second);
+    for (suite, cases) in &first {
+        assert!(
+            !suite.contains("127.0.0.1") && !suite.contains(':'),
+            "{suite}"
+        );
+        for case in cases {
+            assert!(!case.contains("127.0.0.1"), "{case}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -836,7 +1031,7 @@ fn a_failing_manifest_rule_stops_the_rest() {
     let addon = Addon::v3();
     let stub = Stub::start(&addon);
     let mut manifest = addon.manifest(stub.port());
-    manifest["api"]["regions"] = json!(["eu"]);
+    manifest["api"]["regions"] = json!([]);
     let sim = Sim::with_manifest(addon, stub, &manifest);
     for args in [
         vec!["test", "all"],
@@ -848,8 +1043,8 @@ fn a_failing_manifest_rule_stops_the_rest() {
         let run = sim.json(&args);
         run.fails_only(&[(
             "manifest",
-            "api.regions includes us or *",
-            "must include \"us\"",
+            "api.regions lists at least one region",
+            "is empty",
         )]);
         assert_eq!(run.section_kinds(), ["manifest"], "{args:?}");
     }
@@ -883,12 +1078,6 @@ fn manifest_rules_each_fail_by_name() {
             "config vars start with the prefix",
             "STUBBY_",
         ),
-        (
-            "/api/regions",
-            json!(["us", "mars"]),
-            "api.regions are known regions",
-            "mars",
-        ),
     ];
     for (pointer, value, name, needle) in cases {
         let mut manifest = addon.manifest(port);
@@ -898,6 +1087,15 @@ fn manifest_rules_each_fail_by_name() {
         sim.json(&["test", "manifest"])
             .fails_only(&[("manifest", name, needle)]);
     }
+    // A region kensa does not know is advice: Heroku adds regions.
+    let mut manifest = addon.manifest(port);
+    manifest["api"]["regions"] = json!(["us", "mars"]);
+    let sim = Sim::with_manifest(addon.clone(), Stub::start(&addon), &manifest);
+    sim.json(&["test", "manifest"]).warns_only(&[(
+        "manifest",
+        "api.regions are regions kensa knows",
+        "mars",
+    )]);
     let mut manifest = addon.manifest(port);
     manifest["api"]["username"] = json!("stubby");
     let sim = Sim::with_manifest(addon.clone(), Stub::start(&addon), &manifest);
@@ -922,9 +1120,10 @@ fn without_sso_salt_test_all_runs_the_rest() {
     let sim = Sim::new(Addon::v3().without_salt());
     let run = sim.test_all();
     // The rest runs, in full.
-    for kind in ["POST", "PUT", "DELETE"] {
+    for kind in ["POST", "DELETE"] {
         run.status_of(kind, "response", "pass", "");
     }
+    run.status_of("PUT", "response", "skip", "made-up plan");
     assert!(sim.stub.live().is_empty());
     assert!(sim.received("POST", "/sso/login").is_empty());
     // The issue: "sso (when the manifest has an sso_salt)": without one, `all` skips
@@ -990,10 +1189,7 @@ fn run_passes_the_config_to_the_command() {
     );
     // Then plan change and deprovision.
     assert_eq!(
-        sim.received("PUT", "/heroku/resources/res-1")
-            .last()
-            .unwrap()
-            .json()["plan"],
+        sim.received("PUT", "/heroku/resources/res-1")[2].json()["plan"],
         "foo"
     );
     assert!(sim.stub.live().is_empty());
@@ -1077,7 +1273,7 @@ fn regression_run_mixed_its_report_into_the_commands_stdout() {
         "two\n",
         "Testing running sh -c",
         "Check command exits 0 [PASS]",
-        "kensa: all",
+        "checks passed",
     ] {
         assert!(out.stderr.contains(part), "stderr lacks {part:?}\n{out}");
     }

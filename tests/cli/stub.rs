@@ -236,7 +236,61 @@ pub enum Misbehaviour {
     ExchangesAgainOnRedelivery,
     /// Answers DELETE 202 and never calls `actions/deprovision`.
     DeprovisionNeverCallsBack,
+
+    // Rules of issue 16.
+    /// Refuses (422) a provision carrying a field it does not know.
+    RejectsUnknownFields,
+    /// A 202 provision answer carries config (with `Provision202`).
+    ConfigOn202,
+    /// Takes any plan, known or not (the stub's plans are [`PLANS`]).
+    AcceptsAnyPlan,
+    /// Refuses an unknown plan with 422 but no JSON message.
+    UnknownPlanWithoutMessage,
+    /// Provisions a deprovisioned uuid again instead of answering 410.
+    RecreatesDeprovisioned,
+    /// A DELETE of a resource it no longer has answers 500.
+    RepeatDeleteFails,
+    /// A plan change to the current plan answers 500.
+    SamePlanFails,
+    /// A plan change of an asynchronously provisioned resource answers 202 and sets the
+    /// new config through the Platform API afterwards.
+    AsyncPlanChange,
+    /// …answers 202 and never sets the config.
+    AsyncPlanChangeNeverUpdates,
+    /// A synchronous provision exchanges the grant before answering (as advised).
+    SyncExchange,
+    /// …with a client secret that is not its own (refused, yet it answers 200).
+    SyncExchangeWrongSecret,
+    /// The id is the uuid (with `NotIdempotent` and `SyncExchange`, a redelivery provisions
+    /// again under the same id).
+    IdIsUuid,
+    /// Exchanges the grant with the parameters in the query string and an empty body, as
+    /// Heroku's example add-on does.
+    ExchangeAsQuery,
+    /// After provisioning asynchronously, reads its add-on, config, attachments and app.
+    ReadsPlatformApi,
+    /// …and an app its add-on is not attached to.
+    ReadsOtherApp,
+    /// Never refreshes an expired access token.
+    NeverRefreshes,
+    /// Waits this long before calling `actions/deprovision`.
+    DeprovisionCallbackDelay(Duration),
+    /// Gives up on a 429.
+    NoRetryOn429,
+    /// Retries a 429 at once, without waiting for Retry-After.
+    RetriesTooSoon,
+    /// Posts log lines without octet counting.
+    BadLogFraming,
+    /// Posts log lines without a User-Agent.
+    NoLogUserAgent,
+    /// Posts nothing to log_input_url.
+    LogsNothing,
+    /// A good SSO request gets 403 with a body of blank lines.
+    SsoBlankRefusal,
 }
+
+/// The plans the stub has; any other is refused with 422 and a message.
+pub const PLANS: &[&str] = &["test", "async", "basic", "premium", "bar"];
 
 /// One request as the stub received it.
 #[derive(Debug, Clone)]
@@ -300,6 +354,10 @@ struct Resource {
     config: Map<String, Value>,
     /// Provisioned asynchronously: where to call back, and how far the flow got.
     flow: Option<Flow>,
+    /// v3: where Heroku is, and the grant it sent.
+    callback_url: Option<String>,
+    code: Option<String>,
+    log_input_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -308,6 +366,9 @@ struct Flow {
     code: String,
     /// The Bearer token the exchange gave (and the stub kept).
     token: Option<String>,
+    refresh_token: Option<String>,
+    /// When the token expires.
+    expires_at: Option<Instant>,
     /// The background flow has ended (or never started).
     done: bool,
 }
@@ -322,7 +383,7 @@ pub struct Callback {
     pub code: Option<String>,
 }
 
-/// What to do once an answer is sent.
+/// Work around an answer: before it is sent (inline) or after (background).
 enum Job {
     Provision {
         id: String,
@@ -331,9 +392,21 @@ enum Job {
     Reexchange {
         id: String,
     },
+    /// A synchronous provider's exchange of the grant, before it answers.
+    SyncExchange {
+        id: String,
+    },
     Deprovision {
-        callback_url: String,
-        token: String,
+        flow: Flow,
+    },
+    /// After a 202 plan change: set the new config.
+    PlanConfig {
+        id: String,
+    },
+    /// Write a line to the app's log stream.
+    Log {
+        url: String,
+        uuid: String,
     },
 }
 
@@ -349,6 +422,8 @@ struct State {
     resources: BTreeMap<String, Resource>,
     /// uuid → id, for idempotent provisioning.
     by_uuid: BTreeMap<String, String>,
+    /// uuids of deprovisioned resources: provisioning one again gets 410.
+    gone: HashSet<String>,
     sessions: HashSet<String>,
     counter: u64,
     /// Every provision is asynchronous, whatever the plan.
@@ -494,6 +569,9 @@ impl Stub {
                 plan: "test".into(),
                 config,
                 flow: None,
+                callback_url: None,
+                code: None,
+                log_input_url: None,
             },
         );
     }
@@ -531,6 +609,8 @@ struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Run before the answer is sent, without the state's lock (calls to Heroku).
+    first: Option<Job>,
     /// Run once the answer is sent (the asynchronous flow).
     then: Option<Job>,
 }
@@ -541,6 +621,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
+            first: None,
             then: None,
         }
     }
@@ -554,6 +635,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
             body: page.as_bytes().to_vec(),
+            first: None,
             then: None,
         }
     }
@@ -563,6 +645,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
+            first: None,
             then: None,
         }
     }
@@ -572,6 +655,7 @@ impl Answer {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            first: None,
             then: None,
         }
     }
@@ -583,6 +667,11 @@ impl Answer {
 
     fn then(mut self, job: Job) -> Answer {
         self.then = Some(job);
+        self
+    }
+
+    fn first(mut self, job: Job) -> Answer {
+        self.first = Some(job);
         self
     }
 }
@@ -634,6 +723,9 @@ impl Provider {
         if let Some(delay) = delay {
             thread::sleep(delay);
         }
+        if let Some(job) = answer.first.take() {
+            self.run(state, job);
+        }
         let then = answer.then.take();
         if then.is_some() {
             lock(state).busy += 1;
@@ -654,53 +746,156 @@ impl Provider {
         }
     }
 
-    /// The asynchronous side of a provider: the calls to Heroku after a 202.
+    /// The provider's side of the protocol that happens outside its answers: the calls to
+    /// Heroku (after a 202, or inline), and log lines.
     fn run(&self, state: &Mutex<State>, job: Job) {
         let heroku = Heroku::new(state);
+        let misbehaviours = lock(state).misbehaviours.clone();
+        let has = |m: Misbehaviour| misbehaviours.contains(&m);
+        let secret = lock(state)
+            .client_secret
+            .clone()
+            .unwrap_or_else(|| CLIENT_SECRET.into());
         match job {
             Job::Provision { id } => {
-                let (flow, misbehaviours, secret) = {
-                    let st = lock(state);
-                    let flow = st.resources.get(&id).and_then(|r| r.flow.clone());
-                    let secret = st.client_secret.clone();
-                    (flow, st.misbehaviours.clone(), secret)
-                };
+                let flow = lock(state).resources.get(&id).and_then(|r| r.flow.clone());
                 let Some(flow) = flow else { return };
-                let secret = secret.unwrap_or_else(|| CLIENT_SECRET.into());
-                let token = self.provision_flow(&heroku, &id, &flow, &misbehaviours, &secret);
+                let kept = self.provision_flow(&heroku, &id, &flow, &misbehaviours, &secret);
                 if let Some(flow) = lock(state)
                     .resources
                     .get_mut(&id)
                     .and_then(|r| r.flow.as_mut())
                 {
-                    flow.token = token;
+                    if let Some((token, refresh, expires)) = kept {
+                        flow.token = Some(token);
+                        flow.refresh_token = refresh;
+                        flow.expires_at = expires;
+                    }
                     flow.done = true;
+                }
+                if has(Misbehaviour::ReadsPlatformApi) || has(Misbehaviour::ReadsOtherApp) {
+                    let flow = lock(state).resources.get(&id).and_then(|r| r.flow.clone());
+                    if let Some(flow) = flow {
+                        self.read_platform_api(&heroku, &flow, has(Misbehaviour::ReadsOtherApp));
+                    }
                 }
             }
             Job::Reexchange { id } => {
                 // After the first flow: this provider is not racing itself for the code.
                 wait_for_flow(state, &id);
-                let (flow, secret) = {
+                let code = {
                     let st = lock(state);
-                    let flow = st.resources.get(&id).and_then(|r| r.flow.clone());
-                    (flow, st.client_secret.clone())
+                    st.resources
+                        .get(&id)
+                        .and_then(|r| Some((r.callback_url.clone()?, r.code.clone()?)))
                 };
-                if let Some(flow) = flow {
-                    let secret = secret.unwrap_or_else(|| CLIENT_SECRET.into());
-                    heroku.exchange(&origin(&flow.callback_url), &flow.code, &secret);
+                if let Some((callback_url, code)) = code {
+                    heroku.exchange(&origin(&callback_url), &code, &secret);
                 }
             }
-            Job::Deprovision {
-                callback_url,
-                token,
-            } => {
-                let url = format!("{callback_url}/actions/deprovision");
+            Job::SyncExchange { id } => {
+                let code = {
+                    let st = lock(state);
+                    st.resources
+                        .get(&id)
+                        .and_then(|r| Some((r.callback_url.clone()?, r.code.clone()?)))
+                };
+                if let Some((callback_url, code)) = code {
+                    let secret = if has(Misbehaviour::SyncExchangeWrongSecret) {
+                        "not-the-client-secret".to_owned()
+                    } else {
+                        secret
+                    };
+                    heroku.exchange(&origin(&callback_url), &code, &secret);
+                }
+            }
+            Job::Deprovision { flow } => {
+                let delay = misbehaviours.iter().find_map(|m| match m {
+                    Misbehaviour::DeprovisionCallbackDelay(d) => Some(*d),
+                    _ => None,
+                });
+                if let Some(delay) = delay {
+                    thread::sleep(delay);
+                }
+                let token = self.fresh_token(&heroku, &flow, &secret, &misbehaviours);
+                let url = format!("{}/actions/deprovision", flow.callback_url);
                 heroku.api("POST", &url, &token, PLATFORM_API_ACCEPT, None);
+            }
+            Job::PlanConfig { id } => {
+                let found = {
+                    let st = lock(state);
+                    st.resources
+                        .get(&id)
+                        .and_then(|r| Some((r.flow.clone()?, r.config.clone())))
+                };
+                let Some((flow, config)) = found else { return };
+                let token = self.fresh_token(&heroku, &flow, &secret, &misbehaviours);
+                let items: Vec<Value> = config
+                    .into_iter()
+                    .map(|(name, value)| json!({"name": name, "value": value}))
+                    .collect();
+                heroku.api(
+                    "PATCH",
+                    &format!("{}/config", flow.callback_url),
+                    &token,
+                    PLATFORM_API_ACCEPT,
+                    Some(json!({ "config": items })),
+                );
+            }
+            Job::Log { url, uuid } => {
+                if !has(Misbehaviour::LogsNothing) {
+                    heroku.log(
+                        &url,
+                        &uuid,
+                        has(Misbehaviour::BadLogFraming),
+                        !has(Misbehaviour::NoLogUserAgent),
+                    );
+                }
             }
         }
     }
 
-    /// Exchange, set config, mark provisioned; returns the token it kept.
+    /// The flow's token, refreshed first when it has expired (unless told not to).
+    fn fresh_token(
+        &self,
+        heroku: &Heroku,
+        flow: &Flow,
+        secret: &str,
+        misbehaviours: &[Misbehaviour],
+    ) -> String {
+        let token = flow.token.clone().unwrap_or_default();
+        let expired = flow.expires_at.is_some_and(|at| Instant::now() >= at);
+        if !expired || misbehaviours.contains(&Misbehaviour::NeverRefreshes) {
+            return token;
+        }
+        let Some(refresh) = &flow.refresh_token else {
+            return token;
+        };
+        let (status, answer) = heroku.refresh(&origin(&flow.callback_url), refresh, secret);
+        match (status, answer["access_token"].as_str()) {
+            (200, Some(fresh)) => fresh.to_owned(),
+            _ => token,
+        }
+    }
+
+    /// What a provider may read after provisioning: its add-on, config, attachments and
+    /// app (and, misbehaving, an app its add-on is not attached to).
+    fn read_platform_api(&self, heroku: &Heroku, flow: &Flow, other_app: bool) {
+        let token = flow.token.clone().unwrap_or_default();
+        let callback = &flow.callback_url;
+        let (_, addon) = heroku.get(callback, &token);
+        heroku.get(&format!("{callback}/config"), &token);
+        heroku.get(&format!("{callback}/addon-attachments"), &token);
+        let app = if other_app {
+            "00000000-0000-0000-0000-000000000000".to_owned()
+        } else {
+            addon["app"]["id"].as_str().unwrap_or_default().to_owned()
+        };
+        heroku.get(&format!("{}/apps/{app}", origin(callback)), &token);
+    }
+
+    /// Exchange, set config, mark provisioned; returns the token it kept, its refresh
+    /// token and when it expires.
     fn provision_flow(
         &self,
         heroku: &Heroku,
@@ -708,7 +903,7 @@ impl Provider {
         flow: &Flow,
         misbehaviours: &[Misbehaviour],
         secret: &str,
-    ) -> Option<String> {
+    ) -> Option<(String, Option<String>, Option<Instant>)> {
         let has = |m: Misbehaviour| misbehaviours.contains(&m);
         let identity = origin(&flow.callback_url);
         let secret = if has(Misbehaviour::WrongClientSecret) {
@@ -721,6 +916,10 @@ impl Provider {
             return None;
         }
         let mut token = answer["access_token"].as_str().map(str::to_owned);
+        let refresh = answer["refresh_token"].as_str().map(str::to_owned);
+        let expires = answer["expires_in"]
+            .as_u64()
+            .map(|s| Instant::now() + Duration::from_secs(s));
         if has(Misbehaviour::ExchangesCodeTwice) {
             let (_, again) = heroku.exchange(&identity, &flow.code, secret);
             token = again["access_token"].as_str().map(str::to_owned);
@@ -762,7 +961,7 @@ impl Provider {
             let url = format!("{callback}/actions/provision");
             heroku.api("POST", &url, &bearer, accept, None);
         }
-        token
+        token.map(|t| (t, refresh, expires))
     }
 
     fn answer(&self, state: &Arc<Mutex<State>>, r: &Recorded) -> (Answer, Option<Duration>) {
@@ -841,7 +1040,11 @@ impl Provider {
         match (r.method.as_str(), r.path.as_str(), resource_path) {
             ("POST", "/sso/login", _) => {
                 let params: BTreeMap<String, String> = r.form().into_iter().collect();
-                let id = params.get("id").cloned().unwrap_or_default();
+                // v3 names the resource by Heroku's uuid, v1 by the provider's id.
+                let id = match params.get("resource_id") {
+                    Some(uuid) => st.by_uuid.get(uuid).cloned().unwrap_or_default(),
+                    None => params.get("id").cloned().unwrap_or_default(),
+                };
                 self.sso(&mut st, &params, &id)
             }
             ("GET", _, Some(id)) => {
@@ -914,12 +1117,38 @@ impl Provider {
         let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&r.body) else {
             return Answer::message(422, "the body must be a JSON object");
         };
+        const KNOWN_FIELDS: &[&str] = &[
+            "uuid",
+            "plan",
+            "options",
+            "name",
+            "region",
+            "callback_url",
+            "oauth_grant",
+            "log_input_url",
+            "log_drain_token",
+            "heroku_id",
+            "logplex_token",
+        ];
+        if st.has(&Misbehaviour::RejectsUnknownFields) {
+            if let Some(unknown) = body.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+                return Answer::message(422, &format!("unknown field {unknown}"));
+            }
+        }
         let uuid = body.get("uuid").and_then(Value::as_str).map(str::to_owned);
         let plan = body
             .get("plan")
             .and_then(Value::as_str)
             .unwrap_or("test")
             .to_owned();
+        if let Some(refusal) = refuse_plan(st, &plan) {
+            return refusal;
+        }
+        if uuid.as_ref().is_some_and(|u| st.gone.contains(u))
+            && !st.has(&Misbehaviour::RecreatesDeprovisioned)
+        {
+            return Answer::message(410, "this resource was deprovisioned");
+        }
         let asynchronous = st.always_async || plan == "async";
         let known = uuid
             .as_ref()
@@ -930,8 +1159,9 @@ impl Provider {
             if !st.has(&Misbehaviour::NotIdempotent) {
                 // A redelivery: the same answer, and the flow already under way.
                 let answer = Answer::json(202, json!({"id": id, "message": "provisioning"}));
+                // Before answering, as a provider that redoes its setup inline would.
                 return if st.has(&Misbehaviour::ExchangesAgainOnRedelivery) {
-                    answer.then(Job::Reexchange { id: id.clone() })
+                    answer.first(Job::Reexchange { id: id.clone() })
                 } else {
                     answer
                 };
@@ -944,6 +1174,7 @@ impl Provider {
                 let heroku_id = body.get("heroku_id").and_then(Value::as_str);
                 let id = match heroku_id {
                     _ if st.has(&Misbehaviour::SameIdForEveryUuid) => "res-1".to_owned(),
+                    _ if st.has(&Misbehaviour::IdIsUuid) => uuid.clone().unwrap_or_default(),
                     Some(h) if st.has(&Misbehaviour::IdFromHerokuId) => {
                         format!("{}-{n}", h.split('@').next().unwrap_or(h))
                     }
@@ -969,14 +1200,25 @@ impl Provider {
                 .unwrap_or_default()
                 .to_owned(),
             token: None,
+            refresh_token: None,
+            expires_at: None,
             done: st.has(&Misbehaviour::NeverCallsBack),
         });
+        let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+        let code = body
+            .get("oauth_grant")
+            .and_then(|g| g.get("code"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         // A resource answered for a second uuid (SameIdForEveryUuid) keeps its first uuid.
         st.resources.entry(id.clone()).or_insert_with(|| Resource {
-            uuid,
+            uuid: uuid.clone(),
             plan,
             config: config.clone(),
             flow,
+            callback_url: text("callback_url"),
+            code,
+            log_input_url: text("log_input_url"),
         });
         if asynchronous {
             let answer = Answer::json(202, json!({"id": id, "message": "provisioning"}));
@@ -988,7 +1230,11 @@ impl Provider {
         }
 
         if st.has(&Misbehaviour::Provision202) {
-            return Answer::json(202, json!({"id": id, "message": "provisioning"}));
+            let mut answer = json!({"id": id, "message": "provisioning"});
+            if st.has(&Misbehaviour::ConfigOn202) {
+                answer["config"] = Value::Object(config);
+            }
+            return Answer::json(202, answer);
         }
         let mut answer = Map::new();
         if !st.has(&Misbehaviour::MissingId) {
@@ -1024,7 +1270,26 @@ impl Provider {
             );
         }
         answer.insert("message".into(), json!("provisioned by the stub"));
-        Answer::json(status, Value::Object(answer))
+        let mut answer = Answer::json(status, Value::Object(answer));
+        // A new resource (every delivery, for a provider that is not idempotent).
+        let created = status == 201;
+        if created
+            && (st.has(&Misbehaviour::SyncExchange)
+                || st.has(&Misbehaviour::SyncExchangeWrongSecret))
+        {
+            answer = answer.first(Job::SyncExchange { id: id.clone() });
+        }
+        if let (true, Some(url), Some(uuid)) = (
+            created,
+            body.get("log_input_url").and_then(Value::as_str),
+            &uuid,
+        ) {
+            answer = answer.then(Job::Log {
+                url: url.to_owned(),
+                uuid: uuid.clone(),
+            });
+        }
+        answer
     }
 
     fn plan_change(&self, st: &mut State, r: &Recorded, id: &str) -> Answer {
@@ -1035,17 +1300,41 @@ impl Provider {
             return Answer::message(status, "this plan change is not possible");
         }
         let non_string = st.has(&Misbehaviour::PlanChangeNonStringConfig);
+        let same_fails = st.has(&Misbehaviour::SamePlanFails);
+        let async_change = st.has(&Misbehaviour::AsyncPlanChange);
+        let never_updates = st.has(&Misbehaviour::AsyncPlanChangeNeverUpdates);
         let url_var = self.addon.url_var();
-        let Some(resource) = st.resources.get_mut(id) else {
-            return Answer::message(404, "no such resource");
-        };
         let Some(plan) = serde_json::from_slice::<Value>(&r.body)
             .ok()
             .and_then(|b| b.get("plan").and_then(Value::as_str).map(str::to_owned))
         else {
             return Answer::message(422, "the body needs a plan");
         };
+        if let Some(refusal) = refuse_plan(st, &plan) {
+            return refusal;
+        }
+        let Some(resource) = st.resources.get_mut(id) else {
+            return Answer::message(404, "no such resource");
+        };
+        if resource.plan == plan {
+            return if same_fails {
+                Answer::message(500, "already on this plan")
+            } else {
+                Answer::json(200, json!({"message": format!("already on {plan}")}))
+            };
+        }
         resource.plan = plan.clone();
+        if (async_change || never_updates) && resource.flow.is_some() {
+            // The new plan's config differs: a new URL.
+            let value = format!("http://127.0.0.1:{}/resources/{id}?plan={plan}", self.port);
+            resource.config.insert(url_var, json!(value));
+            let answer = Answer::json(202, json!({"message": format!("moving to {plan}")}));
+            return if never_updates {
+                answer
+            } else {
+                answer.then(Job::PlanConfig { id: id.to_owned() })
+            };
+        }
         let mut config = resource.config.clone();
         if non_string {
             config.insert(url_var, json!(true));
@@ -1062,7 +1351,13 @@ impl Provider {
         params: &BTreeMap<String, String>,
         id: &str,
     ) -> (Answer, Option<Duration>) {
-        let forbidden = |why: &str| (Answer::html(403, &format!("<p>forbidden: {why}</p>")), None);
+        // A styled page, as frameworks render them: kensa must show the text, not the CSS.
+        let forbidden = |why: &str| {
+            let page = format!(
+                "<!DOCTYPE html><html><head><title>Forbidden</title><style>body {{ font-family: sans-serif; color: #c00 }}</style></head><body><h1>Forbidden</h1><p>single sign-on failed: {why}</p></body></html>"
+            );
+            (Answer::html(403, &page), None)
+        };
         let Some(salt) = self.addon.salt.as_deref() else {
             return forbidden("no salt");
         };
@@ -1081,33 +1376,44 @@ impl Provider {
             return forbidden("timestamp in the future");
         }
         if !st.has(&Misbehaviour::SsoAcceptsWrongToken) {
-            if get("token") != kensa::sso::v1_token(id, salt, timestamp) {
-                return forbidden("bad token");
-            }
-            if let Some(uuid) = params.get("resource_id") {
-                if resource.uuid.as_ref().is_some_and(|u| u != uuid) {
-                    return forbidden("resource_id does not match");
+            match params.get("resource_id") {
+                Some(uuid) => {
+                    if resource.uuid.as_ref() != Some(uuid) {
+                        return forbidden("resource_id does not match");
+                    }
+                    let token = kensa::sso::resource_token(uuid, salt, timestamp);
+                    let scoped = kensa::sso::user_scoped_token(
+                        uuid,
+                        salt,
+                        timestamp,
+                        get("user_id"),
+                        get("email"),
+                    );
+                    if get("resource_token") != token || get("user_scoped_resource_token") != scoped
+                    {
+                        return forbidden("bad resource token");
+                    }
                 }
-                let token = kensa::sso::resource_token(uuid, salt, timestamp);
-                let scoped = kensa::sso::user_scoped_token(
-                    uuid,
-                    salt,
-                    timestamp,
-                    get("user_id"),
-                    get("email"),
-                );
-                if get("resource_token") != token || get("user_scoped_resource_token") != scoped {
-                    return forbidden("bad resource token");
+                None => {
+                    if get("token") != kensa::sso::v1_token(id, salt, timestamp) {
+                        return forbidden("bad token");
+                    }
                 }
             }
         }
         let delay = st.slow(Route::SsoLogin);
+        if st.has(&Misbehaviour::SsoBlankRefusal) {
+            return (Answer::raw(403, "text/html", b"\n\n  \n".to_vec()), delay);
+        }
         if let Some(status) = st.misbehaviours.iter().find_map(|m| match m {
             Misbehaviour::SsoLoginStatus(s) => Some(*s),
             _ => None,
         }) {
             return (
-                Answer::html(status, "<p>the stub was told to refuse</p>"),
+                Answer::html(
+                    status,
+                    "<!DOCTYPE html><html><head><style>p { color: red }</style><script>var x = 1;</script></head><body><p>the stub was told to refuse</p></body></html>",
+                ),
                 delay,
             );
         }
@@ -1163,30 +1469,43 @@ fn deprovision(st: &mut State, id: &str) -> Answer {
         return Answer::message(status, "the stub was told to fail");
     }
     let never_calls_back = st.has(&Misbehaviour::DeprovisionNeverCallsBack);
-    match st.resources.remove(id) {
+    let repeat_fails = st.has(&Misbehaviour::RepeatDeleteFails);
+    let removed = st.resources.remove(id);
+    if let Some(uuid) = removed.as_ref().and_then(|r| r.uuid.clone()) {
+        st.gone.insert(uuid);
+    }
+    match removed {
         // Asynchronous: 202, then the provider tells Heroku with the token it kept.
         Some(Resource {
-            flow:
-                Some(Flow {
-                    callback_url,
-                    token: Some(token),
-                    ..
-                }),
+            flow: Some(flow @ Flow { token: Some(_), .. }),
             ..
         }) => {
             let answer = Answer::json(202, json!({"message": "deprovisioning"}));
             if never_calls_back {
                 answer
             } else {
-                answer.then(Job::Deprovision {
-                    callback_url,
-                    token,
-                })
+                answer.then(Job::Deprovision { flow })
             }
         }
         Some(_) => Answer::empty(204),
+        None if repeat_fails => Answer::message(500, "internal error"),
         None => Answer::message(404, "no such resource"),
     }
+}
+
+/// The 422 for a plan the stub does not have (unless it takes any plan).
+fn refuse_plan(st: &State, plan: &str) -> Option<Answer> {
+    if PLANS.contains(&plan) || st.has(&Misbehaviour::AcceptsAnyPlan) {
+        return None;
+    }
+    Some(if st.has(&Misbehaviour::UnknownPlanWithoutMessage) {
+        Answer::empty(422)
+    } else {
+        Answer::message(
+            422,
+            &format!("unknown plan {plan:?}; plans: {}", PLANS.join(", ")),
+        )
+    })
 }
 
 /// Waits (bounded) until the asynchronous flow of resource `id`, if any, has ended.
@@ -1213,10 +1532,12 @@ fn origin(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The stub's HTTP client for Heroku's identity service and Platform API; records each call.
+/// The stub's HTTP client for Heroku's identity service, Platform API and log sink;
+/// records each call.
 struct Heroku<'a> {
     agent: ureq::Agent,
     state: &'a Mutex<State>,
+    misbehaviours: Vec<Misbehaviour>,
 }
 
 impl<'a> Heroku<'a> {
@@ -1226,37 +1547,138 @@ impl<'a> Heroku<'a> {
             .http_status_as_error(false)
             .build()
             .into();
-        Heroku { agent, state }
+        let misbehaviours = lock(state).misbehaviours.clone();
+        Heroku {
+            agent,
+            state,
+            misbehaviours,
+        }
     }
 
-    /// `POST <identity>/oauth/token`; the status (0: no answer) and the JSON answer.
-    fn exchange(&self, identity: &str, code: &str, secret: &str) -> (u16, Value) {
+    fn has(&self, m: &Misbehaviour) -> bool {
+        self.misbehaviours.contains(m)
+    }
+
+    /// `POST <identity>/oauth/token` with these parameters: a form body, or (as Heroku's
+    /// example add-on does) a query string and an empty body.
+    fn token(&self, identity: &str, params: &[(&str, &str)], code: Option<&str>) -> (u16, Value) {
         let url = format!("{identity}/oauth/token");
-        let result = self.agent.post(&url).send_form([
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("client_secret", secret),
-        ]);
-        self.answered("POST", &url, Some(code), result)
+        let result = if self.has(&Misbehaviour::ExchangeAsQuery) {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish();
+            self.agent.post(&format!("{url}?{query}")).send_empty()
+        } else {
+            self.agent.post(&url).send_form(params.iter().copied())
+        };
+        self.answered("POST", &url, code, result)
     }
 
+    /// `grant_type=authorization_code`; the status (0: no answer) and the JSON answer.
+    fn exchange(&self, identity: &str, code: &str, secret: &str) -> (u16, Value) {
+        self.token(
+            identity,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("client_secret", secret),
+            ],
+            Some(code),
+        )
+    }
+
+    /// `grant_type=refresh_token`.
+    fn refresh(&self, identity: &str, refresh_token: &str, secret: &str) -> (u16, Value) {
+        self.token(
+            identity,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_secret", secret),
+            ],
+            None,
+        )
+    }
+
+    /// A Platform API call; a 429 is retried after Retry-After (unless told otherwise).
     fn api(&self, method: &str, url: &str, token: &str, accept: &str, body: Option<Value>) -> u16 {
-        let bearer = format!("Bearer {token}");
-        let result = match method {
-            "PATCH" => self
-                .agent
-                .patch(url)
-                .header("Authorization", &bearer)
-                .header("Accept", accept)
-                .send_json(body.unwrap_or(Value::Null)),
-            _ => self
-                .agent
-                .post(url)
-                .header("Authorization", &bearer)
-                .header("Accept", accept)
-                .send_empty(),
+        let send = || {
+            let bearer = format!("Bearer {token}");
+            let result = match method {
+                "PATCH" => self
+                    .agent
+                    .patch(url)
+                    .header("Authorization", &bearer)
+                    .header("Accept", accept)
+                    .send_json(body.clone().unwrap_or(Value::Null)),
+                "GET" => self
+                    .agent
+                    .get(url)
+                    .header("Authorization", &bearer)
+                    .header("Accept", accept)
+                    .call(),
+                _ => self
+                    .agent
+                    .post(url)
+                    .header("Authorization", &bearer)
+                    .header("Accept", accept)
+                    .send_empty(),
+            };
+            let retry_after = result
+                .as_ref()
+                .ok()
+                .and_then(|r| r.headers().get("retry-after")?.to_str().ok()?.parse().ok());
+            (self.answered(method, url, None, result), retry_after)
         };
-        self.answered(method, url, None, result).0
+        let ((status, _), retry_after) = send();
+        if status != 429 || self.has(&Misbehaviour::NoRetryOn429) {
+            return status;
+        }
+        if !self.has(&Misbehaviour::RetriesTooSoon) {
+            thread::sleep(Duration::from_secs(retry_after.unwrap_or(1)));
+        }
+        send().0 .0
+    }
+
+    /// A Platform API GET; the status and the JSON answer.
+    fn get(&self, url: &str, token: &str) -> (u16, Value) {
+        let result = self
+            .agent
+            .get(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Accept", PLATFORM_API_ACCEPT)
+            .call();
+        self.answered("GET", url, None, result)
+    }
+
+    /// One line to the app's log stream at `log_input_url`: an octet-counted RFC 5424
+    /// frame (or, misbehaving, the bare line).
+    fn log(&self, log_input_url: &str, uuid: &str, bad_framing: bool, user_agent: bool) {
+        let Ok(mut url) = url::Url::parse(log_input_url) else {
+            return;
+        };
+        let credentials = format!("{}:{}", url.username(), url.password().unwrap_or_default());
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let frame = format!("<190>1 2026-03-03T18:05:00+00:00 {uuid} stubby - - - provisioned");
+        let body = if bad_framing {
+            frame
+        } else {
+            format!("{} {frame}", frame.len())
+        };
+        let mut request = self
+            .agent
+            .post(url.as_str())
+            .header(
+                "Authorization",
+                &format!("Basic {}", STANDARD.encode(credentials)),
+            )
+            .header("Content-Type", "application/logplex-1");
+        if user_agent {
+            request = request.header("User-Agent", "stubby (https://example.com/stubby)");
+        }
+        let result = request.send(body.as_bytes());
+        self.answered("POST", url.as_str(), None, result);
     }
 
     fn answered(

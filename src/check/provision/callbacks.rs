@@ -9,13 +9,35 @@ use crate::check::{config, Provider};
 use crate::registry::{async_flow, provision};
 use crate::verdict::Verdict;
 
-/// After a 202 (or with `--async`): waits for the provider to call the fake Heroku back,
-/// and checks each step. Returns the config set through the API.
-pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> Map<String, Value> {
+/// Waits (up to `--async-timeout`) for the asynchronous flow of `uuid` to finish, without
+/// recording anything; true when kensa's fake Heroku is there to wait on.
+pub fn await_flow(provider: &Provider, uuid: &str) -> bool {
+    let Some(fake) = &provider.heroku else {
+        return false;
+    };
+    let callback = fake.callback_url(uuid);
+    provider.await_callbacks(
+        fake,
+        uuid,
+        &format!("the provider's provisioning callbacks to {callback}"),
+        |r| r.provisioned.is_some(),
+    );
+    true
+}
+
+/// After a 202 (or with `--async`): waits for the provider to call the fake Heroku back
+/// (unless `wait` is false: [`await_flow`] did), and checks each step. Returns the config
+/// set through the API.
+pub fn async_callbacks(
+    rec: &mut Recorder,
+    provider: &Provider,
+    uuid: &str,
+    wait: bool,
+) -> Map<String, Value> {
     let Some(fake) = &provider.heroku else {
         rec.note(
             &provision::ASYNC_UNOBSERVABLE,
-            Verdict::Warn(
+            Verdict::Fail(
                 "answered 202; the callbacks of a production service cannot be observed from here"
                     .into(),
             ),
@@ -28,12 +50,18 @@ pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> M
         format!("async provisioning callbacks to {callback}"),
     );
     let secs = provider.async_timeout.as_secs();
-    let (record, _) = provider.await_callbacks(
-        fake,
-        uuid,
-        &format!("the provider's provisioning callbacks to {callback}"),
-        |r| r.provisioned.is_some(),
-    );
+    let record = if wait {
+        provider
+            .await_callbacks(
+                fake,
+                uuid,
+                &format!("the provider's provisioning callbacks to {callback}"),
+                |r| r.provisioned.is_some(),
+            )
+            .0
+    } else {
+        fake.record(uuid)
+    };
     let refused = record.refusals.first().cloned();
     let never = |what: &str| match &refused {
         Some(why) => Verdict::Fail(format!("{what} within {secs} s; a call was refused: {why}")),
@@ -61,7 +89,7 @@ pub fn async_callbacks(rec: &mut Recorder, provider: &Provider, uuid: &str) -> M
         );
     } else {
         rec.note(&async_flow::CONFIG_SET, Verdict::Pass);
-        config::check_values(rec, provider, &config);
+        config::check_values(rec, provider, &config, true);
     }
     rec.note(
         &async_flow::PROVISIONED,

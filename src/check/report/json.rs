@@ -25,13 +25,26 @@ impl<W: Write> Json<W> {
 }
 
 pub fn check_json(check: &Check) -> Value {
+    let def = check.def;
     json!({
         "id": check.id(),
         "name": check.title(),
         "status": check.verdict.label().to_ascii_lowercase(),
+        "severity": def.severity.label(),
         "message": check.verdict.message(),
         "duration_ms": millis(check.duration),
         "request": check.request.as_ref().map(|r| json!({"method": r.method, "url": r.url})),
+        "rule": def.rule,
+        "source": source_json(def),
+    })
+}
+
+/// Where the rule comes from: the protocol section and table row, and Heroku's page.
+pub fn source_json(def: &crate::registry::CheckDef) -> Value {
+    json!({
+        "protocol": def.source.protocol.citation(),
+        "row": def.row,
+        "heroku": def.source.heroku.map(|p| json!({"title": p.title, "url": p.url})),
     })
 }
 
@@ -46,6 +59,8 @@ pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
         "manifest": manifest,
         "target": target,
         "passed": !report.failed(),
+        "error": null,
+        "strict": report.strict,
         "resource": report.resource,
         "summary": {"total": c.total(), "pass": c.pass, "fail": c.fail, "warn": c.warn, "skip": c.skip},
         "sections": report.sections.iter().map(|s| json!({
@@ -54,6 +69,23 @@ pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
             "duration_ms": millis(s.duration()),
             "checks": s.checks.iter().map(check_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+    })
+}
+
+/// The document for a run that ended in a usage or input error (exit status 2): the same
+/// keys, no sections, `error` saying what went wrong, and null for what was never known
+/// (the manifest, when the command line itself was wrong).
+pub fn error_document(message: &str, manifest: Option<&str>) -> Value {
+    json!({
+        "kensa_version": env!("CARGO_PKG_VERSION"),
+        "manifest": manifest,
+        "target": null,
+        "passed": false,
+        "error": message,
+        "strict": null,
+        "resource": null,
+        "summary": {"total": 0, "pass": 0, "fail": 0, "warn": 0, "skip": 0},
+        "sections": [],
     })
 }
 

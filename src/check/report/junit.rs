@@ -1,7 +1,9 @@
 //! `--format junit`: JUnit XML as CI systems read it: a testsuite per section, a testcase
-//! per check; failures as `<failure>`, skips as `<skipped>`, warnings in `<system-out>`.
-//! A testcase is named by its check's id and classed by its section's stage
-//! (`kensa.provision`), never by a URL or uuid, so CI can follow it from run to run.
+//! per check; failures as `<failure>` (typed `requirement`, or `advice (--strict)`), skips
+//! as `<skipped>`, warnings in `<system-out>`. Testsuites are named by their stage
+//! (`provision`) and testcases by their check's id, classed `kensa.<stage>`, never by a
+//! URL, port or uuid, so CI can follow them from run to run; each testcase's properties
+//! carry its severity, rule and source.
 
 use std::io::{self, Write};
 
@@ -9,6 +11,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{Report, Reporter};
+use crate::registry::CheckDef;
 use crate::verdict::Verdict;
 
 pub struct Junit<W: Write> {
@@ -43,6 +46,34 @@ fn secs(d: std::time::Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
+/// `<properties>` with these name/value pairs.
+fn properties<W: Write>(w: &mut Writer<W>, pairs: &[(&str, &str)]) -> io::Result<()> {
+    w.write_event(Event::Start(BytesStart::new("properties")))?;
+    for (name, value) in pairs {
+        let mut p = BytesStart::new("property");
+        p.push_attribute(("name", *name));
+        p.push_attribute(("value", xml_safe(value).as_ref()));
+        w.write_event(Event::Empty(p))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("properties")))?;
+    Ok(())
+}
+
+/// Where a check's rule comes from, in one line.
+fn source_line(def: &CheckDef) -> String {
+    let heroku = def
+        .source
+        .heroku
+        .map_or("kensa's own check".to_owned(), |p| {
+            format!("{} <{}>", p.title, p.url)
+        });
+    format!(
+        "{} (row {}); {heroku}",
+        def.source.protocol.citation(),
+        def.row
+    )
+}
+
 pub fn render(report: &Report) -> io::Result<Vec<u8>> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let c = report.counts();
@@ -60,8 +91,8 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
         let count =
             |f: fn(&Verdict) -> bool| section.checks.iter().filter(|c| f(&c.verdict)).count();
         let mut suite = BytesStart::new("testsuite");
-        let section_name = xml_safe(&section.name);
-        suite.push_attribute(("name", section_name.as_ref()));
+        // The stage, never the section's title: that names URLs with ports and uuids.
+        suite.push_attribute(("name", section.stage.key()));
         suite.push_attribute(("id", index.to_string().as_str()));
         suite.push_attribute(("tests", section.checks.len().to_string().as_str()));
         suite.push_attribute(("failures", count(Verdict::is_fail).to_string().as_str()));
@@ -74,7 +105,15 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
         ));
         suite.push_attribute(("time", secs(section.duration()).as_str()));
         w.write_event(Event::Start(suite))?;
+        properties(
+            &mut w,
+            &[
+                ("title", &section.name),
+                ("strict", if report.strict { "true" } else { "false" }),
+            ],
+        )?;
         for check in &section.checks {
+            let def = check.def;
             let mut case = BytesStart::new("testcase");
             case.push_attribute(("name", check.id()));
             case.push_attribute((
@@ -82,39 +121,99 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
                 format!("kensa.{}", section.stage.key()).as_str(),
             ));
             case.push_attribute(("time", secs(check.duration).as_str()));
-            let child = match &check.verdict {
-                Verdict::Pass => None,
-                Verdict::Fail(m) => Some(("failure", m)),
-                Verdict::Skip(m) => Some(("skipped", m)),
-                Verdict::Warn(m) => Some(("system-out", m)),
-            };
-            match child {
-                None => w.write_event(Event::Empty(case))?,
-                Some((tag, message)) => {
-                    let message = &xml_safe(message);
-                    w.write_event(Event::Start(case))?;
-                    if tag == "system-out" {
-                        w.write_event(Event::Start(BytesStart::new(tag)))?;
-                        w.write_event(Event::Text(BytesText::new(&format!("warning: {message}"))))?;
-                        w.write_event(Event::End(BytesEnd::new(tag)))?;
+            w.write_event(Event::Start(case))?;
+            properties(
+                &mut w,
+                &[
+                    ("title", &check.title()),
+                    ("severity", def.severity.label()),
+                    ("rule", def.rule),
+                    ("source", &source_line(def)),
+                ],
+            )?;
+            match &check.verdict {
+                Verdict::Pass => {}
+                Verdict::Fail(m) => {
+                    let message = xml_safe(m);
+                    let mut el = BytesStart::new("failure");
+                    el.push_attribute(("message", message.as_ref()));
+                    // A requirement broken, or advice failed by --strict.
+                    let kind = if check.failed_by_strict() {
+                        "advice (--strict)"
                     } else {
-                        let mut el = BytesStart::new(tag);
-                        el.push_attribute(("message", message.as_ref()));
-                        if tag == "failure" {
-                            el.push_attribute(("type", "check"));
-                            w.write_event(Event::Start(el))?;
-                            w.write_event(Event::Text(BytesText::new(message)))?;
-                            w.write_event(Event::End(BytesEnd::new(tag)))?;
-                        } else {
-                            w.write_event(Event::Empty(el))?;
-                        }
-                    }
-                    w.write_event(Event::End(BytesEnd::new("testcase")))?;
+                        "requirement"
+                    };
+                    el.push_attribute(("type", kind));
+                    w.write_event(Event::Start(el))?;
+                    w.write_event(Event::Text(BytesText::new(&message)))?;
+                    w.write_event(Event::End(BytesEnd::new("failure")))?;
+                }
+                Verdict::Skip(m) => {
+                    let mut el = BytesStart::new("skipped");
+                    el.push_attribute(("message", xml_safe(m).as_ref()));
+                    w.write_event(Event::Empty(el))?;
+                }
+                Verdict::Warn(m) => {
+                    w.write_event(Event::Start(BytesStart::new("system-out")))?;
+                    let text = format!("warning (advice): {}", xml_safe(m));
+                    w.write_event(Event::Text(BytesText::new(&text)))?;
+                    w.write_event(Event::End(BytesEnd::new("system-out")))?;
                 }
             }
+            w.write_event(Event::End(BytesEnd::new("testcase")))?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }
+    w.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    let mut bytes = w.into_inner();
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A valid document for a run that ended in a usage or input error (exit status 2), so
+/// the report file CI reads still parses and says what went wrong.
+pub fn render_error(message: &str) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let mut root = BytesStart::new("testsuites");
+    for (k, v) in [
+        ("name", "kensa"),
+        ("tests", "1"),
+        ("failures", "0"),
+        ("errors", "1"),
+        ("skipped", "0"),
+        ("time", "0.000"),
+    ] {
+        root.push_attribute((k, v));
+    }
+    w.write_event(Event::Start(root))?;
+    let mut suite = BytesStart::new("testsuite");
+    for (k, v) in [
+        ("name", "kensa"),
+        ("id", "0"),
+        ("tests", "1"),
+        ("failures", "0"),
+        ("errors", "1"),
+        ("skipped", "0"),
+        ("time", "0.000"),
+    ] {
+        suite.push_attribute((k, v));
+    }
+    w.write_event(Event::Start(suite))?;
+    let mut case = BytesStart::new("testcase");
+    case.push_attribute(("name", "kensa.usage"));
+    case.push_attribute(("classname", "kensa"));
+    case.push_attribute(("time", "0.000"));
+    w.write_event(Event::Start(case))?;
+    let message = xml_safe(message);
+    let mut error = BytesStart::new("error");
+    error.push_attribute(("message", message.as_ref()));
+    error.push_attribute(("type", "usage"));
+    w.write_event(Event::Start(error))?;
+    w.write_event(Event::Text(BytesText::new(&message)))?;
+    w.write_event(Event::End(BytesEnd::new("error")))?;
+    w.write_event(Event::End(BytesEnd::new("testcase")))?;
+    w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     w.write_event(Event::End(BytesEnd::new("testsuites")))?;
     let mut bytes = w.into_inner();
     bytes.push(b'\n');

@@ -15,13 +15,20 @@ pub struct Junit {
 #[derive(Debug, Default)]
 pub struct Suite {
     pub attrs: BTreeMap<String, String>,
+    /// `<properties>`: name → value.
+    pub properties: BTreeMap<String, String>,
     pub cases: Vec<Case>,
 }
 
 #[derive(Debug, Default)]
 pub struct Case {
     pub attrs: BTreeMap<String, String>,
+    /// `<properties>`: name → value.
+    pub properties: BTreeMap<String, String>,
     pub failure: Option<(BTreeMap<String, String>, String)>,
+    /// `<error>` (a run that ended in a usage error): attributes and text.
+    pub error: Option<(BTreeMap<String, String>, String)>,
+    pub skipped: Option<BTreeMap<String, String>>,
     pub system_out: Option<String>,
 }
 
@@ -72,6 +79,26 @@ pub fn parse_junit(xml: &str) -> Junit {
                     let case = doc.suites.last_mut().unwrap().cases.last_mut().unwrap();
                     case.failure = Some((attrs(&e), String::new()));
                 }
+                ("error", Some("testcase")) => {
+                    let case = doc.suites.last_mut().unwrap().cases.last_mut().unwrap();
+                    case.error = Some((attrs(&e), String::new()));
+                }
+                ("skipped", Some("testcase")) => {
+                    let case = doc.suites.last_mut().unwrap().cases.last_mut().unwrap();
+                    case.skipped = Some(attrs(&e));
+                }
+                ("properties", Some("testsuite" | "testcase")) => {}
+                ("property", Some("properties")) => {
+                    let a = attrs(&e);
+                    let (name, value) = (a["name"].clone(), a["value"].clone());
+                    let suite = doc.suites.last_mut().unwrap();
+                    // Under the last testcase when the suite has started its cases.
+                    let in_case = stack.iter().any(|s| s == "testcase");
+                    match suite.cases.last_mut().filter(|_| in_case) {
+                        Some(case) => case.properties.insert(name, value),
+                        None => suite.properties.insert(name, value),
+                    };
+                }
                 ("system-out", Some("testcase")) => {
                     let case = doc.suites.last_mut().unwrap().cases.last_mut().unwrap();
                     case.system_out = Some(String::new());
@@ -99,6 +126,7 @@ pub fn parse_junit(xml: &str) -> Junit {
                     .expect("text inside a testcase");
                 match stack.last().map(String::as_str) {
                     Some("failure") => case.failure.as_mut().unwrap().1.push_str(&text),
+                    Some("error") => case.error.as_mut().unwrap().1.push_str(&text),
                     Some("system-out") => case.system_out.as_mut().unwrap().push_str(&text),
                     other => panic!("text in {other:?}"),
                 }

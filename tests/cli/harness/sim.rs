@@ -366,7 +366,7 @@ pub fn assert_declared(id: &str, name: &str) {
 /// The manifest warning every v1 manifest gets (no `api.version`).
 pub fn v1_warning(addon: &Addon) -> Vec<(&'static str, &'static str, &'static str)> {
     match addon.version {
-        Version::V1 => vec![("manifest", "api.version is set", "legacy v1")],
+        Version::V1 => vec![("manifest", "api.version is 3", "legacy v1")],
         Version::V3 => vec![],
     }
 }

@@ -1,0 +1,9 @@
+/// With `"requires": ["syslog_drain"]`, the request carries log_drain_token and the answer
+/// names where Heroku drains the app's logs: a syslog:// or https:// URL.
+fn provision_answer(resource: &Resource) -> serde_json::Value {
+    json!({
+        "id": resource.id,
+        "config": { "ACME_DB_URL": resource.url },
+        "log_drain_url": format!("syslog://logs.acme.example.com:6514/{}", resource.drain_token),
+    })
+}
