@@ -4,7 +4,10 @@
 #   1. start-up: `kensa --version`;
 #   2. `kensa create` for each embedded template, against cookiecutter rendering the same
 #      tree from a cookiecutter template this script builds from ours (bench/helpers.py);
-#   3. `kensa test all` against the node template, installed and started locally;
+#   3. `kensa test all` against local providers: the node template, installed and started,
+#      and bench/python_provider.py (Python's standard library, HTTP/1.1, head and body in
+#      separate writes); the original Ruby kensa's `test all` against the same Python
+#      provider as a reference, when KENSA_RUBY names a checkout of it (see below);
 #   4. `kensa create` from generated local templates of 1,000, 5,000 and 10,000 small files,
 #      with `cp -r` of the same tree as the floor, on disk and on tmpfs.
 #
@@ -12,6 +15,12 @@
 #   RUNS=100 CC_RUNS=20 bash bench/run.sh       # more runs (defaults below)
 #   STRICT=1 bash bench/run.sh                  # exit 1 when a goal is missed
 #   LOAD_WAIT=600 bash bench/run.sh             # first wait (at most 600 s) for a quiet machine
+#   KENSA_RUBY=~/src/kensa bash bench/run.sh     # with the Ruby kensa (github.com/heroku/kensa)
+#
+# The Ruby kensa is run from its checkout as `ruby $KENSA_RUBY/bin/kensa`, never installed
+# or copied here; its gems come from the system (Debian: ruby-rest-client ruby-mechanize
+# ruby-launchy ruby-netrc ruby-colored ruby-webrick). Without KENSA_RUBY that row is left
+# out, and RESULTS.md says so.
 #
 # Needs: a Rust toolchain, python3 (3.11+, with venv), hyperfine (installed with apt-get
 # when missing and possible), node and npm for part 3 (skipped, and said so, without them).
@@ -177,34 +186,48 @@ for t in "${templates[@]}"; do
 done
 hf "${args[@]}"
 
-# --- 3. kensa test all against a local provider --------------------------------------------
-say "3. kensa test all against the node template"
-testall_skipped=
-testall_checks=
+# --- 3. kensa test all against local providers --------------------------------------------
+say "3. kensa test all against local providers"
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-start_node() {
-  local srv=$1 port=$2 web waited=0
-  web=$(sed -n 's/^web:[[:space:]]*//p' "$srv/Procfile")
-  [ -n "$web" ] || { testall_skipped="the node Procfile has no web: line"; return 1; }
+# Starts `$2` (a command line) in project directory $1 with its .env and PORT=$3, in its own
+# process group, and waits for the port; on failure sets $start_failed.
+start_failed=
+start_provider() {
+  local srv=$1 web=$2 port=$3 waited=0
+  start_failed=
   (cd "$srv" && exec setsid bash -c "set -a; . ./.env; set +a; export PORT=$port; exec $web") \
     >"$work/server.log" 2>&1 &
   server_pid=$!
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     if ! kill -0 "$server_pid" 2>/dev/null; then
       tail -20 "$work/server.log" >&2; server_pid=
-      testall_skipped="the node service exited before listening"; return 1
+      start_failed="the service exited before listening"; return 1
     fi
     sleep 0.25; waited=$((waited + 1))
     if [ $waited -ge 120 ]; then
       tail -20 "$work/server.log" >&2
-      testall_skipped="the node service did not listen within 30 s"; return 1
+      start_failed="the service did not listen within 30 s"; return 1
     fi
   done
 }
+# One `kensa test all` (output kept in $work/testall-$1.txt) that must pass before timing;
+# prints "N checks pass, M warnings, K skipped".
+verify_test_all() {
+  local name=$1 manifest=$2; shift 2
+  timeout 120 "$kensa" test all -f "$manifest" --timeout 10 --color never "$@" \
+    >"$work/testall-$name.txt" || { cat "$work/testall-$name.txt" >&2; return 1; }
+  printf '%s checks pass, %s warnings, %s skipped, exit 0' \
+    "$(grep -c '\[PASS\]' "$work/testall-$name.txt" || true)" \
+    "$(grep -c '\[WARN' "$work/testall-$name.txt" || true)" \
+    "$(grep -c '\[SKIP\]' "$work/testall-$name.txt" || true)"
+}
+
+# 3a. The node template.
+testall_node=
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  testall_skipped="node and npm are not installed (Debian: sudo apt-get install nodejs npm)"
+  testall_node="not measured: node and npm are not installed (Debian: sudo apt-get install nodejs npm)"
 else
   port=$(free_port)
   srv=$work/srv/my-addon
@@ -212,25 +235,68 @@ else
   "$kensa" create "$srv" --template node --port "$port" --no-input >/dev/null
   echo "npm install in $srv (port $port)"
   if ! (cd "$srv" && timeout 600 npm install --omit=dev --no-audit --no-fund --loglevel=error); then
-    testall_skipped="npm install failed (no network?)"
-  elif start_node "$srv" "$port"; then
-    manifest=$srv/addon-manifest.json
-    if timeout 120 "$kensa" -f "$manifest" test all --timeout 10 --color never >"$work/testall.txt"; then
-      pass=$(grep -c '\[PASS\]' "$work/testall.txt" || true)
-      warn=$(grep -c '\[WARN' "$work/testall.txt" || true)
-      testall_checks="$pass checks pass, $warn warnings, exit 0"
-      echo "kensa test all: $testall_checks"
-      sample_load "test-all"
-      hf --warmup 2 --runs "$test_runs" --export-json "$work/testall.json" \
-        --command-name "kensa test all" "$kensa -f $manifest test all --timeout 10"
-    else
-      cat "$work/testall.txt" >&2
-      testall_skipped="kensa test all failed against the node template"
-    fi
+    testall_node="not measured: npm install failed (no network?)"
+  elif ! start_provider "$srv" "$(sed -n 's/^web:[[:space:]]*//p' "$srv/Procfile")" "$port"; then
+    testall_node="not measured: $start_failed"
+  elif checks=$(verify_test_all node "$srv/addon-manifest.json"); then
+    testall_node=$checks
+    echo "kensa test all (node): $checks"
+    sample_load "test-all-node"
+    hf --warmup 2 --runs "$test_runs" --export-json "$work/testall-node.json" \
+      --command-name "kensa test all: node template" \
+      "$kensa test all -f $srv/addon-manifest.json --timeout 10"
+  else
+    testall_node="not measured: kensa test all failed against the node template"
   fi
   stop_server
 fi
-[ -z "$testall_skipped" ] || echo "bench: part 3 not measured: $testall_skipped" >&2
+echo "node template: ${testall_node}"
+
+# 3b. The Python provider, and the Ruby kensa against it.
+testall_python=
+testall_ruby=
+port=$(free_port)
+py=$work/py
+mkdir -p "$py"
+(cd "$py" && "$kensa" init --id py-addon --port "$port" --foreman --no-input >/dev/null)
+echo "CONFIG_PREFIX=PY_ADDON" >>"$py/.env"
+if ! start_provider "$py" "python3 $root/bench/python_provider.py" "$port"; then
+  testall_python="not measured: $start_failed"
+elif checks=$(verify_test_all python "$py/addon-manifest.json") &&
+  lean=$(verify_test_all python-lean "$py/addon-manifest.json" --without-sso --plan premium); then
+  testall_python=$checks
+  echo "kensa test all (python): $checks; --without-sso --plan premium: $lean"
+  ruby_cmd=
+  if [ -z "${KENSA_RUBY:-}" ]; then
+    testall_ruby="not measured: KENSA_RUBY is not set (a checkout of github.com/heroku/kensa)"
+  elif [ ! -f "$KENSA_RUBY/bin/kensa" ] || ! command -v ruby >/dev/null 2>&1; then
+    testall_ruby="not measured: no ruby, or no bin/kensa in KENSA_RUBY=$KENSA_RUBY"
+  elif (cd "$py" && timeout 120 ruby "$KENSA_RUBY/bin/kensa" -f addon-manifest.json test all \
+    -p premium >"$work/testall-ruby.txt" 2>&1); then
+    testall_ruby="$(grep -c 'PASS' "$work/testall-ruby.txt" || true) checks pass, exit 0"
+    ruby_cmd="ruby $KENSA_RUBY/bin/kensa -f $py/addon-manifest.json test all -p premium"
+    echo "Ruby kensa test all (python): $testall_ruby"
+  else
+    cat "$work/testall-ruby.txt" >&2
+    testall_ruby="not measured: the Ruby kensa's test all failed (its gems missing?)"
+  fi
+  sample_load "test-all-python"
+  args=(--warmup 2 --runs "$test_runs" --export-json "$work/testall-python.json"
+    --command-name "kensa test all: python provider"
+    "$kensa test all -f $py/addon-manifest.json --timeout 10"
+    --command-name "kensa test all --without-sso --plan premium: python provider"
+    "$kensa test all -f $py/addon-manifest.json --timeout 10 --without-sso --plan premium")
+  if [ -n "$ruby_cmd" ]; then
+    # Ruby's `test all` is manifest, provision, plan change and deprovision (no sign-on):
+    # the row above is kensa doing the same calls.
+    args+=(--command-name "Ruby kensa test all -p premium: python provider" "$ruby_cmd")
+  fi
+  hf "${args[@]}"
+else
+  testall_python="not measured: kensa test all failed against the Python provider"
+fi
+stop_server
+echo "python provider: ${testall_python}; Ruby kensa: ${testall_ruby:-n/a}"
 
 # --- 4. create from large local templates --------------------------------------------------
 # On the work directory's filesystem, and again on tmpfs (/dev/shm) when there is one, so the
@@ -286,7 +352,9 @@ export BENCH_CC_VERSION="$("$cookiecutter" --version | awk '{ print $2 }')"
 export BENCH_PYTHON_VERSION="$("$venv/bin/python" --version)"
 export BENCH_NODE_VERSION="$(node --version 2>/dev/null || echo none)"
 export BENCH_TREES="identical for every template ($(printf '%s, ' "${trees_same[@]}" | sed 's/, $//'); modes included)"
-export BENCH_TESTALL_CHECKS="$testall_checks" BENCH_TESTALL_SKIPPED="$testall_skipped"
+export BENCH_TESTALL_NODE="$testall_node" BENCH_TESTALL_PYTHON="$testall_python"
+export BENCH_TESTALL_RUBY="$testall_ruby"
+export BENCH_RUBY_VERSION="$(ruby --version 2>/dev/null | awk '{ print $1, $2 }' || echo none)"
 rc=0
 python3 "$helpers" report "$work" "$results" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || die "writing the report failed"

@@ -309,7 +309,15 @@ fn environment() -> Roff {
             "API key for push, pull and diff; else the api.heroku.com entry of ~/.netrc.",
         ),
         ("NETRC", "The netrc file to read instead of ~/.netrc."),
+        (
+            "KENSA_URL",
+            "Base URL of the service under test, instead of api.test (as --url).",
+        ),
         ("ADDONS_URL", "Base URL of the add-ons service (as --addons-url)."),
+        (
+            "HEROKU_ADDONS_HOST",
+            "The add-ons service as Heroku's addons-admin plugin names it: its host is used when neither --addons-url nor ADDONS_URL is given.",
+        ),
         (
             "HEROKU_CLIENT_SECRET",
             "The provider's OAuth client secret, checked by kensa's loopback Heroku; else from the .env beside the manifest.",

@@ -343,14 +343,10 @@ pub struct DevArgs {
 /// How to reach the add-ons service: shared by `push`, `pull` and `diff`.
 #[derive(Debug, Clone, Args)]
 pub struct PlatformArgs {
-    /// Base URL of the add-ons service
-    #[arg(
-        long,
-        env = "ADDONS_URL",
-        value_name = "URL",
-        default_value = "https://addons.heroku.com"
-    )]
-    pub addons_url: String,
+    /// Base URL of the add-ons service [default: HEROKU_ADDONS_HOST's host, else
+    /// https://addons.heroku.com]
+    #[arg(long, env = "ADDONS_URL", value_name = "URL")]
+    pub addons_url: Option<String>,
 
     /// Seconds to wait for the add-ons service
     #[arg(long, value_name = "SECS", default_value_t = 30,
@@ -1247,8 +1243,9 @@ impl From<DevArgs> for dev::Options {
 
 impl From<&PlatformArgs> for Connection {
     fn from(a: &PlatformArgs) -> Self {
+        let host = std::env::var(platform::api::HOST_VAR).ok();
         Connection {
-            addons_url: a.addons_url.clone(),
+            addons_url: platform::api::addons_url(a.addons_url.as_deref(), host.as_deref()),
             timeout: seconds(a.timeout),
             verbose: a.verbose,
         }

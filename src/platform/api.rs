@@ -14,12 +14,44 @@ use crate::output;
 /// How to reach the add-ons service: shared by `push`, `pull` and `diff`.
 #[derive(Debug, Clone)]
 pub struct Connection {
-    /// Base URL of the add-ons service, as the user gave it (`--addons-url`, `ADDONS_URL`).
+    /// Base URL of the add-ons service, as the user gave it (`--addons-url`, `ADDONS_URL`,
+    /// `HEROKU_ADDONS_HOST`; see [`addons_url`]).
     pub addons_url: String,
     /// Deadline of each call.
     pub timeout: Duration,
     /// Print each request and response to stderr, secrets masked.
     pub verbose: bool,
+}
+
+/// Heroku's addons-admin plugin names the add-ons service with this variable; it takes
+/// the host of its value (docs/protocol.md#manifest-sync).
+pub const HOST_VAR: &str = "HEROKU_ADDONS_HOST";
+/// The add-ons service, when nothing names another.
+pub const DEFAULT_ADDONS_URL: &str = "https://addons.heroku.com";
+
+/// The add-ons service's base URL: `--addons-url` or `ADDONS_URL` as given (`given`), else
+/// `HEROKU_ADDONS_HOST` (`host`) as Heroku's plugin reads it, by its host alone: a URL's
+/// scheme, host and port (any path dropped), a bare host over https; else
+/// [`DEFAULT_ADDONS_URL`].
+pub fn addons_url(given: Option<&str>, host: Option<&str>) -> String {
+    if let Some(url) = given.filter(|u| !u.trim().is_empty()) {
+        return url.to_owned();
+    }
+    let Some(host) = host.map(str::trim).filter(|h| !h.is_empty()) else {
+        return DEFAULT_ADDONS_URL.to_owned();
+    };
+    match url::Url::parse(host) {
+        Ok(parsed) if parsed.host_str().is_some() => {
+            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or_default()
+            )
+        }
+        // `addons.example.com`, `localhost:3000`: a host (and port), not a URL.
+        _ => format!("https://{}", host.split('/').next().unwrap_or(host)),
+    }
 }
 
 /// A failed call. All of them exit 1; the local files are untouched by then.
@@ -229,5 +261,35 @@ fn contents_of(exchange: &Exchange) -> Result<Map<String, Value>, String> {
             crate::manifest::json_type(other)
         )),
         None => Err("the body has no `contents`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_addons_url_comes_from_the_flag_then_heroku_addons_host_by_its_host() {
+        let host = Some("https://addons-staging.example.com/some/path");
+        assert_eq!(
+            addons_url(Some("http://localhost:3000"), host),
+            "http://localhost:3000",
+            "--addons-url / ADDONS_URL win"
+        );
+        assert_eq!(addons_url(None, host), "https://addons-staging.example.com");
+        assert_eq!(
+            addons_url(None, Some("http://127.0.0.1:4000/")),
+            "http://127.0.0.1:4000"
+        );
+        assert_eq!(
+            addons_url(None, Some("addons.example.com")),
+            "https://addons.example.com"
+        );
+        assert_eq!(
+            addons_url(None, Some("localhost:3000")),
+            "https://localhost:3000"
+        );
+        assert_eq!(addons_url(None, Some(" ")), DEFAULT_ADDONS_URL);
+        assert_eq!(addons_url(None, None), DEFAULT_ADDONS_URL);
     }
 }

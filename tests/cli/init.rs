@@ -133,6 +133,23 @@ fn sso_get_writes_legacy_string_urls() {
     assert_secret(api["sso_salt"].as_str().unwrap());
 }
 
+/// The short `-s` and the original Ruby kensa's `--post` write the same shapes as
+/// `--sso get` and `--sso post`.
+#[test]
+fn short_s_and_post_spell_the_sso_shape() {
+    let get = init(&["-s", "get"]).run();
+    assert_eq!(get.json(MANIFEST)["api"]["test"], "http://localhost:5001/");
+    let post = init(&["--post"]).run();
+    let api = &post.json(MANIFEST)["api"];
+    assert_eq!(api["test"]["sso_url"], "http://localhost:5001/sso/login");
+    assert_secret(api["sso_salt"].as_str().unwrap());
+    init(&["--post", "-s", "get"])
+        .status(2)
+        .stderr_contains("--post")
+        .unchanged()
+        .run();
+}
+
 #[test]
 fn without_sso_has_no_salt_and_no_sso_url() {
     let out = init(&["--without-sso"]).run();

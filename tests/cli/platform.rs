@@ -347,6 +347,56 @@ fn push_sends_the_manifest_and_writes_back_what_the_service_stored() {
     assert_eq!(fake.remote(), expected);
 }
 
+/// Issue 16: a manifest as Heroku's tooling hands it out (`$base` a number inside `api`,
+/// `cli_plugin_name`, `requires` values, no `api.test`, the version a number) passes the
+/// manifest rules, is pushed as it is, and what the service stored is written back with
+/// every unknown key and the key order kept.
+#[test]
+fn push_round_trips_a_manifest_as_heroku_hands_it_out() {
+    let fake = Fake::start(manifest());
+    let mut local = edited();
+    local.as_object_mut().unwrap().remove("api");
+    local["cli_plugin_name"] = json!("heroku-my-addon");
+    let mut api = manifest()["api"].clone();
+    let api = api.as_object_mut().unwrap();
+    api.remove("test");
+    let mut heroku_api = serde_json::Map::new();
+    heroku_api.insert("$base".into(), json!(152951532282013_u64));
+    heroku_api.extend(std::mem::take(api));
+    heroku_api.insert(
+        "requires".into(),
+        json!(["attachable", "many_per_app", "log_input", "syslog_drain"]),
+    );
+    heroku_api.insert("regions".into(), json!(["virginia", "frankfurt", "eu"]));
+    heroku_api.insert("version".into(), json!(3));
+    local["api"] = Value::Object(heroku_api);
+    let text = pretty(&local);
+    fake.kensa()
+        .write("addon-manifest.json", &text)
+        .args(["test", "manifest"])
+        .stdout_contains("checks passed")
+        .unchanged()
+        .run();
+    let out = fake
+        .kensa()
+        .write("addon-manifest.json", &text)
+        .arg("push")
+        .changes(["addon-manifest.json"])
+        .run();
+    let sent: Value = serde_json::from_str(&fake.seen()[0].body).unwrap();
+    assert_eq!(sent, json!({"contents": local}), "pushed as it is");
+    let mut expected = local.clone();
+    expected["$base"] = json!(1001);
+    assert_eq!(out.read("addon-manifest.json"), pretty(&expected));
+    // The api's own `$base` and keys kept their place.
+    let written = out.read("addon-manifest.json");
+    let api_base = written.find("\"$base\": 152951532282013").unwrap();
+    assert!(
+        api_base < written.find("\"password\"").unwrap(),
+        "{written}"
+    );
+}
+
 #[test]
 fn push_writes_the_manifest_back_owner_only() {
     use std::os::unix::fs::PermissionsExt;
@@ -793,6 +843,36 @@ fn addons_url_flag_overrides_the_environment() {
         fake.seen()[0].path,
         "/api/v3/addons/my-addon/current_manifest"
     );
+}
+
+/// Issue 16: Heroku's addons-admin plugin names the service with `HEROKU_ADDONS_HOST` and
+/// takes its host; kensa reads it too when neither `--addons-url` nor `ADDONS_URL` is set.
+#[test]
+fn heroku_addons_host_names_the_service_by_its_host() {
+    let fake = Fake::start(manifest());
+    Test::new()
+        .env("HEROKU_API_KEY", KEY)
+        .env(
+            "HEROKU_ADDONS_HOST",
+            format!("{}/a/path/it/ignores", fake.url),
+        )
+        .args(["pull", fixture::id()])
+        .changes(["addon-manifest.json"])
+        .run();
+    assert_eq!(
+        fake.seen()[0].path,
+        "/api/v3/addons/my-addon/current_manifest"
+    );
+    // ADDONS_URL wins over it.
+    let other = Fake::start(manifest());
+    Test::new()
+        .env("HEROKU_API_KEY", KEY)
+        .env("HEROKU_ADDONS_HOST", closed_port_url())
+        .env("ADDONS_URL", &other.url)
+        .args(["pull", fixture::id()])
+        .changes(["addon-manifest.json"])
+        .run();
+    assert_eq!(other.seen().len(), 1);
 }
 
 #[test]
