@@ -153,6 +153,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             scaffold::init::run(&path, args.into())
         }
         Command::Create(args) => scaffold::create::run(args.into()),
+        Command::Update(args) => scaffold::update::run(args.into()),
         Command::Templates(args) => match args.action {
             Some(cli::TemplatesCommand::Verify(verify)) => verify::run(verify.into()),
             None => scaffold::list::run(args.json),

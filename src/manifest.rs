@@ -227,6 +227,16 @@ impl Manifest {
         Manifest { doc }
     }
 
+    /// The whole document.
+    pub fn doc(&self) -> &Map<String, Value> {
+        &self.doc
+    }
+
+    /// The whole document, to change (`kensa update` adds missing keys).
+    pub fn doc_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.doc
+    }
+
     /// Pretty JSON with a trailing newline, as written to disk.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(&self.doc).expect("a JSON map serialises");

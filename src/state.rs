@@ -3,10 +3,13 @@
 //! `kensa test sso|planchange|deprovision` and `kensa sso` work without an id, and the
 //! `kensa dev` session's local Heroku (`dev/`). One home for every file under `.kensa/`.
 //!
-//! Every file is JSON, written atomically with mode 0600 (the dev session's holds OAuth
-//! tokens; the others are kept private too, as nothing gains from sharing them). The
-//! folder ignores itself for git (`.kensa/.gitignore` is `*`), so no project has to list
-//! it. A file that cannot be read or parsed is an error naming it, never silently ignored.
+//! Every such file is JSON, written atomically with mode 0600 (the dev session's holds
+//! OAuth tokens; the others are kept private too, as nothing gains from sharing them). Two
+//! files are the project's, not kensa's state, and are shared through git: how the project
+//! was made ([`ANSWERS`]) and the template's pristine render ([`PRISTINE`]), written by
+//! `kensa create` and `kensa update` (their format is the scaffold's). The folder's
+//! `.gitignore` ([`GITIGNORE`]) ignores everything else, so no project has to list it. A
+//! file that cannot be read or parsed is an error naming it, never silently ignored.
 
 use std::fs;
 use std::io::{self, Write};
@@ -25,6 +28,12 @@ pub const DIR: &str = ".kensa";
 /// Files of the folder: readable by the owner only.
 pub const MODE: u32 = 0o600;
 const LAST_RESOURCE: &str = "last-resource.json";
+/// How the project was made: template, version, answers (no secrets).
+pub const ANSWERS: &str = "answers.toml";
+/// What the template rendered last (create or update), compressed: `kensa update`'s base.
+pub const PRISTINE: &str = "pristine.json.gz";
+/// `.kensa/.gitignore`: private state is ignored, the project's two files are not.
+pub const GITIGNORE: &str = "*\n!.gitignore\n!answers.toml\n!pristine.json.gz\n";
 
 /// `.kensa/` beside the manifest.
 pub fn dir(manifest_path: &Path) -> PathBuf {
@@ -229,7 +238,7 @@ fn create_private_dirs(folder: &Path) -> io::Result<()> {
     for private in folder.ancestors().take_while(|a| a.starts_with(root)) {
         fs::set_permissions(private, fs::Permissions::from_mode(0o700))?;
     }
-    match write_atomic(&root.join(".gitignore"), b"*\n", 0o644, false) {
+    match write_atomic(&root.join(".gitignore"), GITIGNORE.as_bytes(), 0o644, false) {
         // Written before, or by another kensa at the same moment: same content.
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
@@ -255,7 +264,7 @@ mod tests {
         assert_eq!(folder.permissions().mode() & 0o777, 0o700);
         assert_eq!(
             fs::read_to_string(dir.path().join(".kensa/.gitignore")).unwrap(),
-            "*\n"
+            GITIGNORE
         );
         forget(&manifest, "other").unwrap();
         assert!(file.exists(), "another id leaves it");

@@ -17,7 +17,7 @@ use crate::dev;
 use crate::error::UsageError;
 use crate::manifest::{self, SsoMethod};
 use crate::platform::{self, api::Connection};
-use crate::scaffold::{create, init, inputs::AddonOptions, source};
+use crate::scaffold::{create, init, inputs::AddonOptions, source, update};
 use crate::signin;
 use crate::verify;
 
@@ -93,9 +93,37 @@ Examples:
   kensa create my-addon --template rust-axum --dry-run
   kensa create . --template node               fill the empty current directory
   kensa create my-addon --template node --force   write the template's files into it
+  kensa create my-addon --template gh:acme/kensa-templates/go@v1.2
+  kensa create my-addon --template file:///srv/templates.git//node --ref main
+  kensa create copy --replay my-addon          same answers as my-addon
+  kensa create my-addon --template node --vcs none   no git repository
   kensa create                                 the wizard asks for everything"
     )]
     Create(CreateArgs),
+
+    /// Bring a generated project to the current version of its template (three-way merge)
+    #[command(
+        long_about = "\
+Bring a generated project to the current version of its template
+
+kensa update renders the template the project was made from (recorded in \
+.kensa/answers.toml) and merges what changed since the project's pristine copy \
+(.kensa/pristine.json.gz) into your files, three ways: files you never touched are replaced, \
+files both you and the template changed are merged line by line, real conflicts get \
+conflict markers and are listed (exit 1), files you deleted stay deleted, new template \
+files are added, and nothing outside the template's paths is touched. addon-manifest.json \
+and .env are never regenerated; fields and secrets the template now needs are added. It \
+refuses to run in a git work tree with uncommitted changes unless --allow-dirty, so the \
+update is one reviewable diff.",
+        after_help = "\
+Examples:
+  kensa update                                 the project in the current directory
+  kensa update my-addon --dry-run              show the plan, write nothing
+  kensa update --template ./my-templates/go    from another source of the template
+  kensa update --ref v2.0                      a git template at another tag
+  kensa update --set node_version=22           change an answer while updating"
+    )]
+    Update(UpdateArgs),
 
     /// List the templates embedded in kensa, or verify one against the protocol
     #[command(after_help = "\
@@ -205,6 +233,7 @@ impl Command {
         !matches!(
             self,
             Command::Create(_)
+                | Command::Update(_)
                 | Command::Templates(_)
                 | Command::Explain(_)
                 | Command::Completions(_)
@@ -217,6 +246,7 @@ impl Command {
         match self {
             Command::Init(_) => "init",
             Command::Create(_) => "create",
+            Command::Update(_) => "update",
             Command::Templates(_) => "templates",
             Command::Test(_) => "test",
             Command::Run(_) => "run",
@@ -690,10 +720,26 @@ pub struct CreateArgs {
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Embedded template name (see `kensa templates`) or a path to a template directory
-    #[arg(short, long, value_name = "NAME|PATH", value_parser = TemplateParser,
+    /// Embedded template name (see `kensa templates`), a path to a template directory, or
+    /// a git source: https://…, ssh://…, file://… (a subdirectory after `//`) or
+    /// gh:owner/repo[/subdir], each optionally ending in @REF
+    #[arg(short, long, value_name = "NAME|PATH|URL", value_parser = TemplateParser,
           value_hint = ValueHint::DirPath)]
     pub template: Option<String>,
+
+    /// The branch, tag or commit (full hash) of a git template
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+
+    /// Reuse the answers of another project (its directory or .kensa/answers.toml):
+    /// template, add-on and variables; flags still win
+    #[arg(long, value_name = "PROJECT")]
+    pub replay: Option<PathBuf>,
+
+    /// Version control for the new project: `git` (a repository with a first commit,
+    /// unless DIR is inside one already) or `none`
+    #[arg(long, value_enum, default_value_t = Vcs::Git, value_name = "VCS")]
+    pub vcs: Vcs,
 
     #[command(flatten)]
     pub addon: AddonArgs,
@@ -718,6 +764,49 @@ pub struct CreateArgs {
     /// Print what would be written, write nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `--vcs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Vcs {
+    Git,
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// The project to update
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Update from this template source instead of the recorded one (it is recorded next)
+    #[arg(short, long, value_name = "NAME|PATH|URL", value_parser = TemplateParser,
+          value_hint = ValueHint::DirPath)]
+    pub template: Option<String>,
+
+    /// The branch, tag or commit (full hash) of a git template
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+
+    /// Change or give a template variable (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Read template variables from a JSON or TOML file
+    #[arg(long, value_name = "FILE")]
+    pub values_file: Option<PathBuf>,
+
+    /// Show what would change, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Update even in a git work tree with uncommitted changes
+    #[arg(long)]
+    pub allow_dirty: bool,
+
+    /// Never prompt: a new variable without a default is an error naming its --set
+    #[arg(long)]
+    pub no_input: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -930,6 +1019,21 @@ impl From<InitArgs> for init::Options {
     }
 }
 
+impl From<UpdateArgs> for update::Options {
+    fn from(a: UpdateArgs) -> Self {
+        update::Options {
+            dir: a.dir,
+            template: a.template,
+            git_ref: a.git_ref,
+            set: a.set,
+            values_file: a.values_file,
+            dry_run: a.dry_run,
+            allow_dirty: a.allow_dirty,
+            no_input: a.no_input,
+        }
+    }
+}
+
 impl From<CreateArgs> for create::Options {
     fn from(a: CreateArgs) -> Self {
         create::Options {
@@ -940,6 +1044,9 @@ impl From<CreateArgs> for create::Options {
                 ..a.addon.into()
             },
             allow_dirty: a.allow_dirty,
+            git_ref: a.git_ref,
+            replay: a.replay,
+            vcs: a.vcs == Vcs::Git,
             set: a.set,
             values_file: a.values_file,
             dry_run: a.dry_run,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use super::config::UserConfig;
 use super::inputs::{self, AddonOptions, Defaults};
 use super::wizard::Wizard;
 use super::{ScaffoldError, DEFAULT_PORT};
@@ -55,6 +56,7 @@ pub fn run(manifest_path: &Path, args: Options) -> Result<ExitCode> {
         Defaults {
             id: default_id,
             port: DEFAULT_PORT,
+            regions: UserConfig::load()?.regions,
         },
         wizard.as_ref(),
     )?;

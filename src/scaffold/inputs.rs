@@ -31,10 +31,12 @@ pub struct AddonOptions {
 #[derive(Debug, Clone, Copy)]
 pub struct CheckedFlags<'a>(&'a AddonOptions);
 
-/// Defaults that depend on the command (`init` or `create`).
+/// Defaults that depend on the command (`init` or `create`) and the user's config.
 pub struct Defaults {
     pub id: Option<String>,
     pub port: u16,
+    /// The user's default regions (`~/.config/kensa/config.toml`), else `us`.
+    pub regions: Option<Vec<String>>,
 }
 
 /// Checks the values given by flags, naming the flag in every error.
@@ -102,10 +104,11 @@ pub fn addon_spec(
         (None, Some(w)) => w.name(&slug::title(&id))?,
         (None, None) => slug::title(&id),
     };
+    let default_regions = defaults.regions.unwrap_or_else(|| vec!["us".to_owned()]);
     let regions = match (&args.regions, wizard) {
         (Some(regions), _) => regions.clone(),
-        (None, Some(w)) => w.regions()?,
-        (None, None) => vec!["us".to_owned()],
+        (None, Some(w)) => w.regions(&default_regions)?,
+        (None, None) => default_regions,
     };
     let sso = match (args.without_sso, args.sso, wizard) {
         (true, _, _) => None,
@@ -142,6 +145,7 @@ mod tests {
             Defaults {
                 id: Some("my-addon".into()),
                 port: 5000,
+                regions: None,
             },
             None,
         )
@@ -178,6 +182,7 @@ mod tests {
             Defaults {
                 id: Some("x".into()),
                 port: 1,
+                regions: None,
             },
             None,
         )

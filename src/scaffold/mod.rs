@@ -1,13 +1,17 @@
 //! Scaffolding: `kensa init`, `kensa create` and `kensa templates`.
 
+pub mod answers;
+pub mod config;
 pub mod create;
 pub mod git;
 pub mod init;
 pub mod inputs;
 pub mod list;
+pub mod merge;
 pub mod render;
 pub mod source;
 pub mod spec;
+pub mod update;
 pub mod values;
 pub mod wizard;
 pub mod writer;
@@ -53,6 +57,12 @@ pub enum ScaffoldError {
     InTheWay(Vec<String>),
     #[error("{0}")]
     Interrupted(#[source] crate::interrupt::Interrupted),
+    #[error("{0}")]
+    Usage(#[source] crate::error::UsageError),
+    #[error("{}: {why}", path.display())]
+    Answers { path: PathBuf, why: String },
+    #[error("your kensa config {}: {why}", path.display())]
+    UserConfig { path: PathBuf, why: String },
 }
 
 impl ScaffoldError {

@@ -1,24 +1,55 @@
-//! Where templates come from: the tree embedded in the binary, or a directory on disk.
+//! Where templates come from: the tree embedded in the binary, a directory on disk, or a
+//! git repository (cloned by [`super::git`]). Each is loaded whole into memory, with a
+//! version: a hash of its files.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
+use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
+use super::git::{self, GitSource};
 use super::spec::{TemplateSpec, SPEC_FILE};
 use super::ScaffoldError;
+use crate::error::UsageError;
 use crate::fsutil;
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 #[derive(Debug, Clone)]
 pub struct Template {
-    /// The embedded name, or the directory's path as given.
+    /// The embedded name, the directory's path as given, or the git source.
     pub name: String,
     pub spec: TemplateSpec,
     /// Every file but `template.toml`, sorted by path.
     pub files: Vec<SourceFile>,
+    /// `sha256:<hex>` of `template.toml` and every file (path and bytes).
+    pub version: String,
+    pub origin: Origin,
+}
+
+/// Where a template was loaded from, as `.kensa/answers.toml` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    /// The directory, absolute.
+    Directory(PathBuf),
+    Git {
+        source: GitSource,
+        commit: String,
+    },
+}
+
+impl Origin {
+    /// What `--template` takes to load the same template again.
+    pub fn source(&self, name: &str) -> String {
+        match self {
+            Origin::Embedded => name.to_owned(),
+            Origin::Directory(dir) => dir.display().to_string(),
+            Origin::Git { source, .. } => source.display(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,13 +75,81 @@ pub fn is_path(arg: &str) -> bool {
     arg.contains(std::path::MAIN_SEPARATOR) || arg.contains('/') || arg.starts_with('.')
 }
 
-/// Loads `--template ARG`: a directory path or an embedded name.
-pub fn resolve(arg: &str) -> Result<Template, ScaffoldError> {
+/// Loads `--template ARG` (`git_ref`: `--ref`): a git source, a directory path or an
+/// embedded name.
+pub fn resolve(arg: &str, git_ref: Option<&str>) -> Result<Template, ScaffoldError> {
+    if let Some(parsed) = git::parse_source(arg) {
+        let mut source = parsed.map_err(|why| ScaffoldError::NotATemplate {
+            path: PathBuf::from(arg),
+            why,
+        })?;
+        if let Some(r) = git_ref {
+            if source.git_ref.is_some() {
+                return Err(ScaffoldError::Usage(UsageError::new(format!(
+                    "{arg} names a ref already; give it there or with --ref, not both"
+                ))));
+            }
+            source.git_ref = Some(r.to_owned());
+        }
+        return load_git(source);
+    }
+    if git_ref.is_some() {
+        return Err(ScaffoldError::Usage(UsageError::new(format!(
+            "--ref is for git template sources (https://…, ssh://…, file://…, gh:owner/repo); \
+             {arg} is not one"
+        ))));
+    }
     if is_path(arg) {
         load_dir(Path::new(arg))
     } else {
         load_embedded(arg)
     }
+}
+
+/// Clones a git source and loads the template in it (its subdirectory, if named).
+pub fn load_git(source: GitSource) -> Result<Template, ScaffoldError> {
+    let checkout = git::clone(&source)?;
+    let root = checkout.root();
+    let dir = match &source.subdir {
+        Some(sub) => {
+            let dir = root.join(sub);
+            let inside = std::fs::canonicalize(&dir)
+                .ok()
+                .zip(std::fs::canonicalize(&root).ok())
+                .is_some_and(|(d, r)| d.starts_with(r) && d.is_dir());
+            if !inside {
+                return Err(ScaffoldError::NotATemplate {
+                    path: PathBuf::from(source.display()),
+                    why: format!(
+                        "the repository{} has no directory {sub}",
+                        source
+                            .git_ref
+                            .as_deref()
+                            .map(|r| format!(" at {r}"))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+            dir
+        }
+        None => root,
+    };
+    let mut template = load_dir(&dir).map_err(|e| match e {
+        ScaffoldError::NotATemplate { why, .. } => ScaffoldError::NotATemplate {
+            path: PathBuf::from(source.display()),
+            why,
+        },
+        other => other,
+    })?;
+    template.name = match &source.git_ref {
+        Some(r) => format!("{}@{r}", source.display()),
+        None => source.display(),
+    };
+    template.origin = Origin::Git {
+        commit: checkout.commit.clone(),
+        source,
+    };
+    Ok(template)
 }
 
 pub fn load_embedded(name: &str) -> Result<Template, ScaffoldError> {
@@ -69,7 +168,9 @@ pub fn load_embedded(name: &str) -> Result<Template, ScaffoldError> {
     Ok(Template {
         name: name.to_owned(),
         spec,
+        version: version_of(spec_file.contents(), &files),
         files,
+        origin: Origin::Embedded,
     })
 }
 
@@ -159,7 +260,29 @@ pub fn load_dir(root: &Path) -> Result<Template, ScaffoldError> {
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Template { name, spec, files })
+    Ok(Template {
+        name,
+        spec,
+        version: version_of(&spec_text, &files),
+        files,
+        origin: Origin::Directory(real_root),
+    })
+}
+
+/// `sha256:<hex>` of `template.toml` and every file's path and bytes: any change to the
+/// template changes it.
+fn version_of(spec: &[u8], files: &[SourceFile]) -> String {
+    let mut hash = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    field(spec);
+    for file in files {
+        field(file.path.as_bytes());
+        field(&file.bytes);
+    }
+    format!("sha256:{}", hex::encode(hash.finalize()))
 }
 
 /// Reads one file of the template at `real_root` (canonical). A symbolic link is followed

@@ -1,9 +1,11 @@
-//! The `init`/`create` wizard (dialoguer). It only asks for what flags did not give, and
-//! only runs when a person is at a terminal: see [`crate::prompt::interactive`].
+//! The `init`/`create` wizard (dialoguer). It asks for everything flags (or recorded
+//! answers) did not give, suggesting the defaults, and only runs when a person is at a
+//! terminal: see [`crate::prompt::interactive`]. Every check's failure is said in words,
+//! and the prompt asks again. Ctrl-C ends kensa with the terminal restored.
 
 use anyhow::Result;
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, Input, MultiSelect, Select};
+use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
 use serde_json::Value;
 
 use super::spec::{VarSpec, VarType};
@@ -76,19 +78,23 @@ impl Wizard {
         )
     }
 
-    pub fn regions(&self) -> Result<Vec<String>> {
+    /// A multi-select of the known regions, `defaults` checked.
+    pub fn regions(&self, defaults: &[String]) -> Result<Vec<String>> {
         let choices: Vec<&str> = KNOWN_REGIONS
             .iter()
             .copied()
             .filter(|r| *r != "*")
             .collect();
-        let defaults: Vec<bool> = choices.iter().map(|r| *r == "us").collect();
+        let checked: Vec<bool> = choices
+            .iter()
+            .map(|r| defaults.iter().any(|d| d == r))
+            .collect();
         loop {
             let picked = prompt::answer(
                 MultiSelect::with_theme(&self.theme)
                     .with_prompt("Regions (space to toggle, enter to accept)")
                     .items(&choices)
-                    .defaults(&defaults)
+                    .defaults(&checked)
                     .interact(),
                 "regions prompt",
             )?;
@@ -118,53 +124,156 @@ impl Wizard {
     }
 
     pub fn port(&self, default: u16) -> Result<u16> {
-        prompt::answer(
-            Input::with_theme(&self.theme)
+        let text = prompt::answer(
+            Input::<String>::with_theme(&self.theme)
                 .with_prompt("Local port")
-                .default(default)
-                .validate_with(|p: &u16| {
-                    if *p == 0 {
-                        Err("port 0 is not usable")
-                    } else {
-                        Ok(())
-                    }
-                })
+                .default(default.to_string())
+                .validate_with(|s: &String| parse_port(s).map(|_| ()))
                 .interact_text(),
             "port prompt",
-        )
+        )?;
+        Ok(parse_port(&text).expect("validated"))
     }
 
-    /// Asks for one template variable, re-asking until the value passes its checks.
-    pub fn variable(&self, name: &str, var: &VarSpec) -> Result<Value> {
+    /// Asks for one template variable, suggesting `suggested` (a default, the user's
+    /// default, a recorded answer), re-asking until the value passes its checks.
+    pub fn variable(&self, name: &str, var: &VarSpec, suggested: Option<&Value>) -> Result<Value> {
         let prompt = match &var.help {
             Some(help) => format!("{name} ({help})"),
             None => name.to_owned(),
         };
-        if var.kind == VarType::Boolean {
-            let default = var
-                .default_json()
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-            let answer = prompt::answer(
-                Confirm::with_theme(&self.theme)
+        match var.kind {
+            VarType::Boolean => {
+                let default = suggested.and_then(Value::as_bool).unwrap_or(false);
+                let answer = prompt::answer(
+                    Confirm::with_theme(&self.theme)
+                        .with_prompt(prompt)
+                        .default(default)
+                        .interact(),
+                    "variable prompt",
+                )?;
+                Ok(Value::Bool(answer))
+            }
+            VarType::Choice => {
+                let at = suggested
+                    .and_then(Value::as_str)
+                    .and_then(|s| var.choices.iter().position(|c| c == s))
+                    .unwrap_or(0);
+                let index = prompt::answer(
+                    Select::with_theme(&self.theme)
+                        .with_prompt(prompt)
+                        .items(&var.choices)
+                        .default(at)
+                        .interact(),
+                    "variable prompt",
+                )?;
+                Ok(Value::String(var.choices[index].clone()))
+            }
+            VarType::MultiChoice => {
+                let picked: Vec<&str> = suggested
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let checked: Vec<bool> = var
+                    .choices
+                    .iter()
+                    .map(|c| picked.contains(&c.as_str()))
+                    .collect();
+                loop {
+                    let indexes = prompt::answer(
+                        MultiSelect::with_theme(&self.theme)
+                            .with_prompt(format!("{prompt} (space to toggle, enter to accept)"))
+                            .items(&var.choices)
+                            .defaults(&checked)
+                            .interact(),
+                        "variable prompt",
+                    )?;
+                    let value = Value::Array(
+                        indexes
+                            .iter()
+                            .map(|&i| Value::String(var.choices[i].clone()))
+                            .collect(),
+                    );
+                    match var.coerce(&value) {
+                        Ok(value) => return Ok(value),
+                        Err(e) => eprintln!("{e}"),
+                    }
+                }
+            }
+            VarType::Secret => {
+                let text = prompt::answer(
+                    Password::with_theme(&self.theme)
+                        .with_prompt(format!("{prompt} (not shown; written to .env only)"))
+                        .validate_with(|s: &String| {
+                            var.coerce(&Value::String(s.clone())).map(|_| ())
+                        })
+                        .interact(),
+                    "secret prompt",
+                )?;
+                Ok(Value::String(text))
+            }
+            VarType::String | VarType::Integer => {
+                let mut input = Input::<String>::with_theme(&self.theme)
                     .with_prompt(prompt)
-                    .default(default)
-                    .interact(),
-                "variable prompt",
-            )?;
-            return Ok(Value::Bool(answer));
+                    .validate_with(|s: &String| var.coerce(&Value::String(s.clone())).map(|_| ()));
+                if let Some(suggested) = suggested {
+                    let text = match suggested {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    input = input.default(text);
+                }
+                let text = prompt::answer(input.interact_text(), "variable prompt")?;
+                var.coerce(&Value::String(text)).map_err(anyhow::Error::msg)
+            }
         }
-        let mut input = Input::<String>::with_theme(&self.theme)
-            .with_prompt(prompt)
-            .validate_with(|s: &String| var.coerce(&Value::String(s.clone())).map(|_| ()));
-        if let Some(default) = var.default_json() {
-            let text = match default {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            input = input.default(text);
+    }
+
+    /// Shows every answer (secrets hidden) and asks whether to go ahead, default yes.
+    pub fn confirm_summary(&self, what: &str, rows: &[(String, String)]) -> Result<bool> {
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        eprintln!("\n{what}:");
+        for (key, value) in rows {
+            eprintln!("  {key:<width$}  {value}");
         }
-        let text = prompt::answer(input.interact_text(), "variable prompt")?;
-        var.coerce(&Value::String(text)).map_err(anyhow::Error::msg)
+        prompt::answer(
+            Confirm::with_theme(&self.theme)
+                .with_prompt("Go ahead with these values?")
+                .default(true)
+                .interact(),
+            "summary prompt",
+        )
+    }
+}
+
+/// A port as a person types it, with a reason in words when it is not one.
+fn parse_port(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        Ok(_) => Err(format!(
+            "{} is not a port: use a number from 1 to 65535",
+            text.trim()
+        )),
+        Err(_) => Err(format!(
+            "{:?} is not a port: use a whole number from 1 to 65535",
+            text.trim()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port;
+
+    #[test]
+    fn ports_are_explained_in_words() {
+        assert_eq!(parse_port(" 8080 "), Ok(8080));
+        assert!(parse_port("0").unwrap_err().contains("from 1 to 65535"));
+        assert!(parse_port("99999").unwrap_err().contains("from 1 to 65535"));
+        let err = parse_port("eighty").unwrap_err();
+        assert!(
+            err.contains("whole number") && !err.contains("invalid digit"),
+            "{err}"
+        );
     }
 }

@@ -236,6 +236,40 @@ fn write_into(target: &Path, files: &[OutputFile], plan: &Plan) -> Result<(), Sc
     Ok(())
 }
 
+/// Writes `files` into the existing directory `target` (each replacing what is at its path)
+/// and removes the files `removed`, all or nothing: everything is staged first, what is
+/// replaced or removed is kept aside until the last move, and a failure undoes them all.
+/// For `kensa update`, which decided file by file what to do.
+pub fn apply(target: &Path, files: &[OutputFile], removed: &[String]) -> Result<(), ScaffoldError> {
+    let _deferred = interrupt::defer();
+    plan(target, files)?;
+    if files.is_empty() && removed.is_empty() {
+        return Ok(());
+    }
+    let staging = tempfile::Builder::new()
+        .prefix(".kensa-new-")
+        .tempdir_in(target)
+        .map_err(|e| write_err(target, without_temp_path(e)))?;
+    let new = staging.path().join("new");
+    let old = staging.path().join("old");
+    stage(&new, target, files.iter())?;
+    interrupt::check().map_err(ScaffoldError::Interrupted)?;
+    let mut moves = Moves::default();
+    for file in files {
+        if let Err(e) = moves.put(target, &new, &old, &file.path) {
+            moves.undo(target, &old);
+            return Err(write_err(&target.join(&file.path), e));
+        }
+    }
+    for rel in removed {
+        if let Err(e) = moves.remove(target, &old, rel) {
+            moves.undo(target, &old);
+            return Err(write_err(&target.join(rel), e));
+        }
+    }
+    Ok(())
+}
+
 /// The moves made so far, to undo them all if one fails.
 #[derive(Default)]
 struct Moves {
@@ -243,6 +277,8 @@ struct Moves {
     placed: Vec<(String, bool)>,
     /// Directories created in the target, parents first.
     made_dirs: Vec<PathBuf>,
+    /// Files moved aside (under old/), in order.
+    removed: Vec<String>,
 }
 
 impl Moves {
@@ -273,7 +309,20 @@ impl Moves {
         Ok(())
     }
 
+    /// Moves the file at `rel` aside (kept until the staging directory goes).
+    fn remove(&mut self, target: &Path, old: &Path, rel: &str) -> io::Result<()> {
+        let dest = target.join(rel);
+        let aside = old.join(rel);
+        fs::create_dir_all(parent_of(&aside))?;
+        fs::rename(&dest, &aside)?;
+        self.removed.push(rel.to_owned());
+        Ok(())
+    }
+
     fn undo(self, target: &Path, old: &Path) {
+        for rel in self.removed.into_iter().rev() {
+            let _ = fs::rename(old.join(&rel), target.join(&rel));
+        }
         for (rel, replaced) in self.placed.into_iter().rev() {
             let dest = target.join(&rel);
             let _ = fs::remove_file(&dest);

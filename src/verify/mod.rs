@@ -108,7 +108,7 @@ struct Commands {
 
 pub fn run(opts: Options) -> Result<ExitCode> {
     interrupt::catch();
-    let template = source::resolve(&opts.template)?;
+    let template = source::resolve(&opts.template, None)?;
     let commands = commands(&template, &opts)?;
     let work = Workspace::new(&opts, &template)?;
     let port = match opts.port {

@@ -1050,7 +1050,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(if toml { "v.toml" } else { "v.json" });
         std::fs::write(&path, &bytes).unwrap();
-        if let Err(e) = values::given(&spec, &[], Some(&path)) {
+        let sources = values::Sources { values_file: Some(&path), ..values::Sources::default() };
+        if let Err(e) = values::given(&spec, &sources) {
             prop_assert!(e.to_string().contains("--values-file") || e.to_string().contains("port") || e.to_string().contains("name"), "{}", e);
         }
     }

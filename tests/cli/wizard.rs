@@ -93,6 +93,8 @@ fn create_with_no_flags_asks_for_everything() {
     pty.answer("Regions", ENTER); // default: us
     pty.answer("Single sign-on", ENTER); // default: POST
     pty.answer("Local port", ENTER); // default: 5001
+    pty.expect("kensa create will use");
+    pty.answer("Go ahead with these values?", ENTER); // default: yes
     pty.expect("Created");
     pty.expect("from the rust-axum template");
     assert_eq!(pty.exit_code(), 0);
@@ -140,6 +142,7 @@ fn create_asks_for_template_variables_without_a_default() {
     pty.answer("Single sign-on", ENTER);
     pty.answer("Local port", ENTER);
     pty.answer("region_code (lowercase code)", &format!("emea{ENTER}"));
+    pty.answer("Go ahead with these values?", ENTER);
     pty.expect("Created");
     assert_eq!(pty.exit_code(), 0);
     assert_eq!(
@@ -159,6 +162,8 @@ fn create_asks_before_replacing_and_no_keeps_the_directory() {
     pty.answer("Regions", ENTER);
     pty.answer("Single sign-on", ENTER);
     pty.answer("Local port", ENTER);
+    pty.answer("node_version", ENTER); // a default, asked all the same
+    pty.answer("Go ahead with these values?", ENTER);
     pty.expect("keeps every other file");
     pty.answer("Write the template's files into p", "n");
     pty.expect("--force");

@@ -239,6 +239,56 @@ fn describe(cycle: &[(&Place, Via)]) -> FileFailure {
     }
 }
 
+/// The variables a template's `if` tests read (the first part of `a.b` or `a[0]`): tera
+/// takes an undefined variable in a test for false, and a misspelt condition must not
+/// silently leave files out.
+pub fn tested_variables(template: &Template) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for node in &template.ast {
+        if let Node::If(branches, _) = node {
+            for (_, cond, _) in &branches.conditions {
+                idents(cond, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn idents(expr: &Expr, out: &mut BTreeSet<String>) {
+    let mut each = |e: &Expr| idents(e, out);
+    match &expr.val {
+        ExprVal::Ident(name) => {
+            let first = name.split(['.', '[']).next().unwrap_or(name);
+            out.insert(first.to_owned());
+        }
+        ExprVal::Math(m) => {
+            each(&m.lhs);
+            each(&m.rhs);
+        }
+        ExprVal::Logic(l) => {
+            each(&l.lhs);
+            each(&l.rhs);
+        }
+        ExprVal::In(i) => {
+            each(&i.lhs);
+            each(&i.rhs);
+        }
+        ExprVal::Test(t) => {
+            each(&Expr::new(ExprVal::Ident(t.ident.clone())));
+            t.args.iter().for_each(each);
+        }
+        ExprVal::Array(items) => items.iter().for_each(each),
+        ExprVal::FunctionCall(call) => call.args.values().for_each(each),
+        ExprVal::MacroCall(call) => call.args.values().for_each(each),
+        ExprVal::StringConcat(concat) => {
+            for v in &concat.values {
+                each(&Expr::new(v.clone()));
+            }
+        }
+        ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Float(_) | ExprVal::Bool(_) => {}
+    }
+}
+
 /// `(namespace, macro)` of every macro call in an expression.
 fn exprs_calls(expr: &Expr, out: &mut Vec<(String, String)>) {
     for filter in &expr.filters {

@@ -16,9 +16,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use globset::GlobSet;
+use serde_json::Value;
 use tera::{Context, Tera};
 
 use super::source::Template;
+use super::spec::{condition_template, TemplateSpec, VarSpec, SPEC_FILE};
 use super::ScaffoldError;
 use crate::budget::{self, Limits};
 use crate::manifest;
@@ -156,8 +159,28 @@ fn render_all(
     }
     let unparsed: BTreeSet<String> = failures.iter().map(|f| f.path.clone()).collect();
 
+    // Computed variables join the context; `[[files.when]]` rules decide which files are
+    // written (every `.tera` file stays loaded: an excluded one may still be included).
+    let context = match with_computed(&template.spec, context) {
+        Ok(context) => context,
+        Err(mut spec_failures) => {
+            failures.append(&mut spec_failures);
+            return Err(failed(failures));
+        }
+    };
+    let excluded = match excluded_files(template, &context) {
+        Ok(excluded) => excluded,
+        Err(mut spec_failures) => {
+            failures.append(&mut spec_failures);
+            return Err(failed(failures));
+        }
+    };
+
     let mut outputs: BTreeMap<String, OutputFile> = BTreeMap::new();
     for (i, file) in template.files.iter().enumerate() {
+        if excluded.contains(&i) {
+            continue;
+        }
         current.store(i, Ordering::SeqCst);
         let rendered = is_rendered(&file.path);
         let source_path = if rendered {
@@ -169,7 +192,7 @@ fn render_all(
             path: file.path.clone(),
             cause,
         };
-        let path = match render_path(source_path, context) {
+        let path = match render_path(source_path, &context) {
             Ok(p) => p,
             Err(cause) => {
                 failures.push(fail(cause));
@@ -180,7 +203,7 @@ fn render_all(
             continue; // its parse error is already reported
         }
         let bytes = if rendered {
-            match tera.render(&file.path, context) {
+            match tera.render(&file.path, &context) {
                 Ok(text) => text.into_bytes(),
                 Err(e) => {
                     failures.push(fail(chain(&e)));
@@ -207,6 +230,115 @@ fn render_all(
     } else {
         Err(failed(failures))
     }
+}
+
+/// `context` with each computed variable's value, evaluated in an order that lets one use
+/// another.
+fn with_computed(spec: &TemplateSpec, context: &Context) -> Result<Context, Vec<FileFailure>> {
+    let mut context = context.clone();
+    let mut pending: Vec<(&String, &VarSpec)> = spec.computed().collect();
+    while !pending.is_empty() {
+        let mut errors = Vec::new();
+        let before = pending.len();
+        pending.retain(|(name, var)| {
+            let expr = var.computed.as_deref().unwrap_or_default();
+            let value = Tera::one_off(expr, &context, false)
+                .map_err(|e| chain(&e))
+                .and_then(|text| var.coerce(&Value::String(text)));
+            match value {
+                Ok(value) => {
+                    context.insert(name.as_str(), &value);
+                    false
+                }
+                Err(e) => {
+                    errors.push(FileFailure {
+                        path: SPEC_FILE.into(),
+                        cause: format!("computed variable {name}: {e}"),
+                    });
+                    true
+                }
+            }
+        });
+        if pending.len() == before {
+            return Err(errors);
+        }
+    }
+    Ok(context)
+}
+
+/// Indexes of the files a false `[[files.when]]` condition leaves out.
+fn excluded_files(
+    template: &Template,
+    context: &Context,
+) -> Result<BTreeSet<usize>, Vec<FileFailure>> {
+    let mut excluded = BTreeSet::new();
+    let mut errors = Vec::new();
+    for (n, (globs, rule)) in template.spec.when_rules().into_iter().enumerate() {
+        let text = condition_template(&rule.condition);
+        let unknown: Vec<String> = tera::Template::new("if", None, &text)
+            .map(|t| links::tested_variables(&t))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| !context.contains_key(name))
+            .collect();
+        if !unknown.is_empty() {
+            errors.push(FileFailure {
+                path: SPEC_FILE.into(),
+                cause: format!(
+                    "[[files.when]] #{} (if = {:?}): no variable {}",
+                    n + 1,
+                    rule.condition,
+                    unknown.join(", ")
+                ),
+            });
+            continue;
+        }
+        let holds = match Tera::one_off(&text, context, false) {
+            Ok(text) => text == "true",
+            Err(e) => {
+                errors.push(FileFailure {
+                    path: SPEC_FILE.into(),
+                    cause: format!(
+                        "[[files.when]] #{} (if = {:?}): {}",
+                        n + 1,
+                        rule.condition,
+                        chain(&e)
+                    ),
+                });
+                continue;
+            }
+        };
+        if holds {
+            continue;
+        }
+        for (i, file) in template.files.iter().enumerate() {
+            if covers(&globs, &file.path) {
+                excluded.insert(i);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(excluded)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Whether `globs` match a template path: the path itself, the path without `.tera`, or
+/// a directory it is in.
+fn covers(globs: &GlobSet, path: &str) -> bool {
+    let plain = path.strip_suffix(TERA_SUFFIX).unwrap_or(path);
+    if globs.is_match(path) || globs.is_match(plain) {
+        return true;
+    }
+    let mut dir = path;
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        if globs.is_match(parent) {
+            return true;
+        }
+        dir = parent;
+    }
+    false
 }
 
 fn failed(mut failures: Vec<FileFailure>) -> ScaffoldError {
@@ -305,7 +437,6 @@ fn chain(err: &tera::Error) -> String {
 mod tests {
     use super::*;
     use crate::scaffold::source::SourceFile;
-    use crate::scaffold::spec::TemplateSpec;
     use std::borrow::Cow;
 
     fn template(files: &[(&str, &str)], spec: &str) -> Template {
@@ -319,6 +450,8 @@ mod tests {
                     bytes: Cow::Owned(b.as_bytes().to_vec()),
                 })
                 .collect(),
+            version: "sha256:test".into(),
+            origin: crate::scaffold::source::Origin::Embedded,
         }
     }
 
@@ -489,5 +622,59 @@ mod tests {
             "{f:?}"
         );
         assert!(!f[0].cause.contains('\x1b'));
+    }
+
+    #[test]
+    fn computed_variables_and_conditional_files() {
+        let spec = r#"
+description = "t"
+[variables.sso_on]
+type = "boolean"
+[variables.crate_name]
+computed = "{{ id | replace(from='-', to='_') }}"
+[variables.shout]
+computed = "{{ crate_name | upper }}"
+[[files.when]]
+paths = ["sso/**", "login.txt"]
+if = "sso_on"
+[[files.when]]
+paths = ["legacy"]
+if = "not sso_on"
+"#;
+        let t = template(
+            &[
+                ("name.txt.tera", "{{ crate_name }} {{ shout }}"),
+                ("sso/page.txt", "p"),
+                ("login.txt.tera", "l"),
+                ("legacy/get.txt", "g"),
+            ],
+            spec,
+        );
+        let paths = |on: bool| {
+            let mut c = ctx();
+            c.insert("sso_on", &on);
+            let out = render(&t, &c).unwrap();
+            let name = out
+                .iter()
+                .find(|f| f.path == "name.txt")
+                .unwrap()
+                .bytes
+                .clone();
+            assert_eq!(name, b"my_addon MY_ADDON");
+            out.into_iter().map(|f| f.path).collect::<Vec<_>>()
+        };
+        assert_eq!(paths(true), ["login.txt", "name.txt", "sso/page.txt"]);
+        assert_eq!(paths(false), ["legacy/get.txt", "name.txt"]);
+    }
+
+    #[test]
+    fn a_condition_on_an_unknown_variable_names_the_rule() {
+        let spec = "description = \"t\"\n[[files.when]]\npaths = [\"a\"]\nif = \"nope\"\n";
+        let t = template(&[("a", "x")], spec);
+        let Err(ScaffoldError::Render(f)) = render(&t, &ctx()) else {
+            panic!("expected a failure")
+        };
+        assert_eq!(f[0].path, "template.toml");
+        assert!(f[0].cause.contains("[[files.when]] #1"), "{f:?}");
     }
 }

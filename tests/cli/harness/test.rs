@@ -285,19 +285,23 @@ impl Output {
             & 0o7777
     }
 
-    /// Sorted relative paths of the files (not directories) under `rel`.
+    /// Sorted relative paths of the files (not directories) under `rel`, outside `.git/`
+    /// (a new project's repository is git's, not kensa's).
     pub fn files(&self, rel: impl AsRef<Path>) -> Vec<String> {
         tree(&self.path(rel))
             .into_iter()
-            .filter(|(_, e)| matches!(e.kind, Kind::File(_)))
+            .filter(|(p, e)| matches!(e.kind, Kind::File(_)) && !in_git(p))
             .map(|(p, _)| p)
             .collect()
     }
 
-    /// `0644 path` lines for every file under `rel`, sorted: for snapshots. (Directories
-    /// are left out: their modes follow the umask, and the files imply them.)
+    /// `0644 path` lines for every file under `rel` outside `.git/`, sorted: for
+    /// snapshots. (Directories are left out: their modes follow the umask, and the files
+    /// imply them.)
     pub fn tree(&self, rel: impl AsRef<Path>) -> String {
-        render_tree(&tree(&self.path(rel)), false)
+        let mut entries = tree(&self.path(rel));
+        entries.retain(|p, _| !in_git(p));
+        render_tree(&entries, false)
     }
 
     /// Entries directly in the temp dir: to see that nothing stray was left beside a target.
@@ -314,6 +318,11 @@ impl Output {
     pub fn then(self) -> Test {
         Test::in_dir(self.tempdir)
     }
+}
+
+/// Whether a relative path lies in a `.git` directory.
+fn in_git(path: &str) -> bool {
+    path == ".git" || path.starts_with(".git/") || path.contains("/.git/")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
