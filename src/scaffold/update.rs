@@ -167,6 +167,13 @@ pub fn run(args: Options) -> Result<ExitCode> {
                 .into_iter()
                 .filter(|f| !f.path.ends_with(".gitignore") || !dir.join(&f.path).exists()),
         );
+        // Only what differs from the project as it is: an up-to-date project is not touched.
+        files.retain(|f| {
+            current(&dir, &f.path)
+                .ok()
+                .flatten()
+                .is_none_or(|c| c.bytes != f.bytes || c.mode != f.mode)
+        });
         let removed: Vec<String> = decisions
             .iter()
             .filter(|d| d.change == Change::Removed)

@@ -6,9 +6,10 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::harness::git::git;
 use crate::harness::{self, Test, MANIFEST};
 
 /// Every file under `dir` with its bytes, to compare a tree before and after.
@@ -24,28 +25,6 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
-}
-
-/// `git` in `dir` with a fixed identity and no user configuration.
-pub fn git(dir: &Path, args: &[&str]) {
-    let status = git_command(dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("git is installed");
-    assert!(status.success(), "git {args:?} in {}", dir.display());
-}
-
-pub fn git_command(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com");
-    cmd
 }
 
 /// A project directory that is a git repository with every change committed: a file of

@@ -24,14 +24,35 @@ struct Pty {
 
 impl Pty {
     fn spawn(dir: &Path, args: &[&str]) -> Pty {
+        Self::spawn_with(dir, args, true)
+    }
+
+    /// With the terminal's escape sequences kept, to see what kensa does to the terminal.
+    fn spawn_raw(dir: &Path, args: &[&str]) -> Pty {
+        Self::spawn_with(dir, args, false)
+    }
+
+    fn spawn_with(dir: &Path, args: &[&str], strip: bool) -> Pty {
         let mut cmd = harness::kensa(dir);
         cmd.args(args).env("TERM", "xterm");
         let options = Options {
             timeout_ms: Some(harness::pty_timeout_ms()),
-            strip_ansi_escape_codes: true,
+            strip_ansi_escape_codes: strip,
         };
         Pty {
             session: spawn_with_options(cmd, options).expect("spawn kensa on a pty"),
+        }
+    }
+
+    /// Waits (bounded) for the end of output; returns it and the exit code.
+    fn rest_and_exit_code(mut self) -> (String, i32) {
+        let rest = match self.session.exp_eof() {
+            Ok(rest) => rest,
+            Err(e) => panic!("waiting for kensa to finish: {e}"),
+        };
+        match self.session.process.wait().unwrap() {
+            WaitStatus::Exited(_, code) => (rest, code),
+            other => panic!("kensa did not exit normally: {other:?}"),
         }
     }
 
@@ -217,4 +238,204 @@ fn init_asks_before_replacing_and_yes_writes_the_answers() {
     assert_eq!(m["api"]["regions"], json!(["us", "eu"]));
     assert_eq!(m["api"]["test"], "http://localhost:8080/");
     assert_secret(m["api"]["sso_salt"].as_str().unwrap());
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 13: every variable asked, in words, with a summary; Ctrl-C gives the terminal back
+
+const KINDS: &str = r#"description = "kinds"
+[variables.database]
+type = "choice"
+choices = ["postgres", "sqlite"]
+default = "postgres"
+[variables.features]
+type = "multi-choice"
+choices = ["async", "logs", "metrics"]
+default = ["async"]
+[variables.api_token]
+type = "secret"
+env = "UPSTREAM_TOKEN"
+[variables.greeting]
+default = "hello"
+"#;
+
+fn kinds_template(dir: &Path) {
+    fs::create_dir_all(dir.join("tpl")).unwrap();
+    fs::write(dir.join("tpl/template.toml"), KINDS).unwrap();
+    fs::write(
+        dir.join("tpl/config.txt.tera"),
+        "{{ database }} {{ features | join(sep=\",\") }} {{ greeting }}\n",
+    )
+    .unwrap();
+}
+
+/// Answers the add-on's questions with their defaults (the id comes from `--id`).
+fn addon_defaults(pty: &mut Pty) {
+    pty.answer("Display name", ENTER);
+    pty.answer("Regions", ENTER);
+    pty.answer("Single sign-on", ENTER);
+    pty.answer("Local port", ENTER);
+}
+
+#[test]
+fn the_wizard_asks_choice_multi_choice_secret_and_defaulted_variables() {
+    let tmp = tempdir();
+    kinds_template(tmp.path());
+    let mut pty = Pty::spawn(
+        tmp.path(),
+        &["create", "out", "--template", "./tpl", "--id", "wiz"],
+    );
+    addon_defaults(&mut pty);
+    pty.expect("database");
+    pty.expect("sqlite");
+    pty.keys(DOWN);
+    pty.keys(ENTER);
+    pty.expect("features");
+    pty.expect("metrics");
+    pty.keys(DOWN);
+    pty.keys(DOWN);
+    pty.keys(" ");
+    pty.keys(ENTER);
+    pty.answer(
+        "api_token (not shown; written to .env only)",
+        "pty-secret-value\r",
+    );
+    // A variable with a default is asked too, the default suggested.
+    pty.answer("greeting", &format!("hi{ENTER}"));
+    pty.expect("kensa create will use");
+    pty.expect("(hidden; goes to .env)");
+    pty.answer("Go ahead with these values?", ENTER);
+    pty.expect("Created");
+    let (rest, code) = pty.rest_and_exit_code();
+    assert_eq!(code, 0);
+    assert!(
+        !rest.contains("pty-secret-value"),
+        "the secret was shown: {rest}"
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("out/config.txt")).unwrap(),
+        "sqlite async,metrics hi\n"
+    );
+    let env = fs::read_to_string(tmp.path().join("out/.env")).unwrap();
+    assert!(env.contains("UPSTREAM_TOKEN=pty-secret-value\n"), "{env}");
+    let answers = fs::read_to_string(tmp.path().join("out/.kensa/answers.toml")).unwrap();
+    assert!(!answers.contains("pty-secret-value"), "{answers}");
+}
+
+#[test]
+fn a_bad_port_is_explained_in_words_and_asked_again() {
+    let tmp = tempdir();
+    let mut pty = Pty::spawn(tmp.path(), &["init", "--id", "ports"]);
+    pty.answer("Display name", ENTER);
+    pty.answer("Regions", ENTER);
+    pty.answer("Single sign-on", ENTER);
+    pty.answer("Local port", &format!("eighty{ENTER}"));
+    pty.expect("is not a port: use a whole number from 1 to 65535");
+    // The bad text may still be in the line: clear it, then give a port.
+    pty.keys(&"\x7f".repeat(10));
+    pty.keys(&format!("5002{ENTER}"));
+    pty.expect("Wrote");
+    let (rest, code) = pty.rest_and_exit_code();
+    assert_eq!(code, 0, "{rest}");
+    assert!(!rest.contains("invalid digit"), "{rest}");
+    let m = json(&tmp.path().join("addon-manifest.json"));
+    assert_eq!(
+        m["api"]["test"]["base_url"],
+        "http://localhost:5002/heroku/resources"
+    );
+}
+
+#[test]
+fn no_at_the_summary_writes_nothing() {
+    let tmp = tempdir();
+    kinds_template(tmp.path());
+    let mut pty = Pty::spawn(
+        tmp.path(),
+        &[
+            "create",
+            "out",
+            "--template",
+            "./tpl",
+            "--id",
+            "wiz",
+            "--set",
+            "database=sqlite",
+            "--set",
+            "features=logs",
+            "--set",
+            "api_token=x",
+            "--set",
+            "greeting=hey",
+        ],
+    );
+    addon_defaults(&mut pty);
+    pty.answer("Go ahead with these values?", "n");
+    pty.expect("nothing was written");
+    let (_, code) = pty.rest_and_exit_code();
+    assert_eq!(code, 2);
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_shows_the_cursor_again_and_exits_130() {
+    let tmp = tempdir();
+    let mut pty = Pty::spawn_raw(tmp.path(), &["create"]);
+    pty.expect("sinatra"); // the template list, drawn with the cursor hidden
+    pty.keys("\x03");
+    let (rest, code) = pty.rest_and_exit_code();
+    assert_eq!(code, 130, "{rest:?}");
+    assert!(
+        rest.rfind("\x1b[?25h") > rest.rfind("\x1b[?25l"),
+        "the cursor is shown again: {rest:?}"
+    );
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
+fn ctrl_c_at_a_secret_prompt_gives_the_terminal_back() {
+    // kensa inside a shell on the pty, with `stty -a` before and after it: the terminal's
+    // settings must be the same again, though the secret prompt turned echo off.
+    let tmp = tempdir();
+    kinds_template(tmp.path());
+    let kensa = harness::kensa_bin();
+    // The shell ignores Ctrl-C, to live on and run `stty`; kensa installs its own handler.
+    let script = format!(
+        "trap '' INT; stty -a; echo BEFORE-KENSA; '{}' create out --template ./tpl --id wiz \
+         --set database=sqlite --set features=logs --set greeting=hey; echo \"EXIT=$?\"; stty -a",
+        kensa.display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    harness::hermetic(&mut cmd, tmp.path());
+    cmd.args(["-c", &script]).env("TERM", "xterm");
+    let options = Options {
+        timeout_ms: Some(harness::pty_timeout_ms()),
+        strip_ansi_escape_codes: true,
+    };
+    let mut session = spawn_with_options(cmd, options).expect("spawn sh on a pty");
+    let before = session
+        .exp_string("BEFORE-KENSA")
+        .expect("stty before kensa");
+    let mut pty = Pty { session };
+    addon_defaults(&mut pty);
+    pty.expect("api_token");
+    pty.keys("\x03");
+    pty.expect("EXIT=130");
+    let (after, _) = pty.rest_and_exit_code();
+    let settings = |text: &str| -> Vec<String> {
+        let start = text.find("speed").expect("stty output");
+        text[start..]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        settings(&after),
+        settings(&before),
+        "stty -a after kensa: {after}"
+    );
+    assert!(!tmp.path().join("out").exists());
 }

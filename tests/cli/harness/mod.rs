@@ -12,6 +12,7 @@
 pub mod assertions;
 pub mod dev;
 pub mod fixture;
+pub mod git;
 pub mod junit;
 pub mod library;
 pub mod sim;

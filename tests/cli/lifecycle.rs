@@ -1,0 +1,492 @@
+//! Issue 13, the life of a generated project: how it was made is recorded
+//! (`.kensa/answers.toml`, no secrets), `create --replay` reuses it, `create` makes a git
+//! repository, and `kensa update` brings the project to a new version of its template
+//! with a three-way merge.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::harness::git::{commit_all, git_output};
+use crate::harness::{dotenv, Output, Test};
+
+/// A template of our own, version 1: a file with ten lines, a static file, a variable.
+const SPEC: &str = r#"description = "lifecycle"
+[variables.greeting]
+default = "hello"
+[variables.flavour]
+type = "choice"
+choices = ["vanilla", "chocolate"]
+default = "vanilla"
+[variables.upstream_key]
+type = "secret"
+generate = true
+"#;
+
+fn app(greeting_line: &str, last: &str) -> String {
+    let mut lines: Vec<String> = (1..=10).map(|n| format!("line {n}")).collect();
+    lines[0] = greeting_line.to_owned();
+    lines[9] = last.to_owned();
+    lines.join("\n") + "\n"
+}
+
+fn v1(test: Test) -> Test {
+    test.write("tpl/template.toml", SPEC)
+        .write(
+            "tpl/app.txt.tera",
+            app("{{ greeting }}, {{ name }} ({{ flavour }})", "line 10"),
+        )
+        .write("tpl/notes.txt", "notes v1\n")
+        .write("tpl/.gitignore", ".env\naddon-manifest.json\n")
+}
+
+/// Version 2 of the template, in place: the last line of app.txt changes, a new file.
+fn to_v2(out: &Output) {
+    fs::write(
+        out.path("tpl/app.txt.tera"),
+        app(
+            "{{ greeting }}, {{ name }} ({{ flavour }})",
+            "line 10, version 2",
+        ),
+    )
+    .unwrap();
+    fs::write(out.path("tpl/added-in-v2.txt"), "new in v2\n").unwrap();
+}
+
+/// `kensa create p --template ./tpl --no-input` with a values file and flags.
+fn created(test: Test) -> Output {
+    v1(test)
+        .args([
+            "create",
+            "p",
+            "--template",
+            "./tpl",
+            "--no-input",
+            "--id",
+            "life-cycle",
+            "--set",
+            "flavour=chocolate",
+        ])
+        .run()
+}
+
+/// Every file of a project outside `.git/`, with its bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git")
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, fs::read(e.path()).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The project's files but its secrets: `.env`, the manifest (compared apart).
+fn without_secrets(files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    files
+        .into_iter()
+        .filter(|(p, _)| p != ".env" && p != "addon-manifest.json")
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers and replay
+
+#[test]
+fn answers_record_template_version_kensa_and_every_value_but_no_secret() {
+    let out = created(Test::new());
+    let answers = out.read("p/.kensa/answers.toml");
+    let table: toml::Table = toml::from_str(&answers).unwrap();
+    assert_eq!(
+        table["kensa_version"].as_str(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let template = table["template"].as_table().unwrap();
+    assert!(
+        template["source"].as_str().unwrap().ends_with("/tpl"),
+        "{answers}"
+    );
+    assert!(template["version"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(table["values"]["greeting"].as_str(), Some("hello"));
+    assert_eq!(table["values"]["flavour"].as_str(), Some("chocolate"));
+    assert!(table["values"].get("upstream_key").is_none(), "{answers}");
+    assert_eq!(table["addon"]["id"].as_str(), Some("life-cycle"));
+
+    // No secret of the manifest or .env appears in any file kensa keeps under .kensa/,
+    // the compressed pristine copy included.
+    let manifest: Value = out.json("p/addon-manifest.json");
+    let env = dotenv(&out.read("p/.env"));
+    let mut secrets: Vec<String> = env.values().cloned().collect();
+    secrets.push(manifest["api"]["password"].as_str().unwrap().to_owned());
+    secrets.push(manifest["api"]["sso_salt"].as_str().unwrap().to_owned());
+    assert!(
+        env.contains_key("UPSTREAM_KEY"),
+        "the secret variable is in .env"
+    );
+    let pristine = {
+        use std::io::Read;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&out.bytes("p/.kensa/pristine.json.gz")[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    for secret in secrets.iter().filter(|s| s.len() >= 16) {
+        assert!(
+            !answers.contains(secret.as_str()),
+            "a secret in answers.toml"
+        );
+        assert!(
+            !pristine.contains(secret.as_str()),
+            "a secret in the pristine copy"
+        );
+    }
+}
+
+#[test]
+fn replay_gives_the_same_tree() {
+    let out = created(Test::new());
+    let out = out
+        .then()
+        .args(["create", "copy", "--replay", "p", "--no-input"])
+        .run();
+    assert_eq!(
+        without_secrets(files(&out.path("p"))),
+        without_secrets(files(&out.path("copy"))),
+    );
+    let (a, b): (Value, Value) = (
+        out.json("p/addon-manifest.json"),
+        out.json("copy/addon-manifest.json"),
+    );
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(a["api"]["test"], b["api"]["test"]);
+    assert_ne!(a["api"]["password"], b["api"]["password"], "fresh secrets");
+}
+
+#[test]
+fn replay_takes_flags_over_the_recorded_answers() {
+    let out = created(Test::new())
+        .then()
+        .args([
+            "create",
+            "copy",
+            "--replay",
+            "p/.kensa/answers.toml",
+            "--no-input",
+            "--set",
+            "greeting=hi",
+        ])
+        .run();
+    assert!(out
+        .read("copy/app.txt")
+        .starts_with("hi, Life Cycle (chocolate)"));
+}
+
+#[test]
+fn create_makes_a_git_repository_with_a_first_commit() {
+    let out = created(Test::new());
+    let p = out.path("p");
+    assert_eq!(git_output(&p, &["rev-list", "--count", "HEAD"]), "1");
+    assert_eq!(
+        git_output(&p, &["status", "--porcelain"]),
+        "",
+        "everything committed"
+    );
+    let tracked = git_output(&p, &["ls-files"]);
+    assert!(tracked.contains(".kensa/answers.toml"), "{tracked}");
+    assert!(
+        !tracked
+            .lines()
+            .any(|l| l == ".env" || l == "addon-manifest.json"),
+        "{tracked}"
+    );
+}
+
+#[test]
+fn create_with_vcs_none_makes_no_repository() {
+    let out = v1(Test::new())
+        .args([
+            "create",
+            "p",
+            "--template",
+            "./tpl",
+            "--no-input",
+            "--vcs",
+            "none",
+        ])
+        .run();
+    assert!(!out.exists("p/.git"));
+}
+
+#[test]
+fn create_inside_a_repository_leaves_it_to_that_repository() {
+    let test = v1(Test::new()).mkdir("repo");
+    crate::harness::git::git(&test.path().join("repo"), &["init", "-q"]);
+    let out = test
+        .args(["create", "repo/p", "--template", "./tpl", "--no-input"])
+        .run();
+    assert!(!out.exists("repo/p/.git"));
+}
+
+#[test]
+fn secrets_missing_from_the_template_files_are_never_committed() {
+    // The template's .gitignore forgets .env and the manifest: kensa still keeps them out.
+    let out = v1(Test::new())
+        .write("tpl/.gitignore", "node_modules/\n")
+        .args(["create", "p", "--template", "./tpl", "--no-input"])
+        .run();
+    let tracked = git_output(&out.path("p"), &["ls-files"]);
+    assert!(
+        !tracked
+            .lines()
+            .any(|l| l == ".env" || l == "addon-manifest.json"),
+        "{tracked}"
+    );
+    assert_eq!(git_output(&out.path("p"), &["status", "--porcelain"]), "");
+}
+
+// ---------------------------------------------------------------------------------------
+// kensa update
+
+#[test]
+fn update_of_an_untouched_project_equals_a_fresh_render() {
+    let out = created(Test::new());
+    to_v2(&out);
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("update   app.txt")
+        .stdout_contains("add      added-in-v2.txt")
+        .run();
+    // A fresh project of version 2 with the same answers.
+    let out = out
+        .then()
+        .args(["create", "fresh", "--replay", "p", "--no-input"])
+        .run();
+    assert_eq!(
+        without_secrets(files(&out.path("p"))),
+        without_secrets(files(&out.path("fresh"))),
+        "the updated project is the fresh render, pristine copy and answers included"
+    );
+}
+
+#[test]
+fn update_with_a_user_edit_in_the_same_file_merges_it() {
+    let out = created(Test::new());
+    let app = out
+        .read("p/app.txt")
+        .replace("line 3", "line 3, edited by me");
+    fs::write(out.path("p/app.txt"), app).unwrap();
+    commit_all(&out.path("p"), "my edit");
+    to_v2(&out);
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("merge    app.txt")
+        .run();
+    let merged = out.read("p/app.txt");
+    assert!(merged.contains("line 3, edited by me"), "{merged}");
+    assert!(merged.contains("line 10, version 2"), "{merged}");
+    assert!(!merged.contains("<<<<<<<"), "{merged}");
+}
+
+#[test]
+fn update_with_a_conflicting_edit_leaves_markers_and_exits_1() {
+    let out = created(Test::new());
+    let app = out.read("p/app.txt").replace("line 10", "line 10, mine");
+    fs::write(out.path("p/app.txt"), app).unwrap();
+    commit_all(&out.path("p"), "my edit");
+    to_v2(&out);
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .status(1)
+        .stdout_contains("CONFLICT app.txt")
+        .stdout_contains("1 file with conflicts")
+        .run();
+    let text = out.read("p/app.txt");
+    assert!(
+        text.contains(
+            "<<<<<<< yours\nline 10, mine\n=======\nline 10, version 2\n>>>>>>> template "
+        ),
+        "{text}"
+    );
+    // The rest is updated all the same.
+    assert_eq!(out.read("p/added-in-v2.txt"), "new in v2\n");
+}
+
+#[test]
+fn a_file_the_user_deleted_stays_deleted() {
+    let out = created(Test::new());
+    fs::remove_file(out.path("p/notes.txt")).unwrap();
+    commit_all(&out.path("p"), "no notes");
+    fs::write(out.path("tpl/notes.txt"), "notes v2\n").unwrap();
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("skip     notes.txt")
+        .run();
+    assert!(!out.exists("p/notes.txt"));
+}
+
+#[test]
+fn a_file_the_template_dropped_is_removed_unless_the_user_changed_it() {
+    let out = created(Test::new());
+    fs::remove_file(out.path("tpl/notes.txt")).unwrap();
+    let out = out.then().args(["update", "p"]).run();
+    assert!(
+        !out.exists("p/notes.txt"),
+        "untouched: removed with the template"
+    );
+
+    let out = created(Test::new());
+    fs::write(out.path("p/notes.txt"), "my notes\n").unwrap();
+    commit_all(&out.path("p"), "mine");
+    fs::remove_file(out.path("tpl/notes.txt")).unwrap();
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("keep     notes.txt")
+        .run();
+    assert_eq!(out.read("p/notes.txt"), "my notes\n");
+}
+
+#[test]
+fn update_touches_nothing_outside_the_template_paths() {
+    let out = created(Test::new());
+    fs::write(out.path("p/mine.txt"), "my own file\n").unwrap();
+    commit_all(&out.path("p"), "mine");
+    to_v2(&out);
+    out.then()
+        .args(["update", "p"])
+        .changes([
+            "p/app.txt",
+            "p/added-in-v2.txt",
+            "p/.kensa/answers.toml",
+            "p/.kensa/pristine.json.gz",
+        ])
+        .run();
+}
+
+#[test]
+fn update_dry_run_shows_the_plan_and_writes_nothing() {
+    let out = created(Test::new());
+    to_v2(&out);
+    out.then()
+        .args(["update", "p", "--dry-run"])
+        .stdout_contains("Would update")
+        .stdout_contains("update   app.txt")
+        .stdout_contains("nothing was written")
+        .unchanged()
+        .run();
+}
+
+#[test]
+fn update_refuses_a_dirty_work_tree_unless_allow_dirty() {
+    let out = created(Test::new());
+    fs::write(out.path("p/app.txt"), "uncommitted\n").unwrap();
+    to_v2(&out);
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .status(2)
+        .stderr_contains("uncommitted changes")
+        .stderr_contains("app.txt")
+        .stderr_contains("--allow-dirty")
+        .unchanged()
+        .run();
+    out.then()
+        .args(["update", "p", "--allow-dirty"])
+        .status(1) // its uncommitted edit conflicts with version 2's change
+        .stdout_contains("CONFLICT app.txt")
+        .run();
+}
+
+#[test]
+fn update_of_an_up_to_date_project_changes_nothing() {
+    created(Test::new())
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("Up to date")
+        .unchanged()
+        .run();
+}
+
+#[test]
+fn the_manifest_and_env_are_never_regenerated_but_completed() {
+    let out = created(Test::new());
+    // A project from before ENCRYPTION_KEY and `requires` existed.
+    let env = out.read("p/.env");
+    let old_env: String = env
+        .lines()
+        .filter(|l| !l.starts_with("ENCRYPTION_KEY="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(out.path("p/.env"), &old_env).unwrap();
+    let mut manifest: Value = out.json("p/addon-manifest.json");
+    manifest["api"].as_object_mut().unwrap().remove("requires");
+    fs::write(
+        out.path("p/addon-manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("complete .env")
+        .stdout_contains("ENCRYPTION_KEY")
+        .run();
+    let env = out.read("p/.env");
+    assert!(
+        env.starts_with(&old_env),
+        "existing lines kept as they were"
+    );
+    let key = dotenv(&env)["ENCRYPTION_KEY"].clone();
+    assert_eq!(key.len(), 64);
+    let after: Value = out.json("p/addon-manifest.json");
+    assert_eq!(after["api"]["password"], manifest["api"]["password"]);
+    assert_eq!(after["api"]["sso_salt"], manifest["api"]["sso_salt"]);
+    assert_eq!(after["api"]["requires"], serde_json::json!([]));
+    assert_eq!(out.mode("p/.env"), 0o600);
+}
+
+#[test]
+fn a_new_template_variable_takes_its_default_or_is_asked_for_by_flag() {
+    let out = created(Test::new());
+    let spec = format!("{SPEC}[variables.region_code]\nhelp = \"a code\"\n");
+    fs::write(out.path("tpl/template.toml"), spec).unwrap();
+    fs::write(out.path("tpl/code.txt.tera"), "{{ region_code }}\n").unwrap();
+    let out = out
+        .then()
+        .args(["update", "p", "--no-input"])
+        .status(2)
+        .stderr_contains("--set region_code=VALUE")
+        .unchanged()
+        .run();
+    let out = out
+        .then()
+        .args(["update", "p", "--no-input", "--set", "region_code=emea"])
+        .run();
+    assert_eq!(out.read("p/code.txt"), "emea\n");
+    assert!(out
+        .read("p/.kensa/answers.toml")
+        .contains("region_code = \"emea\""));
+}
+
+#[test]
+fn update_outside_a_generated_project_says_so() {
+    Test::new()
+        .mkdir("plain")
+        .args(["update", "plain"])
+        .status(2)
+        .stderr_contains(".kensa/answers.toml")
+        .stderr_contains("kensa create")
+        .unchanged()
+        .run();
+}
