@@ -27,7 +27,10 @@ TERA = ".tera"
 # embedded templates use. Anything else left in a .tera file stops the build loudly.
 VAR = re.compile(r"\{\{-?\s*([A-Za-z_]\w*)\s*(\|\s*json_encode\s*(\(\s*\))?\s*)?-?\}\}")
 TAG = re.compile(r"\{\{|\{%|\{#")
-RESERVED = ("addon-manifest.json", ".env")
+# What kensa writes beside the rendered template: copied into the cookiecutter template as
+# plain files, so both tools write the same tree.
+RESERVED = ("addon-manifest.json", ".env", ".kensa/.gitignore", ".kensa/answers.toml",
+            ".kensa/pristine.json.gz")
 
 
 def jinja(text, used):
@@ -81,6 +84,7 @@ def cc_template(src, ref, out, kensa_version):
             shutil.copyfile(path, dest)
             plain.append(out_rel)  # kensa copies these byte for byte; so does cookiecutter
     for name in RESERVED:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ref / name, root / name)
         plain.append(name)
     missing = used - values.keys()
@@ -393,7 +397,14 @@ def report(work, results_md):
         say.append(f"{'PASS' if ok else 'MISS'}  {goal.replace('`', '')}: {measured.replace('`', '')}")
     lines.append("")
 
-    Path(results_md).write_text("\n".join(lines))
+    # Sections other scripts write (bench/update.sh) are kept as they are.
+    old = Path(results_md).read_text() if Path(results_md).exists() else ""
+    kept = re.findall(r"<!-- (bench/[\w.-]+) -->.*?<!-- /\1 -->\n", old, re.S)
+    text = "\n".join(lines)
+    for name in kept:
+        block = re.search(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->\n", old, re.S)
+        text = text.rstrip("\n") + "\n\n" + block.group(0)
+    Path(results_md).write_text(text)
     print("\n".join(say))
     return 0 if all(ok for _, _, ok in goals) else 3
 

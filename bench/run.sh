@@ -9,7 +9,11 @@
 #      separate writes); the original Ruby kensa's `test all` against the same Python
 #      provider as a reference, when KENSA_RUBY names a checkout of it (see below);
 #   4. `kensa create` from generated local templates of 1,000, 5,000 and 10,000 small files,
-#      with `cp -r` of the same tree as the floor, on disk and on tmpfs.
+#      with `cp -r` of the same tree as the floor, on disk and on tmpfs;
+#   5. `kensa update` on the node template: bench/update.sh, which writes its own section.
+#
+# `kensa create` runs with `--vcs none` here: the git repository and first commit it makes
+# by default are git's time, not kensa's, and cookiecutter makes none.
 #
 #   bash bench/run.sh
 #   RUNS=100 CC_RUNS=20 bash bench/run.sh       # more runs (defaults below)
@@ -154,7 +158,7 @@ for t in "${templates[@]}"; do
   # and modes, and cookiecutter's output must equal it byte for byte and mode for mode.
   ref=$work/ref-$t/my-addon
   mkdir -p "$work/ref-$t"
-  "$kensa" create "$ref" --template "$t" --no-input >/dev/null
+  "$kensa" create "$ref" --template "$t" --no-input --vcs none >/dev/null
   python3 "$helpers" cc-template "$work/templates/$t" "$ref" "$work/cc-$t" "$kensa_version"
   timeout 120 "$cookiecutter" --no-input --config-file "$cc_config" -o "$work/check-$t" "$work/cc-$t"
   diff -r "$ref" "$work/check-$t/my-addon" >&2 ||
@@ -173,7 +177,7 @@ mkdir -p "$work/k"
 args=(--warmup 3 --runs "$runs" --export-json "$work/create-kensa.json"
   --prepare "rm -rf $work/k/my-addon")
 for t in "${templates[@]}"; do
-  args+=(--command-name "kensa create $t" "$kensa create $work/k/my-addon --template $t --no-input")
+  args+=(--command-name "kensa create $t" "$kensa create $work/k/my-addon --template $t --no-input --vcs none")
 done
 hf "${args[@]}"
 
@@ -324,7 +328,7 @@ for i in "${!scale_dirs[@]}"; do
     --prepare "sh -c 'rm -rf $d/out/p && sync'")
   for n in $sizes; do
     args+=(--command-name "kensa create $n files"
-      "$kensa create $d/out/p --template $d/big-$n --no-input"
+      "$kensa create $d/out/p --template $d/big-$n --no-input --vcs none"
       --command-name "cp -r $n files" "cp -r $d/big-$n $d/out/p")
   done
   hf "${args[@]}"
@@ -359,6 +363,11 @@ rc=0
 python3 "$helpers" report "$work" "$results" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || die "writing the report failed"
 echo "Wrote ${results#"$root"/}"
+
+# --- 5. kensa update on the node template (its own section of RESULTS.md) -----------------
+say "5. kensa update on the node template"
+KENSA=$kensa RUNS=$test_runs bash "$root/bench/update.sh"
+
 if [ "$rc" = 3 ]; then
   echo "bench: a goal was missed (MISS above)" >&2
   [ "${STRICT:-0}" != 1 ] || exit 1

@@ -56,9 +56,18 @@ fn run_in(dir: &Path, args: &[&str]) -> Result<Option<Output>, ScaffoldError> {
 }
 
 /// Whether `dir` (an existing directory) is inside a git work tree, and if so whether
-/// anything under it is uncommitted.
+/// anything under it is uncommitted: one `git status` (a process is most of the cost).
 pub fn tree_state(dir: &Path) -> Result<TreeState, ScaffoldError> {
-    let Some(out) = run_in(dir, &["rev-parse", "--is-inside-work-tree"])? else {
+    let status = [
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--ignore-submodules=none",
+        "--",
+        ".",
+    ];
+    let Some(out) = run_in(dir, &status)? else {
         // No git to ask. A `.git` above says there is a repository whose state is unknown.
         return match repository_above(dir) {
             Some(found) => Err(ScaffoldError::Git {
@@ -71,37 +80,16 @@ pub fn tree_state(dir: &Path) -> Result<TreeState, ScaffoldError> {
             None => Ok(TreeState::NotARepo),
         };
     };
-    let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        if stderr.contains("not a git repository") {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Not in a repository, or in one without a work tree (bare, inside `.git`).
+        if stderr.contains("not a git repository") || stderr.contains("must be run in a work tree")
+        {
             return Ok(TreeState::NotARepo);
         }
         return Err(ScaffoldError::Git {
             what: format!("checking {} for uncommitted changes", dir.display()),
-            message: stderr.trim().to_owned(),
-        });
-    }
-    if String::from_utf8_lossy(&out.stdout).trim() != "true" {
-        // Inside a `.git` directory, or a bare repository: no work tree to lose.
-        return Ok(TreeState::NotARepo);
-    }
-    let out = run_in(
-        dir,
-        &[
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=none",
-            "--",
-            ".",
-        ],
-    )?
-    .expect("git ran a moment ago");
-    if !out.status.success() {
-        return Err(ScaffoldError::Git {
-            what: format!("checking {} for uncommitted changes", dir.display()),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            message: last_line(&stderr),
         });
     }
     let changed: Vec<String> = String::from_utf8_lossy(&out.stdout)
