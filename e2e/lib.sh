@@ -200,7 +200,7 @@ pg_stop() {
 }
 
 pg_psql() {
-  PGPASSWORD=$pg_password PGCONNECT_TIMEOUT=10 "$pg_bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
+  PGPASSWORD=$pg_password PGCONNECT_TIMEOUT=10 PGOPTIONS='-c client_min_messages=warning' "$pg_bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
     -h 127.0.0.1 -p "$pg_port" -U postgres "$@"
 }
 

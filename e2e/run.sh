@@ -317,7 +317,7 @@ if [[ " ${databases[*]} " == *" postgres "* ]]; then
   say "Postgres: a private server for this run"
   pg_start -c fsync=off -c synchronous_commit=off -c full_page_writes=off ||
     { echo "e2e: could not start a Postgres server (Debian: apt-get install postgresql)" >&2; exit 1; }
-  echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{ print $NF }') on 127.0.0.1:$pg_port ($pg_dir)"
+  echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$pg_port ($pg_dir)"
 fi
 
 cases=0
