@@ -26,7 +26,8 @@
 #                     (no delay): the restarted service must finish the flow in --async-timeout
 #
 # Usage: bash e2e/run.sh [template …]          (default: node sinatra clojure rust-axum)
-#   KENSA=path/to/kensa                        the binary (default: target/debug/kensa)
+#   KENSA=path/to/kensa                        the binary (default: target/debug/kensa, in
+#                                              $CARGO_TARGET_DIR when that is set)
 #   KENSA_TEMPLATES=dir                        use dir/<template> (--template dir/<template>)
 #                                              instead of the templates built into kensa
 #   E2E_DATABASES="embedded postgres"          the databases to run on (default: both)
@@ -35,7 +36,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=e2e/lib.sh
 . "$root/e2e/lib.sh"
-kensa=${KENSA:-$root/target/debug/kensa}
+kensa=${KENSA:-${CARGO_TARGET_DIR:-$root/target}/debug/kensa}
 helpers=$root/e2e/helpers.py
 
 # Issue 16 adds `kensa test --strict` (warnings fail too). When it lands, this line becomes
