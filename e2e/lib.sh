@@ -8,6 +8,9 @@
 # Only what the caller passes explicitly reaches the templates: a DATABASE_URL left in the
 # developer's shell would turn the embedded run into a Postgres run, unnoticed.
 unset DATABASE_URL TEST_DATABASE_URL ASYNC_DELAY_SECONDS PUBLIC_URL HEROKU_IDENTITY_URL
+# kensa's own build directory (CI keeps it in the user cache) is not the generated projects':
+# they build into their own target/ (rust-axum: a link to the cache below).
+unset CARGO_TARGET_DIR
 
 # One cargo target directory for every rust-axum project, kept between runs on the same
 # machine (the user cache directory): dependencies compile once.
@@ -15,9 +18,25 @@ export KENSA_E2E_CARGO_TARGET=${KENSA_E2E_CARGO_TARGET:-${XDG_CACHE_HOME:-$HOME/
 
 say() { printf '\n==> %s\n' "$*"; }
 
+# A port nothing listens on now, below the kernel's ephemeral range (32768 up), where the
+# ports that other programs' bind(0) and outgoing connections take come from.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+for _ in range(1000):
+    port = random.randrange(20000, 32768)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break
+else:
+    raise SystemExit("no free port between 20000 and 32767")'
 }
+
+port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Seconds since the epoch with microseconds (bash 5).
 now() { printf '%s' "$EPOCHREALTIME"; }
@@ -99,12 +118,16 @@ start_server() {
   local web waited=0
   web=$(procfile_line web)
   [ -n "$web" ] || { echo "Procfile has no web: line" >&2; return 1; }
+  if port_answers "$server_port"; then
+    echo "port $server_port is taken by another process; the web process cannot listen there" >&2
+    return 1
+  fi
   printf '\n--- %s web process started: PORT=%s %s\n' "$(date +%T)" "$server_port" \
     "$(printf '%s ' "$@" | sed -E 's#(DATABASE_URL=[a-z]+://[^:]*:)[^@]*@#\1****@#g')" >>"$server_log"
   setsid bash -c "$procfile_runner" web "$web" "PORT=$server_port" "$@" \
     >>"$server_log" 2>&1 </dev/null &
   server_pid=$!
-  until (exec 3<>"/dev/tcp/127.0.0.1/$server_port") 2>/dev/null; do
+  until port_answers "$server_port"; do
     if ! kill -0 "$server_pid" 2>/dev/null; then
       wait "$server_pid" 2>/dev/null
       echo "the web process exited (status $?) before listening on port $server_port" >&2

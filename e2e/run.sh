@@ -31,12 +31,13 @@
 #   KENSA_TEMPLATES=dir                        use dir/<template> (--template dir/<template>)
 #                                              instead of the templates built into kensa
 #   E2E_DATABASES="embedded postgres"          the databases to run on (default: both)
+#   E2E_KEEP=1                                 keep the projects and logs (the path is printed)
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+kensa=${KENSA:-${CARGO_TARGET_DIR:-$root/target}/debug/kensa}
 # shellcheck source=e2e/lib.sh
 . "$root/e2e/lib.sh"
-kensa=${KENSA:-${CARGO_TARGET_DIR:-$root/target}/debug/kensa}
 helpers=$root/e2e/helpers.py
 
 # Issue 16 adds `kensa test --strict` (warnings fail too). When it lands, this line becomes
@@ -62,7 +63,7 @@ cleanup() {
   [ -z "$background_kensa" ] || kill "$background_kensa" 2>/dev/null
   stop_server
   pg_stop
-  rm -rf "$work"
+  if [ -n "${E2E_KEEP:-}" ]; then echo "e2e: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -220,6 +221,11 @@ kill_mid_async() {
     sleep 0.1
   done
   kill_server
+  if ! kill -0 "$background_kensa" 2>/dev/null; then
+    wait "$background_kensa"; rc=$?; background_kensa=
+    why "kensa's async provision ended (exit $rc) before the service was killed: the job did not wait ASYNC_DELAY_SECONDS=$async_delay"
+    return 1
+  fi
   echo "killed the service (kill -9 to its process group) $(elapsed "$launched") s after kensa started; its job waits ${async_delay} s first"
   start_server "${server_env[@]}" || why "the service did not start again after kill -9" || return 1
   echo "restarted without the delay; waiting for kensa"
