@@ -188,6 +188,7 @@ kill_mid_async() {
   start_server "${server_env[@]}" "ASYNC_DELAY_SECONDS=$async_delay" ||
     why "the service does not start with ASYNC_DELAY_SECONDS=$async_delay" || return 1
   echo "\$ kensa test provision --plan async --async-timeout $async_timeout --verbose &"
+  : >"$verbose"
   launched=$(now)
   "$kensa" test provision --plan async --async-timeout "$async_timeout" --verbose 2>"$verbose" &
   background_kensa=$!
@@ -236,10 +237,82 @@ kill_mid_async() {
 }
 
 # --- one template on one database --------------------------------------------------------
+# Phases: each returns non-zero when the case cannot go on; phase_times keeps their seconds.
+declare -A phase_times
+
+# phase NAME FUNCTION: runs it, timed.
+phase() {
+  local t rc
+  t=$(now)
+  "$2"
+  rc=$?
+  phase_times[$1]=$(elapsed "$t")
+  return $rc
+}
+
+setup_project() {
+  say "[$template/$db] kensa create, install (port $server_port)"
+  "$kensa" create "$dir" --template "$(template_arg)" --id "e2e-$template" --port "$server_port" \
+    --no-input >"$logs/create.log" 2>&1 ||
+    { cat "$logs/create.log" >&2; fail setup "kensa create failed"; return 1; }
+  cd "$dir" || return 1
+  install_deps >"$logs/install.log" 2>&1 ||
+    { tail -n 40 "$logs/install.log" >&2; fail setup "installing the dependencies failed"; return 1; }
+}
+
+run_unit_tests() {
+  say "[$template/$db] unit tests${unit_env:+ (TEST_DATABASE_URL set)}"
+  # A failing unit test is reported, and kensa still runs: both views of a broken template.
+  if ( [ ${#unit_env[@]} -eq 0 ] || export "${unit_env[@]}"; unit_tests ) >"$logs/unit.log" 2>&1; then
+    tail -n 3 "$logs/unit.log"
+  else
+    tail -n 60 "$logs/unit.log" >&2; fail unit-tests "the template's unit tests failed"
+  fi
+}
+
+# The Procfile's release: line, as Heroku's release phase runs it at every deploy: twice, so
+# the second run proves the migrations skip what already ran.
+release_phase() {
+  local line tables
+  say "[$template/$db] release phase (Procfile release:, twice)"
+  line=$(procfile_line release)
+  [ -n "$line" ] || { fail release "the Procfile has no release: line (the migrations)"; return; }
+  echo "  release: $line"
+  if ! run_procfile_process "$line" "${server_env[@]}" >"$logs/release.log" 2>&1; then
+    tail -n 30 "$logs/release.log" >&2; fail release "release: $line failed"; return
+  fi
+  if ! run_procfile_process "$line" "${server_env[@]}" >>"$logs/release.log" 2>&1; then
+    tail -n 30 "$logs/release.log" >&2
+    fail release "release: $line failed when run a second time (migrations must be idempotent)"; return
+  fi
+  if [ "$db" = postgres ]; then
+    tables=$(pg_psql -d "$database" -c "select count(*) from information_schema.tables
+      where table_schema not in ('pg_catalog', 'information_schema')")
+    [ "${tables:-0}" != 0 ] || fail release "release: $line created no table in the DATABASE_URL database"
+  elif [ -z "$(ls -A data 2>/dev/null)" ]; then
+    fail release "release: $line left no embedded database under data/"
+  fi
+}
+
+run_scenarios() {
+  say "[$template/$db] scenarios"
+  start_server "${server_env[@]}" 2>>"$server_log" ||
+    { fail start "the web process did not start"; show_server_log; return 1; }
+  scenario test-all test_all
+  scenario sso-fresh-id sso_fresh_id
+  scenario legacy-sso legacy_sso
+  scenario async async_provision
+  scenario redeliver redeliver
+  scenario consumer consumer
+  scenario restart restart
+  scenario kill-mid-async kill_mid_async
+}
+
 run_case() {
-  local t0 t dir setup unit release scenarios=0 line
-  case_failed=0
+  local t0 unit_url
   t0=$(now)
+  case_failed=0
+  phase_times=()
   dir=$work/$template-$db
   logs=$work/logs/$template-$db
   mkdir -p "$logs"
@@ -247,75 +320,23 @@ run_case() {
   : >"$server_log"
   server_port=$(free_port)
   server_env=()
-  local unit_env=()
+  unit_env=()
   if [ "$db" = postgres ]; then
-    local name=e2e_${template//-/_} url unit_url
-    url=$(pg_fresh_database "$name") && unit_url=$(pg_fresh_database "${name}_unit") ||
-      { fail setup "could not create the Postgres databases"; timings+=("$template/$db - - - - $(elapsed "$t0") FAIL"); return; }
-    server_env=("DATABASE_URL=$url")
-    unit_env=("TEST_DATABASE_URL=$unit_url")
+    database=e2e_${template//-/_}
+    if url=$(pg_fresh_database "$database") && unit_url=$(pg_fresh_database "${database}_unit"); then
+      server_env=("DATABASE_URL=$url")
+      unit_env=("TEST_DATABASE_URL=$unit_url")
+    else
+      fail setup "could not create the Postgres databases"
+    fi
   fi
-
-  say "[$template/$db] kensa create, install (port $server_port)"
-  t=$(now)
-  "$kensa" create "$dir" --template "$(template_arg)" --id "e2e-$template" --port "$server_port" \
-    --no-input >"$logs/create.log" 2>&1 || {
-    cat "$logs/create.log" >&2; fail setup "kensa create failed"
-    timings+=("$template/$db - - - - $(elapsed "$t0") FAIL"); return; }
-  cd "$dir" || return
-  if ! install_deps >"$logs/install.log" 2>&1; then
-    tail -n 40 "$logs/install.log" >&2; fail setup "installing the dependencies failed"
-    cd "$root"; timings+=("$template/$db $(elapsed "$t") - - - $(elapsed "$t0") FAIL"); return
-  fi
-  setup=$(elapsed "$t")
-
-  say "[$template/$db] unit tests${unit_env:+ (TEST_DATABASE_URL set)}"
-  t=$(now)
-  # A failing unit test is reported, and kensa still runs: both views of a broken template.
-  if ! ( [ ${#unit_env[@]} -eq 0 ] || export "${unit_env[@]}"; unit_tests ) >"$logs/unit.log" 2>&1; then
-    tail -n 60 "$logs/unit.log" >&2; fail unit-tests "the template's unit tests failed"
-  else
-    tail -n 3 "$logs/unit.log"
-  fi
-  unit=$(elapsed "$t")
-
-  say "[$template/$db] release phase (Procfile release:, twice)"
-  t=$(now)
-  line=$(procfile_line release)
-  if [ -z "$line" ]; then
-    fail release "the Procfile has no release: line (the migrations)"
-  elif ! run_procfile_process "$line" "${server_env[@]}" >"$logs/release.log" 2>&1; then
-    tail -n 30 "$logs/release.log" >&2; fail release "release: $line failed"
-  elif ! run_procfile_process "$line" "${server_env[@]}" >>"$logs/release.log" 2>&1; then
-    tail -n 30 "$logs/release.log" >&2; fail release "release: $line failed when run a second time (migrations must be idempotent)"
-  elif [ "$db" = postgres ] && [ "$(pg_psql -d "e2e_${template//-/_}" -c \
-    "select count(*) from information_schema.tables where table_schema not in ('pg_catalog', 'information_schema')")" = 0 ]; then
-    fail release "release: $line created no table in the DATABASE_URL database"
-  elif [ "$db" = embedded ] && [ -z "$(ls -A data 2>/dev/null)" ]; then
-    fail release "release: $line left no embedded database under data/"
-  else
-    echo "  release: $line (ok, twice)"
-  fi
-  release=$(elapsed "$t")
-
-  say "[$template/$db] scenarios"
-  t=$(now)
-  if start_server "${server_env[@]}" 2>>"$server_log"; then
-    scenario test-all test_all
-    scenario sso-fresh-id sso_fresh_id
-    scenario legacy-sso legacy_sso
-    scenario async async_provision
-    scenario redeliver redeliver
-    scenario consumer consumer
-    scenario restart restart
-    scenario kill-mid-async kill_mid_async
-  else
-    fail start "the web process did not start"; show_server_log
-  fi
+  [ $case_failed = 0 ] && phase setup setup_project && phase unit-tests run_unit_tests &&
+    phase release release_phase && phase scenarios run_scenarios
   stop_server
-  scenarios=$(elapsed "$t")
-  cd "$root" || return
-  timings+=("$template/$db $setup $unit $release $scenarios $(elapsed "$t0") $([ $case_failed = 0 ] && echo pass || echo FAIL)")
+  cd "$root" || exit 1
+  local p row="$template/$db"
+  for p in setup unit-tests release scenarios; do row+=" ${phase_times[$p]:--}"; done
+  timings+=("$row $(elapsed "$t0") $([ $case_failed = 0 ] && echo pass || echo FAIL)")
   [ $case_failed = 0 ] || cases_failed=$((cases_failed + 1))
 }
 
