@@ -164,7 +164,7 @@ kill_server() {
   kill -KILL -- "-$server_pid" 2>/dev/null
   local i
   for i in $(seq 40); do kill -0 -- "-$server_pid" 2>/dev/null || break; sleep 0.25; done
-  { wait "$server_pid"; } 2>/dev/null # (without bash's "Killed" line)
+  wait "$server_pid" 2>/dev/null
   printf '%s\n' "--- $(date +%T) web process killed (SIGKILL to its process group)" >>"$server_log"
   server_pid=
 }
