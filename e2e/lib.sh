@@ -62,7 +62,8 @@ clojure_classpath() {
   for jar in clojure spec.alpha core.specs.alpha ring-core ring-codec commons-codec commons-io \
     commons-fileupload crypto-random crypto-equality ring-jetty-adapter ring-servlet servlet-api \
     jetty9-server jetty9-http jetty9-io jetty9-util compojure clout instaparse medley tools.macro \
-    cheshire jackson-core jackson-dataformat-smile jackson-dataformat-cbor tigris hiccup ring-mock; do
+    cheshire jackson-core jackson-dataformat-smile jackson-dataformat-cbor tigris hiccup ring-mock \
+    java.jdbc HikariCP slf4j-api slf4j-simple postgresql sqlite-jdbc; do
     [ -f "$j/$jar.jar" ] || { echo "missing $j/$jar.jar (install the lib*-clojure packages)" >&2; return 1; }
     cp="${cp:+$cp:}$j/$jar.jar"
   done
