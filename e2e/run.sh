@@ -119,16 +119,19 @@ test_all() {
   k test all "${test_all_flags[@]}" || why "kensa test all failed"
 }
 
+# provision_json NAME: kensa test provision --format json; sets the caller's id and uuid.
 provision_json() {
-  "$kensa" test provision --format json >"$logs/$1.json" ||
-    { cat "$logs/$1.json"; why "kensa test provision failed"; return 1; }
-  python3 "$helpers" resource "$logs/$1.json"
+  echo "\$ kensa test provision --format json"
+  if ! "$kensa" test provision --format json >"$logs/$1.json"; then
+    cat "$logs/$1.json"; why "kensa test provision failed"; return 1
+  fi
+  read -r id uuid < <(python3 "$helpers" resource "$logs/$1.json")
+  [ -n "${uuid:-}" ] || why "kensa test provision --format json names no resource"
 }
 
 sso_fresh_id() {
-  local id uuid
-  read -r id uuid < <(provision_json sso-provision) || return 1
-  [ -n "${uuid:-}" ] || why "kensa test provision gave no resource" || return 1
+  local id= uuid=
+  provision_json sso-provision || return 1
   k test sso "$id" || why "kensa test sso <id> failed" || return 1
   k test sso "$id" --uuid "$uuid" || why "kensa test sso <id> --uuid failed" || return 1
   k test deprovision "$id" || why "kensa test deprovision failed"
@@ -171,9 +174,8 @@ consumer() {
 }
 
 restart() {
-  local id uuid
-  read -r id uuid < <(provision_json restart-provision) || return 1
-  [ -n "${uuid:-}" ] || why "kensa test provision gave no resource" || return 1
+  local id= uuid=
+  provision_json restart-provision || return 1
   echo "provisioned $id; restarting the service"
   stop_server && start_server "${server_env[@]}" || why "the service did not start again" || return 1
   k test sso "$id" --uuid "$uuid" || why "kensa test sso <id> --uuid failed after a restart" || return 1
