@@ -15,7 +15,7 @@ export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || missing chromium "install Debian's chromium (apt-get install chromium) or set CHROMIUM"
 
 cargo build --locked --quiet
-export KENSA="$root/target/debug/kensa"
+export KENSA="${CARGO_TARGET_DIR:-$root/target}/debug/kensa" # CI keeps its target dir in the user cache
 work="$root/target/dev-e2e"
 mkdir -p "$work"
 
