@@ -61,7 +61,7 @@ for template in "${templates[@]}"; do
       url=$(pg_fresh_database "bench_${template//-/_}") || die "could not create a database"
       server_env=("DATABASE_URL=$url")
     fi
-    if ! "$kensa" create "$dir" --template "$(template_arg)" --id "bench-$template" \
+    if ! "$kensa" create "$dir" --template "$(template_arg)" --id "bench-$template-$(printf %04x $RANDOM)" \
       --port "$server_port" --no-input >/dev/null; then
       echo "bench: [$label] kensa create failed" >&2; missing+=("$label"); failed=1; continue
     fi

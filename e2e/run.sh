@@ -10,16 +10,16 @@
 #   function each, the scenarios below. Any failure fails the script; each names template,
 #   database and scenario, with kensa's output and the tail of the service's log.
 #
-#   test-all          kensa test all
+#   test-all          kensa test all --strict --plan premium
 #   sso-fresh-id      kensa test provision; test sso <id>; test sso <id> --uuid; deprovision
-#   legacy-sso        kensa test all on the same manifest with a legacy GET-SSO base URL
+#   legacy-sso        the same on the same manifest with a legacy GET-SSO base URL
 #   async             kensa test provision --plan async (the v3 callbacks to kensa's fake Heroku)
 #   redeliver         kensa test provision --redeliver 16: sixteen copies, one resource
 #   consumer          kensa run -- <template.toml's consumer>; after kensa run deprovisioned,
 #                     the consumer with the same config var must fail, and the resource API
 #                     must answer that URL 401
 #   restart           kensa test provision; restart the service; test sso <id> --uuid,
-#                     test planchange <id> foo, test deprovision <id>
+#                     test planchange <id> premium, test deprovision <id>
 #   kill-mid-async    service started with ASYNC_DELAY_SECONDS=5; kensa test provision --plan
 #                     async in the background; once the service answered 202 and kensa waits
 #                     for the callbacks, kill -9 the service's process group, start it again
@@ -40,11 +40,14 @@ kensa=${KENSA:-${CARGO_TARGET_DIR:-$root/target}/debug/kensa}
 . "$root/e2e/lib.sh"
 helpers=$root/e2e/helpers.py
 
-# Issue 16 adds `kensa test --strict` (warnings fail too). When it lands, this line becomes
-# test_all_flags=(--strict) — deliberately not detected from --help: the harness must not
-# quietly test less on an older kensa.
-test_all_flags=()
-plan_change_target=foo # kensa's own plan-change target in `test all` and `run`
+# `kensa test all --strict` (issue 16): a warning fails too. Never detected from --help: the
+# harness must not quietly test less with an older kensa. `--plan premium`: the plan change
+# goes to a plan every template sells, and must succeed. Without --plan, kensa changes to its
+# made-up plan "foo" and advises a 422; the templates still list "foo" (kensa's old
+# plan-change target), so --strict fails them there until they drop it — then this becomes
+# test_all_flags=(--strict), and the restart scenario below keeps its real plan change.
+test_all_flags=(--strict --plan premium)
+plan_change_target=premium # a plan every template sells: the change must succeed
 async_delay=5          # ASYNC_DELAY_SECONDS in the kill-mid-async scenario
 async_timeout=60       # kensa's --async-timeout
 
@@ -58,6 +61,7 @@ for db in "${databases[@]}"; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kensa-e2e.XXXXXX")
+run_tag=$(printf '%04x' $((RANDOM)))
 background_kensa=
 cleanup() {
   [ -z "$background_kensa" ] || kill "$background_kensa" 2>/dev/null
@@ -254,7 +258,9 @@ phase() {
 
 setup_project() {
   say "[$template/$db] kensa create, install (port $server_port)"
-  "$kensa" create "$dir" --template "$(template_arg)" --id "e2e-$template" --port "$server_port" \
+  # The id names the rust-axum binary in the shared cargo target directory: one of its own
+  # per run, so two runs on one machine never swap each other's binary.
+  "$kensa" create "$dir" --template "$(template_arg)" --id "e2e-$template-$run_tag" --port "$server_port" \
     --no-input >"$logs/create.log" 2>&1 ||
     { cat "$logs/create.log" >&2; fail setup "kensa create failed"; return 1; }
   cd "$dir" || return 1
