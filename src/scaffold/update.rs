@@ -98,19 +98,21 @@ pub fn run(args: Options) -> Result<ExitCode> {
             sets: &args.set,
         },
     )?;
-    // A secret already in .env is kept there: only new ones need a value.
+    // A secret already in .env is kept there, as it is: only new ones need a value.
     let env_path = dir.join(dotenv::FILE);
     let env_now = read_env(&env_path)?;
-    for (name, var) in template.spec.secrets() {
-        if env_now
-            .as_ref()
-            .is_some_and(|env| env.iter().any(|(k, _)| *k == var.env_key(name)))
-        {
-            if let Some(slot) = slots.get_mut(name) {
-                slot.value.get_or_insert(Value::String(String::new()));
-                slot.ask = false;
-            }
-        }
+    let kept: Vec<String> = template
+        .spec
+        .secrets()
+        .filter(|(name, var)| {
+            env_now
+                .as_ref()
+                .is_some_and(|env| env.iter().any(|(k, _)| *k == var.env_key(name)))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in &kept {
+        slots.shift_remove(name);
     }
     values::generate_secrets(&template.spec, &mut slots);
     let wizard = prompt::interactive(args.no_input).then(Wizard::default);

@@ -178,7 +178,8 @@ pub struct Values {
 }
 
 impl Values {
-    /// Splits complete slots; panics on an unset one (callers check [`missing`] first).
+    /// Splits complete slots; panics on an unset one (callers check [`missing`] first). A
+    /// variable without a slot is left out (`update` drops the secrets `.env` has already).
     pub fn from_slots(spec: &TemplateSpec, slots: IndexMap<String, Slot>) -> Values {
         let mut values = Values::default();
         for (name, slot) in slots {

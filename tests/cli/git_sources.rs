@@ -231,3 +231,47 @@ fn ref_is_only_for_git_sources() {
         .unchanged()
         .run();
 }
+
+#[test]
+fn ctrl_c_during_a_clone_stops_git_and_removes_the_clone() {
+    use std::os::unix::fs::PermissionsExt;
+    // A git that never finishes: kensa must stop it (its whole process group), remove the
+    // temporary directory and exit 130.
+    let test = Test::new()
+        .mkdir("tmp")
+        .write("bin/git", "#!/bin/sh\nexec sleep 60\n");
+    let git_path = test.path().join("bin/git");
+    fs::set_permissions(&git_path, fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = test.path().join("tmp");
+    let path = format!("{}:/usr/bin:/bin", test.path().join("bin").display());
+    let test = test.env("TMPDIR", &tmp).env("PATH", &path).args([
+        "create",
+        "p",
+        "--template",
+        "file:///nowhere/t.git",
+        "--no-input",
+    ]);
+    let mut cmd = test.command();
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + crate::harness::TIMEOUT;
+    while fs::read_dir(&tmp).unwrap().count() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clone never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Let git start, then interrupt.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = crate::harness::wait(&mut child);
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the clone is removed"
+    );
+}

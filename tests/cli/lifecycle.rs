@@ -490,3 +490,32 @@ fn update_outside_a_generated_project_says_so() {
         .unchanged()
         .run();
 }
+
+#[test]
+fn a_new_secret_variable_goes_to_env_and_the_old_ones_stay_as_they_are() {
+    let out = created(Test::new());
+    let before = dotenv(&out.read("p/.env"));
+    let spec =
+        format!("{SPEC}[variables.webhook_secret]\ntype = \"secret\"\nenv = \"WEBHOOK_SECRET\"\n");
+    fs::write(out.path("tpl/template.toml"), spec).unwrap();
+    let out = out
+        .then()
+        .args([
+            "update",
+            "p",
+            "--no-input",
+            "--set",
+            "webhook_secret=wh-123-secret",
+        ])
+        .stdout_contains("complete .env")
+        .stdout_contains("WEBHOOK_SECRET")
+        .run();
+    let after = dotenv(&out.read("p/.env"));
+    assert_eq!(after["WEBHOOK_SECRET"], "wh-123-secret");
+    assert_eq!(
+        after["UPSTREAM_KEY"], before["UPSTREAM_KEY"],
+        "an old secret is kept"
+    );
+    assert!(!out.stdout.contains("wh-123-secret"));
+    assert!(!out.read("p/.kensa/answers.toml").contains("wh-123"));
+}
