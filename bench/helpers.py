@@ -397,13 +397,13 @@ def report(work, results_md):
         say.append(f"{'PASS' if ok else 'MISS'}  {goal.replace('`', '')}: {measured.replace('`', '')}")
     lines.append("")
 
-    # Sections other scripts write (bench/update.sh) are kept as they are.
+    # Sections other scripts write (bench/update.sh, bench/provision_load.sh) are kept.
     old = Path(results_md).read_text() if Path(results_md).exists() else ""
-    kept = re.findall(r"<!-- (bench/[\w.-]+) -->.*?<!-- /\1 -->\n", old, re.S)
+    kept = re.findall(r"<!-- (bench/[\w.-]+) -->.*?<!-- /\1 -->", old, re.S)
     text = "\n".join(lines)
     for name in kept:
-        block = re.search(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->\n", old, re.S)
-        text = text.rstrip("\n") + "\n\n" + block.group(0)
+        block = re.search(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", old, re.S)
+        text = text.rstrip("\n") + "\n\n" + block.group(0) + "\n"
     Path(results_md).write_text(text)
     print("\n".join(say))
     return 0 if all(ok for _, _, ok in goals) else 3
