@@ -23,9 +23,14 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 TERA = ".tera"
-# `{{ var }}`, `{{ var | json_encode }}`, `{{ var | json_encode() }}`: everything the
-# embedded templates use. Anything else left in a .tera file stops the build loudly.
+# `{{ var }}`, `{{ var | json_encode }}`, `{{ var | json_encode() }}` and (below) `replace`:
+# everything the embedded templates use. Anything else left in a .tera file stops the build
+# loudly.
 VAR = re.compile(r"\{\{-?\s*([A-Za-z_]\w*)\s*(\|\s*json_encode\s*(\(\s*\))?\s*)?-?\}\}")
+# `{{ var | replace(from="-", to="_") }}` (the rust-axum README's database names).
+REPLACE = re.compile(
+    r'\{\{-?\s*([A-Za-z_]\w*)\s*\|\s*replace\(\s*from\s*=\s*"([^"]*)"\s*,\s*to\s*=\s*"([^"]*)"\s*\)\s*-?\}\}'
+)
 TAG = re.compile(r"\{\{|\{%|\{#")
 # What kensa writes beside the rendered template: copied into the cookiecutter template as
 # plain files, so both tools write the same tree.
@@ -38,8 +43,12 @@ def jinja(text, used):
         used.add(m.group(1))
         return "{{ cookiecutter.%s%s }}" % (m.group(1), " | tojson" if m.group(2) else "")
 
-    out = VAR.sub(sub, text)
-    leftover = TAG.findall(VAR.sub("", text))
+    def replace(m):
+        used.add(m.group(1))
+        return '{{ cookiecutter.%s | replace("%s", "%s") }}' % m.group(1, 2, 3)
+
+    out = REPLACE.sub(replace, VAR.sub(sub, text))
+    leftover = TAG.findall(REPLACE.sub("", VAR.sub("", text)))
     if leftover:
         raise SystemExit(f"untranslated tera syntax {leftover!r} in: {text[:200]!r}")
     return out
