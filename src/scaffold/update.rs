@@ -80,10 +80,62 @@ pub fn run(args: Options) -> Result<ExitCode> {
     }
     let template = load_template(&args, &recorded)?;
     let base = base_render(&dir, &recorded)?;
+    let env_now = read_env(&dir.join(dotenv::FILE))?;
+    let values = answers_now(&args, &recorded, &template, env_now.as_deref())?;
+    let addon = recorded
+        .addon
+        .spec()
+        .expect("checked when the answers were read");
+    let project_name = recorded.project.name.clone();
+    let new = render_template(&template, &project_name, &addon, &values.plain)?;
 
-    // The answers: recorded, then the user's defaults for new variables, then flags.
-    let user = UserConfig::load()?;
-    let defaults = user.values_for(&recorded.template.source);
+    let labels = Labels {
+        ours: "yours",
+        theirs: &format!("template {}", short_version(&template.version)),
+    };
+    let decisions = decide(&dir, &base, &new, &labels)?;
+    let completions = complete_secrets_files(&dir, &env_now, &values, &addon)?;
+
+    let mut out = anstream::stdout().lock();
+    report(
+        &mut out,
+        &dir,
+        &template,
+        &decisions,
+        &completions,
+        args.dry_run,
+    )?;
+    if args.dry_run {
+        writeln!(out, "{DIM}Dry run: nothing was written.{DIM:#}")?;
+    } else {
+        let answers = create::answers_for(&template, &project_name, &addon, &values.plain);
+        write(&dir, &decisions, &completions, &answers, &new)?;
+    }
+    let conflicts = decisions
+        .iter()
+        .filter(|d| matches!(d.change, Change::Conflict { .. }))
+        .count();
+    if conflicts > 0 {
+        writeln!(
+            out,
+            "{WARN}{conflicts} file{} with conflicts:{WARN:#} resolve the <<<<<<< markers, then commit.",
+            if conflicts == 1 { "" } else { "s" }
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The variable values to render with: the recorded answers, the user's defaults for what
+/// the template gained, then flags; the wizard (on a terminal) asks only what the project
+/// never answered. A secret `.env` has already is kept there as it is.
+fn answers_now(
+    args: &Options,
+    recorded: &Answers,
+    template: &Template,
+    env_now: Option<&[(String, String)]>,
+) -> Result<Values> {
+    let defaults = UserConfig::load()?.values_for(&recorded.template.source);
     let recorded_values: Map<String, Value> = recorded
         .values
         .iter()
@@ -98,31 +150,25 @@ pub fn run(args: Options) -> Result<ExitCode> {
             sets: &args.set,
         },
     )?;
-    // A secret already in .env is kept there, as it is: only new ones need a value.
-    let env_path = dir.join(dotenv::FILE);
-    let env_now = read_env(&env_path)?;
-    let kept: Vec<String> = template
+    let in_env: Vec<String> = template
         .spec
         .secrets()
         .filter(|(name, var)| {
-            env_now
-                .as_ref()
-                .is_some_and(|env| env.iter().any(|(k, _)| *k == var.env_key(name)))
+            env_now.is_some_and(|env| env.iter().any(|(k, _)| *k == var.env_key(name)))
         })
         .map(|(name, _)| name.clone())
         .collect();
-    for name in &kept {
+    for name in &in_env {
         slots.shift_remove(name);
     }
     values::generate_secrets(&template.spec, &mut slots);
-    let wizard = prompt::interactive(args.no_input).then(Wizard::default);
-    if let Some(w) = &wizard {
-        // Only what the project never answered: a variable the template gained.
+    if prompt::interactive(args.no_input) {
+        let wizard = Wizard::default();
         for (name, slot) in slots.iter_mut() {
             let new = !recorded.values.contains_key(name);
-            let var = &template.spec.variables[name];
             if (new && slot.ask) || slot.value.is_none() {
-                slot.value = Some(w.variable(name, var, slot.value.as_ref())?);
+                let var = &template.spec.variables[name];
+                slot.value = Some(wizard.variable(name, var, slot.value.as_ref())?);
             }
         }
     }
@@ -130,68 +176,39 @@ pub fn run(args: Options) -> Result<ExitCode> {
     if !missing.is_empty() {
         return Err(ScaffoldError::Missing(missing).into());
     }
-    let values = Values::from_slots(&template.spec, slots);
-    let addon = recorded
-        .addon
-        .spec()
-        .expect("checked when the answers were read");
-    let project_name = recorded.project.name.clone();
-    let new = render_template(&template, &project_name, &addon, &values.plain)?;
+    Ok(Values::from_slots(&template.spec, slots))
+}
 
-    let labels = Labels {
-        ours: "yours",
-        theirs: &format!("template {}", short_version(&template.version)),
-    };
-    let decisions = decide(&dir, &base, &new, &labels)?;
-    let answers = create::answers_for(&template, &project_name, &addon, &values.plain);
-    let completions = complete_secrets_files(&dir, &env_now, &values, &addon)?;
-
-    let mut out = anstream::stdout().lock();
-    report(
-        &mut out,
-        &dir,
-        &template,
-        &decisions,
-        &completions,
-        args.dry_run,
-    )?;
-    let conflicts = decisions
+/// Writes everything the update decided, at once: merged and updated files, the completed
+/// manifest and `.env`, the new answers and pristine copy; removes what the template
+/// dropped. Only what differs from the project as it is gets written: an up-to-date
+/// project is not touched.
+fn write(
+    dir: &Path,
+    decisions: &[Decision],
+    completions: &[Completion],
+    answers: &Answers,
+    new: &[OutputFile],
+) -> Result<(), ScaffoldError> {
+    let mut files: Vec<OutputFile> = decisions.iter().filter_map(|d| d.write.clone()).collect();
+    files.extend(completions.iter().map(|c| c.file.clone()));
+    files.extend(
+        create::record_files(answers, new)
+            .into_iter()
+            .filter(|f| !f.path.ends_with(".gitignore") || !dir.join(&f.path).exists()),
+    );
+    files.retain(|f| {
+        current(dir, &f.path)
+            .ok()
+            .flatten()
+            .is_none_or(|c| c.bytes != f.bytes || c.mode != f.mode)
+    });
+    let removed: Vec<String> = decisions
         .iter()
-        .filter(|d| matches!(d.change, Change::Conflict { .. }))
-        .count();
-    if args.dry_run {
-        writeln!(out, "{DIM}Dry run: nothing was written.{DIM:#}")?;
-    } else {
-        let mut files: Vec<OutputFile> = decisions.iter().filter_map(|d| d.write.clone()).collect();
-        files.extend(completions.iter().map(|c| c.file.clone()));
-        files.extend(
-            create::record_files(&answers, &new)
-                .into_iter()
-                .filter(|f| !f.path.ends_with(".gitignore") || !dir.join(&f.path).exists()),
-        );
-        // Only what differs from the project as it is: an up-to-date project is not touched.
-        files.retain(|f| {
-            current(&dir, &f.path)
-                .ok()
-                .flatten()
-                .is_none_or(|c| c.bytes != f.bytes || c.mode != f.mode)
-        });
-        let removed: Vec<String> = decisions
-            .iter()
-            .filter(|d| d.change == Change::Removed)
-            .map(|d| d.path.clone())
-            .collect();
-        writer::apply(&dir, &files, &removed)?;
-    }
-    if conflicts > 0 {
-        writeln!(
-            out,
-            "{WARN}{conflicts} file{} with conflicts:{WARN:#} resolve the <<<<<<< markers, then commit.",
-            if conflicts == 1 { "" } else { "s" }
-        )?;
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+        .filter(|d| d.change == Change::Removed)
+        .map(|d| d.path.clone())
+        .collect();
+    writer::apply(dir, &files, &removed)
 }
 
 /// The template to update to: `--template` (and `--ref`), else the recorded source — for

@@ -87,46 +87,22 @@ fn render_within(
     }
 }
 
+/// The render, step by step: parse, check the references, load, complete the context,
+/// choose the files, render them. Every failure of a step is collected; a later step runs
+/// only when it can do so safely.
 fn render_all(
     template: &Template,
     context: &Context,
     current: &AtomicUsize,
 ) -> Result<Vec<OutputFile>, ScaffoldError> {
     let verbatim = template.spec.verbatim_globs();
-    let executable = template.spec.executable_globs();
-    let mut failures = Vec::new();
     let is_rendered = |path: &str| path.ends_with(TERA_SUFFIX) && !verbatim.is_match(path);
+    let Parsed {
+        sources,
+        templates,
+        mut failures,
+    } = parse_each(template, &is_rendered, current);
 
-    // Parse every file on its own first: each syntax error is reported, and the references
-    // between files can be checked before tera follows them.
-    let mut sources: Vec<(String, String)> = Vec::new();
-    let mut parsed: BTreeMap<String, tera::Template> = BTreeMap::new();
-    for (i, file) in template.files.iter().enumerate() {
-        if !is_rendered(&file.path) {
-            continue;
-        }
-        current.store(i, Ordering::SeqCst);
-        let text = match std::str::from_utf8(&file.bytes) {
-            Ok(text) => text,
-            Err(_) => {
-                failures.push(FileFailure {
-                    path: file.path.clone(),
-                    cause: "a .tera file must be UTF-8 text".into(),
-                });
-                continue;
-            }
-        };
-        match tera::Template::new(&file.path, None, text) {
-            Ok(t) => {
-                parsed.insert(file.path.clone(), t);
-                sources.push((file.path.clone(), text.to_owned()));
-            }
-            Err(e) => failures.push(FileFailure {
-                path: file.path.clone(),
-                cause: parse_error(&chain(&e)),
-            }),
-        }
-    }
     // A reference to a file that failed to parse is not reported again as missing.
     let names: BTreeSet<&str> = template
         .files
@@ -134,13 +110,13 @@ fn render_all(
         .map(|f| f.path.as_str())
         .filter(|p| is_rendered(p))
         .collect();
-    let link_failures = links::check(&parsed, &names);
+    let link_failures = links::check(&templates, &names);
     if !link_failures.is_empty() {
         // Nothing is rendered: a cycle would never end.
         failures.extend(link_failures);
         return Err(failed(failures));
     }
-    drop(parsed);
+    drop(templates);
 
     // One Tera per render: autoescape off (we write code, not HTML pages), and tera's
     // default strictness makes an undefined variable an error. All files are added at
@@ -157,32 +133,107 @@ fn render_all(
         // Otherwise it fails for a file that did not parse, reported already.
         return Err(failed(failures));
     }
-    let unparsed: BTreeSet<String> = failures.iter().map(|f| f.path.clone()).collect();
 
     // Computed variables join the context; `[[files.when]]` rules decide which files are
     // written (every `.tera` file stays loaded: an excluded one may still be included).
-    let context = match with_computed(&template.spec, context) {
-        Ok(context) => context,
+    let chosen = with_computed(&template.spec, context)
+        .and_then(|context| Ok((excluded_files(template, &context)?, context)));
+    let (excluded, context) = match chosen {
+        Ok(chosen) => chosen,
         Err(mut spec_failures) => {
             failures.append(&mut spec_failures);
             return Err(failed(failures));
         }
     };
-    let excluded = match excluded_files(template, &context) {
-        Ok(excluded) => excluded,
-        Err(mut spec_failures) => {
-            failures.append(&mut spec_failures);
-            return Err(failed(failures));
-        }
-    };
+    let outputs = render_files(
+        template,
+        &Renderer {
+            tera: &tera,
+            context: &context,
+            is_rendered: &is_rendered,
+            executable: template.spec.executable_globs(),
+        },
+        &excluded,
+        current,
+        &mut failures,
+    );
+    if failures.is_empty() {
+        Ok(outputs)
+    } else {
+        Err(failed(failures))
+    }
+}
 
+/// Every `.tera` file parsed on its own: each syntax error is reported, and the references
+/// between files can be checked before tera follows them.
+struct Parsed {
+    /// `(name, text)` of the files that parsed, for tera.
+    sources: Vec<(String, String)>,
+    templates: BTreeMap<String, tera::Template>,
+    failures: Vec<FileFailure>,
+}
+
+fn parse_each(
+    template: &Template,
+    is_rendered: &dyn Fn(&str) -> bool,
+    current: &AtomicUsize,
+) -> Parsed {
+    let mut parsed = Parsed {
+        sources: Vec::new(),
+        templates: BTreeMap::new(),
+        failures: Vec::new(),
+    };
+    for (i, file) in template.files.iter().enumerate() {
+        if !is_rendered(&file.path) {
+            continue;
+        }
+        current.store(i, Ordering::SeqCst);
+        let fail = |cause: String| FileFailure {
+            path: file.path.clone(),
+            cause,
+        };
+        let Ok(text) = std::str::from_utf8(&file.bytes) else {
+            parsed
+                .failures
+                .push(fail("a .tera file must be UTF-8 text".into()));
+            continue;
+        };
+        match tera::Template::new(&file.path, None, text) {
+            Ok(t) => {
+                parsed.templates.insert(file.path.clone(), t);
+                parsed.sources.push((file.path.clone(), text.to_owned()));
+            }
+            Err(e) => parsed.failures.push(fail(parse_error(&chain(&e)))),
+        }
+    }
+    parsed
+}
+
+/// What rendering one file needs.
+struct Renderer<'a> {
+    tera: &'a Tera,
+    context: &'a Context,
+    is_rendered: &'a dyn Fn(&str) -> bool,
+    executable: GlobSet,
+}
+
+/// The output file of every template file but the excluded ones and those that did not
+/// parse (already in `failures`), sorted by path; each failure is added to `failures`.
+fn render_files(
+    template: &Template,
+    r: &Renderer,
+    excluded: &BTreeSet<usize>,
+    current: &AtomicUsize,
+    failures: &mut Vec<FileFailure>,
+) -> Vec<OutputFile> {
+    let unparsed: BTreeSet<String> = failures.iter().map(|f| f.path.clone()).collect();
     let mut outputs: BTreeMap<String, OutputFile> = BTreeMap::new();
     for (i, file) in template.files.iter().enumerate() {
         if excluded.contains(&i) {
             continue;
         }
         current.store(i, Ordering::SeqCst);
-        let rendered = is_rendered(&file.path);
+        let rendered = (r.is_rendered)(&file.path);
         let source_path = if rendered {
             &file.path[..file.path.len() - TERA_SUFFIX.len()]
         } else {
@@ -192,7 +243,7 @@ fn render_all(
             path: file.path.clone(),
             cause,
         };
-        let path = match render_path(source_path, &context) {
+        let path = match render_path(source_path, r.context) {
             Ok(p) => p,
             Err(cause) => {
                 failures.push(fail(cause));
@@ -203,7 +254,7 @@ fn render_all(
             continue; // its parse error is already reported
         }
         let bytes = if rendered {
-            match tera.render(&file.path, &context) {
+            match r.tera.render(&file.path, r.context) {
                 Ok(text) => text.into_bytes(),
                 Err(e) => {
                     failures.push(fail(chain(&e)));
@@ -213,7 +264,7 @@ fn render_all(
         } else {
             file.bytes.to_vec()
         };
-        let mode = if executable.is_match(&path) {
+        let mode = if r.executable.is_match(&path) {
             0o755
         } else {
             0o644
@@ -224,12 +275,7 @@ fn render_all(
         }
         outputs.insert(path.clone(), OutputFile { path, bytes, mode });
     }
-
-    if failures.is_empty() {
-        Ok(outputs.into_values().collect())
-    } else {
-        Err(failed(failures))
-    }
+    outputs.into_values().collect()
 }
 
 /// `context` with each computed variable's value, evaluated in an order that lets one use
