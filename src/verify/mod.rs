@@ -2,7 +2,7 @@
 //! a provider's CI would. It generates the template into a temporary directory with
 //! `kensa create`'s own code, runs the project's declared commands (template.toml
 //! [commands]: `install`, `test`, then `release`), starts its web process with the `.env`
-//! and `PORT` in a process group of its own, runs `kensa test all` against it in-process,
+//! and `PORT` in a process group of its own, runs `kensa test all --strict` against it in-process,
 //! stops it and removes the directory. Each step is a check (`template.*`) reported with
 //! `test all`'s own, in one report. It composes two features, scaffold and check, as
 //! `kensa dev` does.
@@ -122,7 +122,9 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let report = {
         let lent = out.reporter();
         let mut own = out.reporter();
-        let mut rec = Recorder::new(&mut own);
+        // Strict, as `kensa test all --strict` is: a template is what every provider
+        // built on it starts from, so its warnings fail too.
+        let mut rec = Recorder::new(&mut own).strict(true);
         rec.section(
             Stage::Template,
             format!(
@@ -429,6 +431,7 @@ fn commands(template: &Template, opts: &Options) -> Result<Commands, UsageError>
 
 fn test_options(opts: &Options) -> suite::Options {
     suite::Options {
+        strict: true,
         timeout: opts.answer_timeout,
         async_timeout: opts.async_timeout,
         verbose: opts.verbose,

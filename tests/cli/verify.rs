@@ -2,7 +2,7 @@
 //! standard library, `tests/fixtures/verify/stdlib-python`): it passes; copies of it
 //! broken on purpose fail with the failing check named; a start that never listens or
 //! exits fails with its last lines; a missing step is skipped saying why; a template
-//! without a start command is an input error; a step's deadline and Ctrl-C leave no
+//! without a start command is an input error; warnings fail (`test all --strict`); a step's deadline and Ctrl-C leave no
 //! process of the step's or the service's group behind, and no temporary directory.
 
 use std::collections::BTreeSet;
@@ -244,6 +244,26 @@ fn a_provider_accepting_wrong_sso_tokens_fails_with_the_check_named() {
         "the failing check is named: {summary}"
     );
     assert!(fixture.leftovers().is_empty());
+}
+
+/// A provider that accepts kensa's made-up plan: advice, which fails the verification
+/// (`test all --strict`), named as such.
+#[test]
+fn warnings_of_test_all_fail_the_verification() {
+    let fixture = Fixture::new();
+    fixture.replace(
+        "provider.py.tera",
+        "PLANS = {\"test\": 10,",
+        "PLANS = {\"test\": 10, \"foo\": 100,",
+    );
+    let out = fixture.verify(&[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("failed by --strict"), "{text}");
+    assert!(
+        text.contains("planchange.unknown-plan (an unknown plan gets 422 with a message)"),
+        "{text}"
+    );
 }
 
 /// A provider that answers 500 to deprovisioning, reported as JSON.
@@ -571,10 +591,11 @@ fn ctrl_c_while_the_service_runs_stops_its_group_and_removes_the_project() {
     assert!(fixture.leftovers().is_empty(), "{:?}", fixture.leftovers());
 }
 
-/// A service that ignores SIGTERM is killed after the grace period, with a warning: Heroku
-/// would lose its requests in flight at every restart.
+/// A service that ignores SIGTERM is killed after the grace period. Heroku would lose its
+/// requests in flight at every restart: advice, which fails the verification (strict, as
+/// `kensa test all --strict`) and says so.
 #[test]
-fn a_service_that_ignores_sigterm_is_killed_with_a_warning() {
+fn a_service_that_ignores_sigterm_is_killed_and_fails_the_strict_verification() {
     let fixture = Fixture::new();
     fixture.command(
         "start",
@@ -584,9 +605,11 @@ fn a_service_that_ignores_sigterm_is_killed_with_a_warning() {
         ),
     );
     let out = fixture.verify(&["--stop-timeout", "1", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "a warning: {}", stderr(&out));
-    let (status, message) = status_of(&json(&out), "template.stop");
-    assert_eq!(status, "warn");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    let (status, message) = status_of(&doc, "template.stop");
+    assert_eq!(status, "fail", "advice, failed by strictness");
+    assert_eq!(doc["summary"]["fail"], 1, "only the stop: {doc:#}");
     assert!(
         message.contains("still running 1 s after SIGTERM"),
         "{message}"

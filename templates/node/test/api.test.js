@@ -52,7 +52,7 @@ describe('the resource API (GET /api/resource)', () => {
       await ctx.db.query('update resources set api_calls = 1000 where id = $1', [id]);
       const limited = await callApi(app, url).expect(429).expect('Content-Type', /json/);
       assert.match(limited.body.message, /plan/);
-      await partner(app).changePlan(id, { plan: 'foo' }).expect(200);
+      await partner(app).changePlan(id, { plan: 'premium' }).expect(200);
       const res = await callApi(app, url).expect(200);
       assert.equal(res.body.usage.api_calls, 1001);
     });

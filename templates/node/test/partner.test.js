@@ -160,14 +160,14 @@ describe('the Add-on Partner API', () => {
         const { body: { id } } = await partner(a).provision(v3Body()).expect(201);
         const unknownPlan = await partner(a).changePlan(id, { plan: 'platinum' }).expect(422);
         assert.match(unknownPlan.body.message, /platinum/);
-        await partner(a).changePlan(randomUUID(), { plan: 'foo' }).expect(404).expect('Content-Type', /json/);
-        await partner(a).changePlan('not-a-uuid', { plan: 'foo' }).expect(404);
+        await partner(a).changePlan(randomUUID(), { plan: 'premium' }).expect(404).expect('Content-Type', /json/);
+        await partner(a).changePlan('not-a-uuid', { plan: 'premium' }).expect(404);
         const put = () => request(a).put(`/heroku/resources/${id}`).set('Content-Type', 'application/json');
         await put().auth(settings.username, settings.password).send('{plan').expect(400).expect('Content-Type', /json/);
         await put().auth(settings.username, settings.password).send({}).expect(422);
-        await put().send({ plan: 'foo' }).expect(401).expect('WWW-Authenticate', /^Basic realm=/);
+        await put().send({ plan: 'premium' }).expect(401).expect('WWW-Authenticate', /^Basic realm=/);
         await partner(a).deprovision(id).expect(204);
-        await partner(a).changePlan(id, { plan: 'foo' }).expect(410).expect('Content-Type', /json/);
+        await partner(a).changePlan(id, { plan: 'premium' }).expect(410).expect('Content-Type', /json/);
       });
     });
 

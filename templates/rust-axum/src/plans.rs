@@ -1,5 +1,6 @@
 //! What each plan allows. The names must match the plans of the add-on in Heroku's Partner
-//! Portal (`kensa test` provisions `test` and changes to `foo` unless told otherwise).
+//! Portal (`kensa test` provisions `test`; any plan not listed gets 422, as kensa's made-up
+//! plan-change target `foo` does, and `kensa test all --plan premium` changes to a real one).
 
 use serde_json::{Value, json};
 
@@ -18,10 +19,6 @@ pub const PLANS: &[Plan] = &[
     Plan {
         name: "test",
         api_calls: 1_000,
-    },
-    Plan {
-        name: "foo",
-        api_calls: 10_000,
     },
     Plan {
         name: "basic",

@@ -2,12 +2,12 @@
 
 # What each plan allows: the add-on's plans as the service knows them. Keep the
 # names in step with the plans of your add-on in Heroku's Partner Portal. `test`
-# is the plan `kensa test` provisions and `foo` the one it changes to; `async`
-# provisions asynchronously (v3), see lib/job_worker.rb.
+# is the plan `kensa test` provisions; `async` provisions asynchronously (v3), see
+# lib/job_worker.rb. Any other plan gets 422, as kensa's made-up plan-change
+# target `foo` does (`kensa test all --plan premium` changes to a real one).
 module Plans
   LIMITS = {
     "test" => { "api_calls" => 1_000 },
-    "foo" => { "api_calls" => 10_000 },
     "premium" => { "api_calls" => 100_000 },
     "async" => { "api_calls" => 1_000 }
   }.freeze

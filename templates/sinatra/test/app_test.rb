@@ -258,10 +258,10 @@ class AppTest < Minitest::Test
     send_json :put, "/heroku/resources/#{id}", plan: "platinum"
     assert_json_message 422, /platinum/
     assert_equal "test", resources.find(id).plan
-    send_json :put, "/heroku/resources/nope", plan: "foo"
+    send_json :put, "/heroku/resources/nope", plan: "premium"
     assert_json_message 404
     header "Authorization", nil
-    send_json :put, "/heroku/resources/#{id}", plan: "foo"
+    send_json :put, "/heroku/resources/#{id}", plan: "premium"
     assert_json_message 401
   end
 
@@ -292,7 +292,7 @@ class AppTest < Minitest::Test
     assert_json_message 410
     provision(uuid: uuid, plan: "test")
     assert_json_message 410
-    send_json :put, "/heroku/resources/#{id}", plan: "foo"
+    send_json :put, "/heroku/resources/#{id}", plan: "premium"
     assert_json_message 410
     assert_equal 1, db[:resources].where(uuid: uuid).count
     delete "/heroku/resources/never-was"
@@ -334,7 +334,7 @@ class AppTest < Minitest::Test
     config = body["config"][CONFIG_VAR]
     assert_equal 429, call_api(config).status
     assert_match(/test allows 1000/, JSON.parse(last_response.body)["message"])
-    send_json :put, "/heroku/resources/#{body['id']}", plan: "foo"
+    send_json :put, "/heroku/resources/#{body['id']}", plan: "premium"
     assert_equal 200, call_api(config).status
   end
 

@@ -1,12 +1,11 @@
 (ns addon.plans
   "The plans this add-on sells and what each allows. Keep the names in step with the plans
-  in Heroku's Partner Portal. `test` is the plan kensa provisions by default, `foo` the one
-  its plan-change check moves to, and `async` the one provisioned in the background (see
-  addon.worker): rename or drop them once your own plans exist.")
+  in Heroku's Partner Portal. `test` is the plan kensa provisions by default and `async` the
+  one provisioned in the background (see addon.worker); any other plan gets 422, as kensa's
+  made-up plan-change target `foo` does: rename or drop them once your own plans exist.")
 
 (def plans
   {"test" {:requests-per-month 1000}
-   "foo" {:requests-per-month 5000}
    "basic" {:requests-per-month 10000}
    "premium" {:requests-per-month 1000000}
    "async" {:requests-per-month 1000 :async? true}})

@@ -168,7 +168,7 @@
                           ["not basic" "Bearer test-password"]
                           ["garbage" "Basic %%%"]]
             response [(call system :post "/heroku/resources" :body {:plan "test"} :headers {"authorization" auth})
-                      (call system :put "/heroku/resources/x" :body {:plan "foo"} :headers {"authorization" auth})
+                      (call system :put "/heroku/resources/x" :body {:plan "premium"} :headers {"authorization" auth})
                       (call system :delete "/heroku/resources/x" :headers {"authorization" auth})]]
       (testing label
         (is (= 401 (:status response)))
@@ -282,9 +282,9 @@
         (is (= 400 (:status (change "{oops"))))
         (is (= 422 (:status (change {:uuid "uuid-1"})))))
       (testing "unknown and deprovisioned resources"
-        (is (= 404 (:status (heroku system :put "/heroku/resources/nope" :body {:plan "foo"}))))
+        (is (= 404 (:status (heroku system :put "/heroku/resources/nope" :body {:plan "premium"}))))
         (heroku system :delete (str "/heroku/resources/" id))
-        (is (= 410 (:status (change {:plan "foo"}))))))))
+        (is (= 410 (:status (change {:plan "premium"}))))))))
 
 (deftest deprovision-revokes-and-remembers
   (with-system [system]

@@ -236,7 +236,7 @@ async fn unknown_ids_get_404() {
         eprintln!("[{}]", db.label);
         let service = Service::start(&db).await;
         let put = service
-            .send(api("PUT", "/heroku/resources/nope", r#"{"plan": "foo"}"#))
+            .send(api("PUT", "/heroku/resources/nope", r#"{"plan": "premium"}"#))
             .await;
         put.assert_error(StatusCode::NOT_FOUND);
         let delete = service
@@ -269,7 +269,7 @@ async fn deprovision_revokes_keeps_the_row_and_the_uuid_is_gone_for_good() {
             .await
             .assert_error(StatusCode::GONE);
         service
-            .send(api("PUT", &uri, r#"{"plan": "foo"}"#))
+            .send(api("PUT", &uri, r#"{"plan": "premium"}"#))
             .await
             .assert_error(StatusCode::GONE);
         service
@@ -373,7 +373,7 @@ async fn resources_survive_a_restart() {
         assert_eq!(again.status, StatusCode::OK);
         assert_eq!(again.json()["config"][CONFIG_VAR], url.as_str());
         let uri = format!("/heroku/resources/{id}");
-        let change = service.send(api("PUT", &uri, r#"{"plan": "foo"}"#)).await;
+        let change = service.send(api("PUT", &uri, r#"{"plan": "premium"}"#)).await;
         assert_eq!(change.status, StatusCode::OK);
         drop(service);
 
