@@ -823,7 +823,7 @@ pub struct TemplatesArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum TemplatesCommand {
     /// Generate a template, run its install, unit tests, release and start commands, then
-    /// `kensa test all` against the service; stop it and report every step
+    /// `kensa test all --strict` against the service; stop it and report every step
     #[command(after_help = "\
 Examples:
   kensa templates verify node
