@@ -70,30 +70,33 @@ clojure_classpath() {
   printf '%s' "$cp"
 }
 
-# Installs the project's dependencies, in the project directory, the way this Debian
-# machine allows (template.toml's `install` is what a user with full registry access runs).
-install_deps() {
+# The command that installs the project's dependencies the way this Debian machine allows
+# (template.toml's `install` is what a user with full registry access runs): what
+# `kensa templates verify --install` runs in the project. The clojure template's libraries
+# are Debian's jars on CLASSPATH (use_debian_jars exports it): its install step checks they
+# are all there (the unit tests load them).
+install_command() {
   case "$template" in
-    node) npm install --no-audit --no-fund --loglevel=error ;;
-    sinatra) bundle install --local --quiet ;;
-    clojure) CLASSPATH=$(clojure_classpath) && export CLASSPATH ;;
+    node) echo 'npm install --no-audit --no-fund --loglevel=error' ;;
+    sinatra) echo 'bundle install --local --quiet' ;;
+    clojure) echo 'for jar in $(echo "$CLASSPATH" | tr : " "); do test -f "$jar" || exit 1; done' ;;
     rust-axum)
-      mkdir -p "$KENSA_E2E_CARGO_TARGET" && ln -sfn "$KENSA_E2E_CARGO_TARGET" target &&
-        cargo build --release --quiet ;;
-    *) echo "install_deps: no install step for template $template" >&2; return 1 ;;
+      echo 'mkdir -p "$KENSA_E2E_CARGO_TARGET" && ln -sfn "$KENSA_E2E_CARGO_TARGET" target && cargo build --release --quiet' ;;
+    *) echo "install_command: no install step for template $template" >&2; return 1 ;;
   esac
 }
 
-# Runs the template's own unit tests (TEST_DATABASE_URL, when the caller exports it, makes
-# them run against that Postgres too).
-unit_tests() {
-  case "$template" in
-    node) npm test ;;
-    sinatra) bundle exec rake test ;;
-    clojure) bin/test ;;
-    rust-axum) cargo test --release --quiet ;;
-    *) echo "unit_tests: no test step for template $template" >&2; return 1 ;;
-  esac
+# For the clojure template: Debian's jars on CLASSPATH, exported (bin/run, bin/test and
+# bin/web use plain java with them). Other templates: nothing to do.
+use_debian_jars() {
+  [ "$template" = clojure ] || return 0
+  CLASSPATH=$(clojure_classpath) && export CLASSPATH
+}
+
+# Installs the project's dependencies, in the project directory (install_command).
+install_deps() {
+  local command
+  use_debian_jars && command=$(install_command) && sh -c "$command"
 }
 
 # The command of a Procfile process type (release, web), empty when there is none.
