@@ -12,6 +12,9 @@
 #      merge, conflict-free, and the writes); before each run the project is reset with
 #      `git reset --hard && git clean -fd` (not timed);
 #   3. `kensa create` of the same template, as the yardstick.
+# With valgrind on the machine, each command's own instructions are also counted once
+# (callgrind; git's child processes not included): a figure other work on the machine does
+# not change, unlike the times.
 #
 #   bash bench/update.sh
 #   RUNS=50 bash bench/update.sh
@@ -69,16 +72,38 @@ hf --warmup 3 --runs "$runs" --export-json "$work/create.json" \
   "$kensa create $work/c --template $work/tpl --no-input --vcs none"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# Instructions, once each (the same order and states as above).
+: >"$work/instructions.txt"
+if command -v valgrind >/dev/null; then
+  count() {
+    local name=$1; shift
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" >/dev/null 2>"$work/vg.txt" || true
+    local ir
+    ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/vg.txt" | tail -1)
+    [ -z "$ir" ] || printf '%s\t%s\n' "$name" "$ir" >>"$work/instructions.txt"
+  }
+  sh -c "$reset && $clean"
+  count "kensa update --dry-run (3 changed, 1 new)" "$kensa" update "$p" --dry-run
+  count "kensa update (3 changed, 1 new, 1 merged)" "$kensa" update "$p"
+  count "kensa update (up to date)" "$kensa" update "$p" --allow-dirty
+  rm -rf "$work/c"
+  count "kensa create (--vcs none)" "$kensa" create "$work/c" --template "$work/tpl" --no-input --vcs none
+fi
+
 python3 - "$work" "$results" "$files" "$changed" "$load_before" "$load_after" "$("$kensa" --version)" <<'PY'
 import json, re, sys
 from pathlib import Path
 work, results, files, changed, before, after, version = sys.argv[1:]
 work = Path(work)
+instructions = dict(
+    line.split("\t") for line in (work / "instructions.txt").read_text().splitlines() if line
+)
 rows = []
 for name in ["uptodate", "update", "create"]:
     for r in json.loads((work / f"{name}.json").read_text())["results"]:
         rows.append((r["command"], r["median"] * 1e3, min(r["times"]) * 1e3,
-                     max(r["times"]) * 1e3, len(r["times"]), (r["user"] + r["system"]) * 1e3))
+                     max(r["times"]) * 1e3, len(r["times"]), (r["user"] + r["system"]) * 1e3,
+                     instructions.get(r["command"])))
 plan = (work / "plan.txt").read_text().strip().splitlines()
 lines = [
     "<!-- bench/update.sh -->",
@@ -92,11 +117,15 @@ lines = [
     "files, merged line by line. Before each run of the second case the project is reset",
     "(`git reset --hard && git clean -fd`, not timed).",
     "",
-    "| command | median | min / max | runs | kensa's CPU (user + sys, mean) |",
-    "| --- | ---: | ---: | ---: | ---: |",
+    "The CPU column includes git's processes (the dirty check); the instructions are kensa's own",
+    "(callgrind, one run; unchanged by other work on the machine).",
+    "",
+    "| command | median | min / max | runs | CPU (user + sys, mean) | instructions (millions) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
 ]
-for name, med, lo, hi, n, cpu in rows:
-    lines.append(f"| `{name}` | {med:.2f} | {lo:.2f} / {hi:.2f} | {n} | {cpu:.2f} |")
+for name, med, lo, hi, n, cpu, ir in rows:
+    ir = f"{int(ir) / 1e6:.1f}" if ir else "n/a"
+    lines.append(f"| `{name}` | {med:.2f} | {lo:.2f} / {hi:.2f} | {n} | {cpu:.2f} | {ir} |")
 lines += ["", "The plan `kensa update --dry-run` printed:", "", "```"]
 lines += [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in plan]
 lines += ["```", "", f"After the update, `git status` lists {changed} changed or new files.", "<!-- /bench/update.sh -->"]

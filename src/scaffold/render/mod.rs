@@ -98,7 +98,6 @@ fn render_all(
     let verbatim = template.spec.verbatim_globs();
     let is_rendered = |path: &str| path.ends_with(TERA_SUFFIX) && !verbatim.is_match(path);
     let Parsed {
-        sources,
         templates,
         mut failures,
     } = parse_each(template, &is_rendered, current);
@@ -116,14 +115,19 @@ fn render_all(
         failures.extend(link_failures);
         return Err(failed(failures));
     }
-    drop(templates);
 
     // One Tera per render: autoescape off (we write code, not HTML pages), and tera's
     // default strictness makes an undefined variable an error. All files are added at
-    // once, so a file may extend or import one that sorts after it.
+    // once, so a file may extend or import one that sorts after it; they go in as parsed
+    // above (tera's own `add_raw_templates` would parse them all again), then tera links
+    // them as it would.
     let mut tera = Tera::default();
     tera.autoescape_on(vec![]);
-    if let Err(e) = tera.add_raw_templates(sources) {
+    tera.templates.extend(templates);
+    if let Err(e) = tera
+        .build_inheritance_chains()
+        .and_then(|()| tera.check_macro_files())
+    {
         if failures.is_empty() {
             failures.push(FileFailure {
                 path: template.name.clone(),
@@ -167,8 +171,6 @@ fn render_all(
 /// Every `.tera` file parsed on its own: each syntax error is reported, and the references
 /// between files can be checked before tera follows them.
 struct Parsed {
-    /// `(name, text)` of the files that parsed, for tera.
-    sources: Vec<(String, String)>,
     templates: BTreeMap<String, tera::Template>,
     failures: Vec<FileFailure>,
 }
@@ -179,7 +181,6 @@ fn parse_each(
     current: &AtomicUsize,
 ) -> Parsed {
     let mut parsed = Parsed {
-        sources: Vec::new(),
         templates: BTreeMap::new(),
         failures: Vec::new(),
     };
@@ -201,7 +202,6 @@ fn parse_each(
         match tera::Template::new(&file.path, None, text) {
             Ok(t) => {
                 parsed.templates.insert(file.path.clone(), t);
-                parsed.sources.push((file.path.clone(), text.to_owned()));
             }
             Err(e) => parsed.failures.push(fail(parse_error(&chain(&e)))),
         }
