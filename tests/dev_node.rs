@@ -26,10 +26,7 @@ fn project() -> (TempDir, PathBuf, u16) {
             "KENSA_DEV_NODE_MODULES ({other:?}) must name the node template's installed node_modules: run `bash tests/dev-e2e.sh`, which installs Node.js's npm packages for it (needs node and npm: apt-get install nodejs npm)"
         ),
     };
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = dev::free_port();
     let tmp = tempfile::Builder::new()
         .prefix("kensa-dev-node-")
         .tempdir()

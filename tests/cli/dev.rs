@@ -10,17 +10,12 @@ use rexpect::session::spawn_command;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::harness::dev::{dev_command, group_alive, group_gone, DevProcess};
+use crate::harness::dev::{dev_command, free_port, group_alive, group_gone, DevProcess};
 use crate::harness::{pty_timeout_ms, MANIFEST};
 use crate::stub::{Addon, PASSWORD, SALT};
 
 const CLIENT_SECRET: &str = "cs-9f2d7c41e8b3a6";
 const MASK: &str = "••••••";
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 /// A project: manifest (v3, test URLs on `port`), `.env`, the Python provider and a
 /// Procfile whose web line is `web`.

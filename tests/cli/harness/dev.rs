@@ -20,6 +20,29 @@ pub fn kensa_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kensa"))
 }
 
+/// A port for a test's service, nothing listening on it, below the kernel's ephemeral range
+/// (32768 up on Linux) and below the range `kensa templates verify` picks from (20000 up).
+/// A port from binding port 0 and letting it go is an ephemeral one: kensa dev's local
+/// Heroku and console, bound to port 0 too, were sometimes given the same port before the
+/// service took it.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let start = std::process::id().wrapping_mul(7919) ^ clock;
+    for _ in 0..10_000 {
+        let n = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(101));
+        let port = 10_000 + (n % 10_000) as u16;
+        let bindable = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if bindable && TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return port;
+        }
+    }
+    panic!("no free port between 10000 and 19999")
+}
+
 /// `kensa dev --no-open` in `dir`, hermetic (only `PATH`; `HOME` is `dir`), no colour.
 pub fn dev_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(kensa_bin());
