@@ -59,7 +59,15 @@ pub fn check_flags(args: &AddonOptions) -> Result<CheckedFlags<'_>, UsageError> 
     Ok(CheckedFlags(args))
 }
 
+/// At least one region, each one kensa knows. Heroku does not require `us` (its own
+/// tooling writes Private Space regions alone), so neither does kensa.
 fn check_regions(regions: &[String]) -> Result<(), UsageError> {
+    if regions.iter().all(|r| r.trim().is_empty()) {
+        return Err(UsageError(format!(
+            "--regions needs at least one region; known regions: {}",
+            KNOWN_REGIONS.join(", ")
+        )));
+    }
     let unknown: Vec<&str> = regions
         .iter()
         .map(String::as_str)
@@ -72,11 +80,6 @@ fn check_regions(regions: &[String]) -> Result<(), UsageError> {
             unknown.join(", "),
             KNOWN_REGIONS.join(", ")
         )));
-    }
-    if !regions.iter().any(|r| r == "us" || r == "*") {
-        return Err(UsageError(
-            "--regions must include us (or *): Heroku offers every add-on in us".into(),
-        ));
     }
     Ok(())
 }
@@ -166,11 +169,13 @@ mod tests {
         let err = check_flags(&a).unwrap_err().to_string();
         assert!(err.starts_with("--regions: unknown region mars"), "{err}");
         let mut a = args();
-        a.regions = Some(vec!["eu".into()]);
-        assert!(check_flags(&a)
-            .unwrap_err()
-            .to_string()
-            .contains("must include us"));
+        a.regions = Some(vec!["".into()]);
+        let err = check_flags(&a).unwrap_err().to_string();
+        assert!(err.contains("at least one region"), "{err}");
+        // Heroku does not require us: Private Space regions alone are a manifest it writes.
+        let mut a = args();
+        a.regions = Some(vec!["virginia".into(), "frankfurt".into()]);
+        assert!(check_flags(&a).is_ok());
     }
 
     #[test]

@@ -99,10 +99,10 @@ impl Wizard {
                 "regions prompt",
             )?;
             let regions: Vec<String> = picked.iter().map(|&i| choices[i].to_owned()).collect();
-            if regions.iter().any(|r| r == "us") {
+            if !regions.is_empty() {
                 return Ok(regions);
             }
-            eprintln!("Heroku requires every add-on to be offered in us; please include it.");
+            eprintln!("Pick at least one region (space toggles one).");
         }
     }
 

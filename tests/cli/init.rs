@@ -116,6 +116,18 @@ fn regions_flag() {
     assert!(out.stdout.contains("regions: us,eu"), "{}", out.stdout);
 }
 
+/// Regression (issue 16): `init --regions eu` and Private Space regions without `us` were
+/// refused ("must include us"), though Heroku's own tooling writes such manifests and
+/// `kensa test manifest` accepts them.
+#[test]
+fn regression_init_required_us_among_the_regions() {
+    for regions in ["eu", "virginia,frankfurt"] {
+        let out = init(&["--regions", regions]).run();
+        let wanted: Vec<&str> = regions.split(',').collect();
+        assert_eq!(out.json(MANIFEST)["api"]["regions"], json!(wanted));
+    }
+}
+
 #[test]
 fn sso_post_flag_is_the_default_shape() {
     let out = init(&["--sso", "post"]).run();
@@ -361,8 +373,7 @@ fn invalid_flags_exit_2_naming_the_flag_and_write_nothing() {
         (&["--id", ""], &["--id"]),
         (&["--name", "  "], &["--name"]),
         (&["--regions", "us,mars"], &["--regions", "mars"]),
-        (&["--regions", "eu"], &["--regions", "must include us"]),
-        (&["--regions", "eu,tokyo"], &["--regions", "us"]),
+        (&["--regions", ""], &["--regions", "at least one"]),
         (&["--port", "0"], &["--port", "0"]),
         (&["--port", "70000"], &["--port", "70000"]),
         (&["--port", "http"], &["--port"]),
