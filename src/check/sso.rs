@@ -88,7 +88,12 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
         visitor: &visitor,
     };
     bad_requests(rec, provider, &route, &request);
+    // The checks of the page are reported in every run, skipped when there is no page, so
+    // that a run lists the same checks (JUnit history) and a failed login counts once.
     let Some((login, nav)) = good_request(rec, provider, &route, &request) else {
+        let why = || Verdict::Skip("no answer to the sign-on".into());
+        rec.note(&checks::NAV_DATA_COOKIE, why());
+        rec.note(&checks::HEROKU_HEADER, why());
         return;
     };
     let logged_in = login.last.is_success();
@@ -96,9 +101,14 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource) {
         &checks::NAV_DATA_COOKIE,
         nav_cookie(&login, &nav, logged_in),
     );
-    if logged_in {
-        rec.note(&checks::HEROKU_HEADER, layout(&login.last));
-    }
+    rec.note(
+        &checks::HEROKU_HEADER,
+        if logged_in {
+            layout(&login.last)
+        } else {
+            Verdict::Skip("no page, as the login failed".into())
+        },
+    );
 }
 
 /// A wrong token, and timestamps out of any window: each must get 403.
@@ -170,10 +180,12 @@ fn good_request(
             } else {
                 l.last.describe()
             };
-            let mut message = format!(
-                "expected a 2xx page after {} redirect(s), got {got} at {}",
-                l.hops, l.last.url
-            );
+            let after = match l.hops {
+                0 => String::new(),
+                1 => " after 1 redirect".to_owned(),
+                n => format!(" after {n} redirects"),
+            };
+            let mut message = format!("expected a 2xx page{after}, got {got} at {}", l.last.url);
             let sent = request.formulas(timestamp);
             if !sent.is_empty() {
                 message.push_str("\nkensa sent ");

@@ -457,21 +457,36 @@ fn regression_a_future_timestamp_failed_herokus_own_examples() {
 #[test]
 fn sso_refusing_a_good_login_fails() {
     let (sim, run) = all_with(Misbehaviour::SsoLoginStatus(403));
-    run.fails_only(&[(
-        "SSO",
-        "good token logs in",
-        "expected a 2xx page after 0 redirect(s), got 403",
-    )]);
-    // No login, no cookie: one failure, not two.
+    run.fails_only(&[("SSO", "good token logs in", "expected a 2xx page, got 403")]);
+    // No login, no cookie and no page: one failure, not three; every check still listed
+    // (regression: the layout check vanished from the report, so JUnit lost its case).
     run.status_of(
         "SSO",
         "heroku-nav-data cookie is set",
         "skip",
         "login failed",
     );
+    run.status_of("SSO", "Heroku layout", "skip", "login failed");
     // SSO failing does not stop the lifecycle.
     run.status_of("PUT", "an unknown plan gets 422 with a message", "pass", "");
     run.status_of("DELETE", "response", "pass", "");
+    assert!(sim.stub.live().is_empty());
+}
+
+/// A sign-on that gets no answer at all fails once; the page's checks are skipped, not
+/// dropped from the report.
+#[test]
+fn sso_without_an_answer_fails_the_login_and_skips_the_page_checks() {
+    let addon = Addon::v3();
+    let stub = crate::stub::Stub::start(&addon);
+    let mut manifest = addon.manifest(stub.port());
+    manifest["api"]["test"]["sso_url"] =
+        serde_json::json!(format!("http://127.0.0.1:{}/sso/login", closed_port()));
+    let sim = Sim::with_manifest(addon, stub, &manifest);
+    let run = sim.test_all();
+    run.status_of("SSO", "good token logs in", "fail", "connection refused")
+        .status_of("SSO", "heroku-nav-data cookie is set", "skip", "no answer")
+        .status_of("SSO", "Heroku layout", "skip", "no answer");
     assert!(sim.stub.live().is_empty());
 }
 
@@ -488,7 +503,7 @@ fn sso_page_500_after_the_redirect_fails_the_login_only() {
         "SSO",
         "good token logs in",
         &format!(
-            "expected a 2xx page after 1 redirect(s), got 500: dashboard broke at {}/",
+            "expected a 2xx page after 1 redirect, got 500: dashboard broke at {}/",
             sim.stub.url()
         ),
     )]);
