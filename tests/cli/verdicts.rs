@@ -744,6 +744,14 @@ fn regression_a_missing_name_passed_name_is_a_string() {
     sim.kensa(&["test", "manifest"])
         .status(0)
         .stdout_has("  Check name is a string [SKIP]\n    ! no `name`: Heroku shows the id\n");
+    // Regression: collapsed, the skipped rule was counted under [PASS] while the summary
+    // said "1 skipped" that no line showed.
+    let rules = kensa::registry::manifest::CHECKS.len();
+    let out = sim.kensa(&["test", "provision"]);
+    out.status(0).stdout_has(&format!(
+        "  Check {} manifest rules (1 skipped; `kensa test manifest` lists them) [PASS]\n",
+        rules - 1
+    ));
 }
 
 /// Regression: the summary "4 of 42 checks failed (1 with warnings)" read as if a failed

@@ -105,18 +105,16 @@ impl<W: Write> Human<W> {
             }
             return;
         }
-        let mut quiet = 0;
+        let (mut passed, mut skipped) = (0, 0);
         for check in &held {
             match check.verdict {
                 Verdict::Warn(_) => self.line(check),
-                _ => quiet += 1,
+                Verdict::Skip(_) => skipped += 1,
+                _ => passed += 1,
             }
         }
-        if quiet > 0 {
-            let _ = writeln!(
-                self.out,
-                "  Check {quiet} manifest rules ({DIM}`kensa test manifest` lists them{DIM:#}) [{GOOD}PASS{GOOD:#}]"
-            );
+        if passed > 0 {
+            let _ = writeln!(self.out, "  Check {}", collapsed_line(passed, skipped));
         }
     }
 }
@@ -144,6 +142,20 @@ impl<W: Write> Reporter for Human<W> {
         writeln!(self.out, "\n{}", summary(report))?;
         self.out.flush()
     }
+}
+
+/// `17 manifest rules (1 skipped; …) [PASS]`: the rules that passed, and how many more
+/// were skipped, so the counts add up to the summary's.
+fn collapsed_line(passed: usize, skipped: usize) -> String {
+    let rules = if passed == 1 { "rule" } else { "rules" };
+    let skipped = if skipped > 0 {
+        format!("{skipped} skipped; ")
+    } else {
+        String::new()
+    };
+    format!(
+        "{passed} manifest {rules} ({DIM}{skipped}`kensa test manifest` lists them{DIM:#}) [{GOOD}PASS{GOOD:#}]"
+    )
 }
 
 /// `kensa: 2 checks failed, 40 passed, 1 warning, 3 skipped`; `kensa: all 40 checks
@@ -216,6 +228,18 @@ mod tests {
     fn plain(text: String) -> String {
         let re = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
         re.replace_all(&text, "").into_owned()
+    }
+
+    #[test]
+    fn the_collapsed_manifest_line_agrees_in_number_and_counts_skips_apart() {
+        assert_eq!(
+            plain(collapsed_line(1, 0)),
+            "1 manifest rule (`kensa test manifest` lists them) [PASS]"
+        );
+        assert_eq!(
+            plain(collapsed_line(17, 2)),
+            "17 manifest rules (2 skipped; `kensa test manifest` lists them) [PASS]"
+        );
     }
 
     #[test]
