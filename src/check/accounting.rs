@@ -114,12 +114,23 @@ fn calls_accepted(rec: &mut Recorder, calls: &[Call]) {
         &checks::CALLS_ACCEPTED,
         Verdict::check(refused.is_empty(), || {
             format!(
-                "{} of {total} calls were refused: {}",
-                refused.len(),
+                "{}: {}",
+                refused_count(refused.len(), total),
                 refused.join("; ")
             )
         }),
     ));
+}
+
+/// "1 of 3 calls was refused", "2 of 3 calls were refused", "all 2 calls were refused",
+/// "the one call was refused".
+fn refused_count(refused: usize, total: usize) -> String {
+    match (refused, total) {
+        (_, 1) => "the one call was refused".into(),
+        (r, t) if r == t => format!("all {total} calls were refused"),
+        (1, _) => format!("1 of {total} calls was refused"),
+        _ => format!("{refused} of {total} calls were refused"),
+    }
 }
 
 fn accept_header(rec: &mut Recorder, calls: &[Call]) {
@@ -220,4 +231,17 @@ fn logs(rec: &mut Recorder, fake: &FakeHeroku, names: &[String]) {
             )
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_count;
+
+    #[test]
+    fn the_refused_count_agrees_in_number() {
+        assert_eq!(refused_count(1, 1), "the one call was refused");
+        assert_eq!(refused_count(1, 3), "1 of 3 calls was refused");
+        assert_eq!(refused_count(2, 3), "2 of 3 calls were refused");
+        assert_eq!(refused_count(2, 2), "all 2 calls were refused");
+    }
 }

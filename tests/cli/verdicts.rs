@@ -299,6 +299,8 @@ fn regression_a_refused_call_passed_when_provisioning_answered_200() {
         CALLS,
         "POST /oauth/token got 401: invalid client_secret",
     )]);
+    // Counted in words that agree ("2 of 2 calls were refused" before).
+    run.status_of("calls", CALLS, "fail", "all 2 calls were refused: POST");
     run.status_of("POST", "response", "pass", "");
     // A synchronous provider that exchanges its grant rightly passes.
     let sim = sim_with(Addon::v3(), &[Misbehaviour::SyncExchange]);
