@@ -96,7 +96,11 @@ where
             }
             let code = exit_code_for(&err);
             if code == 2 {
-                report_usage_error(report_format, &format!("{err:#}"), manifest.as_deref());
+                report_usage_error(
+                    report_format,
+                    &output::error_line(&err),
+                    manifest.as_deref(),
+                );
             }
             output::print_error(&err);
             ExitCode::from(code)

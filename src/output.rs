@@ -63,14 +63,35 @@ pub fn print_error(err: &anyhow::Error) {
         "{ERROR}error:{ERROR:#} {}",
         visible(&err.to_string())
     );
+    for cause in new_causes(err) {
+        let _ = writeln!(stderr, "  {DIM}caused by:{DIM:#} {}", visible(&cause));
+    }
+}
+
+/// The error on one line, each cause once, as [`print_error`] shows it: for the report
+/// documents (`--format json|junit`) of a run that ended in an error.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in new_causes(err) {
+        line.push_str(": ");
+        line.push_str(&cause);
+    }
+    line
+}
+
+/// The causes of `err` its message does not already end with (a message often quotes its
+/// cause: "cannot read manifest x: No such file or directory").
+fn new_causes(err: &anyhow::Error) -> Vec<String> {
     let mut shown = err.to_string();
+    let mut causes = Vec::new();
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
         if !shown.ends_with(&text) {
-            let _ = writeln!(stderr, "  {DIM}caused by:{DIM:#} {}", visible(&text));
+            causes.push(text.clone());
         }
         shown = text;
     }
+    causes
 }
 
 /// Prints a yellow `warning: …` line to stderr.

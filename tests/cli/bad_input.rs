@@ -301,6 +301,34 @@ fn regression_the_report_file_was_empty_on_exit_2() {
         .run();
 }
 
+/// Regression: the report document on exit 2 repeated the error's cause ("… (os error 2):
+/// No such file or directory (os error 2)"), which stderr says once.
+#[test]
+fn regression_the_report_documents_error_repeated_its_cause() {
+    let out = Test::new()
+        .args(["test", "all", "-f", "nothere.json", "--format", "json"])
+        .status(2)
+        .run();
+    let doc: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    let error = doc["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("cannot read manifest nothere.json"),
+        "{error}"
+    );
+    assert_eq!(error.matches("os error 2").count(), 1, "{error}");
+    let out = Test::new()
+        .args(["test", "all", "-f", "nothere.json", "--format", "junit"])
+        .status(2)
+        .run();
+    let xml = crate::harness::junit::parse_junit(&out.stdout);
+    let (error, _) = xml.suites[0].cases[0].error.as_ref().expect("an <error>");
+    assert_eq!(
+        error["message"].matches("os error 2").count(),
+        1,
+        "{error:?}"
+    );
+}
+
 /// True when a chmod can stop this process (not root, or root without CAP_DAC_OVERRIDE).
 fn permissions_are_enforced(dir: &Path) -> bool {
     let probe = dir.join(".probe");
