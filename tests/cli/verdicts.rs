@@ -697,6 +697,15 @@ fn ruby_kensas_flags_work() {
     run.passes()
         .status_of("SSO", "single sign-on", "skip", "--without-sso");
     assert!(sim.received("POST", "/sso/login").is_empty());
+    // -t/--template (shown without writing: --dry-run), -s/--sso and --post.
+    sim.kensa(&["create", "dry", "-t", "sinatra", "--no-input", "--dry-run"])
+        .status(0)
+        .stdout_has("from the sinatra template");
+    for sso in [&["-s", "get"][..], &["--post"]] {
+        let mut args = vec!["init", "-f", "ruby-flags.json", "--no-input", "--force"];
+        args.extend_from_slice(sso);
+        sim.kensa(&args).status(0);
+    }
     // -v/--version (-V as clap spells it).
     for flag in ["-v", "-V", "--version"] {
         sim.kensa(&[flag])
