@@ -191,6 +191,7 @@ fn first_delivery(
 ) -> Option<Provisioned> {
     let v3 = provider.manifest.is_v3();
     let (result, without_unknown_field) = deliver_first(rec, provider, url, request);
+    let expected = if v3 { "200, 201 or 202" } else { "200 or 201" };
     record_status(rec, &checks::STATUS, "POST", url, &result, |x| {
         match x.status {
             s if provisioned(s, v3) => Ok(()),
@@ -202,11 +203,11 @@ fn first_delivery(
                 super::PARTNER_API_V3_ACCEPT
             )),
             422 | 400 => Err(format!(
-                "expected 200 or 201, got {}; kensa provisions the plan {:?}: name one of yours with --plan",
+                "expected {expected}, got {}; kensa provisions the plan {:?}: name one of yours with --plan",
                 x.describe(),
                 request.plan
             )),
-            _ => Err(format!("expected 200 or 201, got {}", x.describe())),
+            _ => Err(format!("expected {expected}, got {}", x.describe())),
         }
     });
     record_timing(rec, &checks::WITHIN_3_SECONDS, "POST", url, &result);
