@@ -6,6 +6,9 @@
   helpers.py config-var MANIFEST            print the manifest's first config var
   helpers.py legacy-manifest IN OUT PORT    write IN with api.test as the legacy base URL
   helpers.py http-status URL                GET URL (its userinfo as Basic auth), print the status
+  helpers.py checks-passed FILE ID …        exit 0 when each check ID of kensa's --format json
+                                            report in FILE passed (not skipped) and no other
+                                            check failed or warned; else say which, exit 1
   helpers.py kensa-waiting LOG              from `kensa --verbose` stderr in LOG: exit 0 when the
                                             first answer was 202 and no request awaits an answer
                                             (kensa waits for callbacks), 2 when the first answer
@@ -73,6 +76,32 @@ def http_status(url):
         print(e.code)
 
 
+def checks_passed(path, *ids):
+    """A skipped check does not fail kensa: a scenario that must prove one passes asks here."""
+    with open(path) as f:
+        doc = json.load(f)
+    status = {}
+    for section in doc.get("sections", []):
+        for check in section.get("checks", []):
+            status.setdefault(check["id"], []).append((check["status"], check.get("message")))
+    bad = [
+        f"{name}: {s}" + (f" ({m})" if m else "")
+        for name, seen in status.items()
+        if name not in ids
+        for s, m in seen
+        if s in ("fail", "warn")
+    ]
+    for want in ids:
+        seen = status.get(want)
+        if not seen:
+            bad.append(f"{want}: not reported")
+        else:
+            bad += [f"{want}: {s}" + (f" ({m})" if m else "") for s, m in seen if s != "pass"]
+    for line in bad:
+        print(f"e2e: {line}")
+    sys.exit(1 if bad else 0)
+
+
 REQUEST = re.compile(r"^> (GET|POST|PUT|PATCH|DELETE|HEAD) ")
 ANSWER = re.compile(r"^< \d{3} \(")
 
@@ -100,6 +129,7 @@ def main(argv):
         "legacy-manifest": legacy_manifest,
         "http-status": http_status,
         "kensa-waiting": kensa_waiting,
+        "checks-passed": checks_passed,
     }
     if len(argv) < 2 or argv[1] not in commands:
         sys.exit(__doc__)

@@ -15,6 +15,8 @@
 #   template, database and scenario (or the checks kensa templates verify names), with
 #   kensa's output and the tail of the service's log.
 #
+#   test-all-plan     kensa test all --strict --plan premium (a real plan change must succeed;
+#                     templates verify's test all changes to kensa's made-up plan, refused)
 #   sso-fresh-id      kensa test provision; test sso <id>; test sso <id> --uuid; deprovision
 #   legacy-sso        kensa test all --strict on the same manifest with a legacy GET-SSO base URL
 #   async             kensa test provision --plan async (the v3 callbacks to kensa's fake Heroku)
@@ -28,6 +30,13 @@
 #                     async in the background; once the service answered 202 and kensa waits
 #                     for the callbacks, kill -9 the service's process group, start it again
 #                     (no delay): the restarted service must finish the flow in --async-timeout
+#   refresh-retry     on the first database only: kensa test provision --plan async --strict
+#                     --token-ttl 5 (the access token expires at once: the service must refresh
+#                     it before its Platform API calls), then --inject-429 (its first Platform API
+#                     call gets 429 and Retry-After: 1: it must wait and retry); both checks must
+#                     pass, not merely not fail (a skip would pass kensa). Not through test all:
+#                     it provisions the plan test, answered at once, so no Platform API call
+#                     comes to refresh a token for or to answer with 429
 #
 # Usage: bash e2e/run.sh [template …]          (default: node sinatra clojure rust-axum)
 #   KENSA=path/to/kensa                        the binary (default: target/debug/kensa, in
@@ -53,6 +62,7 @@ plan_change_target=premium # a plan every template sells: the change must succee
 # kensa templates verify's deadlines on a busy CI machine: a cold rust-axum release build
 # (dependencies included) and its test build take minutes on two shared cores.
 verify_flags=(--install-timeout 3600 --test-timeout 3600 --start-timeout 300)
+token_ttl=5            # kensa's --token-ttl in the refresh-retry scenario
 async_delay=5          # ASYNC_DELAY_SECONDS in the kill-mid-async scenario
 async_timeout=60       # kensa's --async-timeout
 
@@ -123,6 +133,11 @@ scenario() {
 
 # --- scenarios (each runs in the project directory with the service up) ------------------
 k() { echo "\$ kensa $*"; "$kensa" "$@"; }
+
+test_all_plan() {
+  k test all "${test_all_flags[@]}" --plan "$plan_change_target" ||
+    why "kensa test all --plan $plan_change_target failed"
+}
 
 # provision_json NAME: kensa test provision --format json; sets the caller's id and uuid.
 provision_json() {
@@ -243,6 +258,28 @@ kill_mid_async() {
   [ "$rc" = 0 ] || why "the restarted service did not finish the async provision (kensa exit $rc)"
 }
 
+# async_flow_proves NAME FLAGS CHECK…: kensa test provision --plan async --strict with FLAGS
+# (words); kensa must pass, and each CHECK must have passed (a skipped check passes kensa).
+async_flow_proves() {
+  local json=$logs/$1.json flags rc
+  read -r -a flags <<<"$2"
+  shift 2
+  echo "\$ kensa test provision --plan async --strict ${flags[*]} --async-timeout $async_timeout --format json"
+  "$kensa" test provision --plan async --strict "${flags[@]}" --async-timeout "$async_timeout" \
+    --format json >"$json"
+  rc=$?
+  python3 "$helpers" checks-passed "$json" "$@" ||
+    why "kensa test provision --plan async ${flags[*]}: not every check passed" || return 1
+  [ $rc = 0 ] || why "kensa test provision --plan async ${flags[*]} failed (exit $rc)"
+}
+
+refresh_retry() {
+  async_flow_proves token-ttl "--token-ttl $token_ttl" \
+    async.grant-exchanged async.config-set async.provisioned heroku.token-refreshed || return 1
+  async_flow_proves inject-429 --inject-429 \
+    async.config-set async.provisioned heroku.retry-after heroku.calls-accepted
+}
+
 # --- one template on one database --------------------------------------------------------
 # Phases: each returns non-zero when the case cannot go on; phase_times keeps their seconds.
 declare -A phase_times
@@ -310,6 +347,7 @@ run_scenarios() {
   say "[$template/$db] scenarios"
   start_server "${server_env[@]}" 2>>"$server_log" ||
     { fail start "the web process did not start"; show_server_log; return 1; }
+  scenario test-all-plan test_all_plan
   scenario sso-fresh-id sso_fresh_id
   scenario legacy-sso legacy_sso
   scenario async async_provision
@@ -317,6 +355,7 @@ run_scenarios() {
   scenario consumer consumer
   scenario restart restart
   scenario kill-mid-async kill_mid_async
+  [ "$db" != "${databases[0]}" ] || scenario refresh-retry refresh_retry
 }
 
 run_case() {
