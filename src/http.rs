@@ -387,7 +387,9 @@ impl Exchange {
 
     /// The start of the body as text, for messages; never panics on any bytes.
     pub fn snippet(&self, max: usize) -> String {
-        let text = String::from_utf8_lossy(&self.body);
+        // Masked before it is cut, so no secret is cut in half (and half shown).
+        let body = String::from_utf8_lossy(&self.body);
+        let text = crate::redact::mask(&body);
         let mut cut: String = text.chars().take(max).collect();
         if text.chars().count() > max {
             cut.push('…');
@@ -429,6 +431,7 @@ impl Exchange {
             return self.snippet(max);
         }
         let text = html_text(&String::from_utf8_lossy(&self.body));
+        let text = crate::redact::mask(&text);
         let mut cut: String = text.chars().take(max).collect();
         if text.chars().count() > max {
             cut.push('…');

@@ -286,7 +286,7 @@ fn pump(pipe: Box<dyn Read + Send>, sink: &Sink, tail: &Tail) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
     while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
-        let text = printable(&String::from_utf8_lossy(&line));
+        let text = printable(&crate::redact::mask(&String::from_utf8_lossy(&line)));
         sink(&text);
         tail.push(text);
         line.clear();

@@ -6,11 +6,18 @@
 //! A secret is caught in every form an output can carry it in, and in any mixture of them:
 //! as it is, JSON- or Rust-escaped (`\"`, `\\`, `\/`, `\u0041`, `\u{41}`), and URL-encoded
 //! (`%41`, `%4a` or `%4A`, and `+` for a space as forms encode it).
+//!
+//! Some secrets kensa cannot know in advance: the tokens and codes its fake Heroku issues,
+//! the config vars a provider answers with. [`mask_body`] hides those by where they stand
+//! (a field named like a secret, a config var's value) before it masks the registered ones:
+//! it is how the call log of the fake Heroku (and so `kensa dev`'s console and saved
+//! session) keeps a body.
 
 use std::borrow::Cow;
 use std::sync::{LazyLock, RwLock};
 
 use regex::Regex;
+use serde_json::Value;
 
 /// What a secret is replaced with.
 pub const MASK: &str = "********";
@@ -84,6 +91,99 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     match known.mask(text) {
         Cow::Borrowed(_) => Cow::Borrowed(text),
         Cow::Owned(masked) => Cow::Owned(masked),
+    }
+}
+
+/// Names whose values are secrets wherever they appear in a body, JSON or form.
+const SECRET_NAMES: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "code",
+    "password",
+    "token",
+    "resource_token",
+    "user_scoped_resource_token",
+    "session_nonce",
+    "logplex_token",
+    "log_drain_token",
+    "log_input_url",
+];
+
+/// The most of a body that is neither JSON nor a form that a log keeps.
+const TEXT_BODY_LIMIT: usize = 4096;
+
+/// A body as a log keeps it: JSON pretty-printed, a form as `name=value` lines, other text
+/// as it is (up to 4 KiB). The value of every field named like a secret and every config
+/// var's value (`"config"` objects, `{"name", "value"}` lists) is replaced by [`MASK`],
+/// then every registered secret, in every form, as [`mask`] does.
+pub fn mask_body(body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let shaped = if let Ok(mut value) = serde_json::from_slice::<Value>(body) {
+        mask_json(&mut value, false);
+        mask_value(&mut value);
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    } else {
+        let text = String::from_utf8_lossy(body);
+        let form_like = !text.contains(char::is_whitespace) && text.contains('=');
+        if form_like {
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| {
+                    let secret = SECRET_NAMES.contains(&k.as_ref());
+                    format!("{k}={}", if secret { MASK } else { &v })
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            // Masked whole before it is cut, so no secret is cut in half.
+            return mask(&text).chars().take(TEXT_BODY_LIMIT).collect();
+        }
+    };
+    mask(&shaped).into_owned()
+}
+
+/// Masks every string of `value` (keys included) in place, as [`mask`] does. A document
+/// is masked so before it is serialised: a string that quotes a secret in an escaped form
+/// is escaped once more by serialising, into a form the text no longer shows as such.
+pub fn mask_value(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Cow::Owned(masked) = mask(s) {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_value),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut v) in entries {
+                mask_value(&mut v);
+                map.insert(mask(&key).into_owned(), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Masks secret fields in place; `config` says the values of this object are config vars.
+fn mask_json(value: &mut Value, config: bool) {
+    match value {
+        Value::Object(map) => {
+            let is_config_item = map.contains_key("name") && map.contains_key("value");
+            for (key, v) in map.iter_mut() {
+                let secret = SECRET_NAMES.contains(&key.as_str())
+                    || (config && !v.is_object())
+                    || (is_config_item && key == "value");
+                if secret && !v.is_null() {
+                    *v = Value::String(MASK.to_owned());
+                } else {
+                    mask_json(v, key == "config" && v.is_object());
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_json(v, false)),
+        _ => {}
     }
 }
 
@@ -187,6 +287,50 @@ mod tests {
     fn a_longer_secret_is_masked_whole() {
         let m = masker(&["abc", "abcdef"]);
         assert_eq!(m.mask("abcdef abc"), format!("{MASK} {MASK}"));
+    }
+
+    #[test]
+    fn a_body_keeps_its_shape_and_hides_secret_fields_and_config_values() {
+        let masked = mask_body(br#"{"id":"1","config":{"A_URL":"secret-url"},"token":"t"}"#);
+        assert!(
+            masked.contains(&format!("\"A_URL\": \"{MASK}\"")),
+            "{masked}"
+        );
+        assert!(
+            masked.contains(&format!("\"token\": \"{MASK}\"")),
+            "{masked}"
+        );
+        assert!(masked.contains("\"id\": \"1\""), "{masked}");
+        let listed = mask_body(br#"{"config":[{"name":"B_URL","value":"pg://x"}]}"#);
+        assert!(
+            !listed.contains("pg://x") && listed.contains("B_URL"),
+            "{listed}"
+        );
+        assert_eq!(
+            mask_body(b"grant_type=refresh_token&refresh_token=abc"),
+            format!("grant_type=refresh_token\nrefresh_token={MASK}")
+        );
+        assert_eq!(mask_body(b""), "");
+    }
+
+    #[test]
+    fn a_body_hides_registered_secrets_in_any_field_and_form() {
+        let secret = r#"body-"secret"\ 7"#;
+        register([secret]);
+        let json = serde_json::json!({"message": format!("you sent {secret}")}).to_string();
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for body in [
+            json,
+            format!("note={form}&id=1"),
+            format!("plain text {secret}"),
+        ] {
+            let masked = mask_body(body.as_bytes());
+            assert!(masked.contains(MASK), "{body} -> {masked}");
+            assert!(!masked.contains("secret"), "{body} -> {masked}");
+        }
+        // A secret across the 4 KiB cut is masked before the cut, not cut in half.
+        let long = format!("{}{secret}", "x".repeat(TEXT_BODY_LIMIT - 5));
+        assert!(!mask_body(long.as_bytes()).contains("body-"));
     }
 
     #[test]

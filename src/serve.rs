@@ -186,13 +186,22 @@ fn accept(
     }
 }
 
-/// A stream whose every read and write must end by the connection's deadline.
-struct Deadlined {
+/// A stream whose every read and write must end by the connection's deadline: a client
+/// that sends or takes one byte at a time cannot stretch it.
+pub struct Deadlined {
     stream: TcpStream,
     until: Instant,
 }
 
 impl Deadlined {
+    /// `stream`, which must be done with within `within` from now.
+    pub fn new(stream: TcpStream, within: Duration) -> Deadlined {
+        Deadlined {
+            stream,
+            until: Instant::now() + within,
+        }
+    }
+
     fn left(&self) -> io::Result<Duration> {
         let left = self.until.saturating_duration_since(Instant::now());
         if left.is_zero() {

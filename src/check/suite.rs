@@ -488,13 +488,13 @@ fn session(
 /// The provider's OAuth client secret, which the fake identity service checks when known:
 /// `HEROKU_CLIENT_SECRET` from the environment, else from the `.env` beside the manifest.
 pub fn client_secret(manifest_path: &Path) -> Option<String> {
-    if let Some(secret) = std::env::var("HEROKU_CLIENT_SECRET")
+    let secret = std::env::var("HEROKU_CLIENT_SECRET")
         .ok()
         .filter(|s| !s.is_empty())
-    {
-        return Some(secret);
-    }
-    dotenv::read_value(manifest_path, "HEROKU_CLIENT_SECRET")
+        .or_else(|| dotenv::read_value(manifest_path, "HEROKU_CLIENT_SECRET"));
+    // A provider may quote it back: masked in every output from now on.
+    crate::redact::register(secret.clone());
+    secret
 }
 
 /// 130 after Ctrl-C (once the cleanup ran), as a shell reports a process SIGINT ended;

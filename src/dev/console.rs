@@ -1,6 +1,7 @@
 //! The console: one page and a small JSON API on 127.0.0.1, live through server-sent
-//! events. A deliberately small HTTP/1.1 server of its own, so that every connection gets
-//! read and write deadlines and a stream ends when the session does.
+//! events. A deliberately small HTTP/1.1 server of its own (an event stream outlives the
+//! one-answer [`crate::serve`]), with the same bounds: the whole request within a deadline
+//! ([`Deadlined`]), each write within one, and a stream ends when the session does.
 //!
 //! Only the person who started `kensa dev` may drive it: every request must carry the
 //! session's random token (in the URL kensa printed, then in the `X-Kensa-Token` header or
@@ -18,11 +19,12 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::session::{Event, Session, SignIn};
+use crate::serve::Deadlined;
 use crate::signin::post_page;
 
 /// The page, embedded: no CDN, no network.
 const PAGE: &str = include_str!("console.html");
-/// Deadline of each read and write on a connection.
+/// Deadline of reading a whole request, and of each write on a connection.
 const IO_DEADLINE: Duration = Duration::from_secs(10);
 /// How often an idle event stream says it is alive.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -98,7 +100,7 @@ impl Request {
     }
 }
 
-fn read_request(stream: &TcpStream) -> io::Result<Option<Request>> {
+fn read_request(stream: impl Read) -> io::Result<Option<Request>> {
     let mut reader = BufReader::new(stream.take((MAX_HEAD + MAX_BODY) as u64));
     let mut head = Vec::new();
     loop {
@@ -235,9 +237,10 @@ impl Shared {
 }
 
 fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_DEADLINE))?;
     stream.set_write_timeout(Some(IO_DEADLINE))?;
-    let request = match read_request(&stream) {
+    // The whole request within the deadline, as every server of kensa's (crate::serve):
+    // a client dripping a byte at a time cannot hold the connection.
+    let request = match read_request(Deadlined::new(stream.try_clone()?, IO_DEADLINE)) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(()),
         Err(e) => return error(&stream, 400, &e.to_string()),

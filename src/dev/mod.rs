@@ -309,11 +309,12 @@ fn background(session: &Arc<Session>, action: impl FnOnce(&Session) + Send + 'st
 }
 
 /// Prints a line of kensa's (`kensa │ …`) or, for lines the service sink marks, of the
-/// service's (`web   │ …`).
+/// service's (`web   │ …`), every secret masked.
 fn say(line: &str) {
+    let line = crate::redact::mask(line);
     let (who, text) = match line.strip_prefix("\u{0}web\u{0}") {
         Some(text) => ("web  ", text),
-        None => ("kensa", line),
+        None => ("kensa", &*line),
     };
     let mut out = String::new();
     for part in text.lines() {

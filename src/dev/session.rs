@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::service::{Service, ServiceError, Sink, Status};
 use super::timeline::{self, Step};
 use crate::check::answer::id_of_value;
-use crate::check::fake_heroku::{self, mask_body, Call, Direction, FakeHeroku, Snapshot, MASK};
+use crate::check::fake_heroku::{self, Call, Direction, FakeHeroku, Snapshot};
 use crate::check::provision::ProvisionRequest;
 use crate::check::report::human::Human;
 use crate::check::report::json::document;
@@ -25,11 +25,14 @@ use crate::check::suite::{self, Hooks};
 use crate::check::Provider;
 use crate::http::{Client, Exchange, Observed, Observer, Payload};
 use crate::manifest::{dotenv, Manifest};
+use crate::redact;
 use crate::registry;
 use crate::sso::{self, Route, SsoRequest, Visitor};
 use crate::state::{self, LastResource};
 
 const SAVED: &str = "session.json";
+/// What the console shows for a value it hides until revealed.
+const HIDDEN: &str = "••••••";
 
 /// What the session was started with.
 #[derive(Debug, Clone)]
@@ -143,10 +146,11 @@ impl Session {
             },
             Some(saved.heroku),
         )?);
+        // Every log and view masks them, whoever read the manifest first.
+        redact::register(settings.manifest.secrets());
         let logger = Arc::new(CallLogger {
             heroku: heroku.clone(),
             ids: Mutex::default(),
-            secrets: settings.manifest.secrets(),
         });
         for r in &saved.resources {
             if let Some(id) = &r.id {
@@ -331,6 +335,10 @@ impl Session {
         let mut inner = self.inner();
         if let Some(r) = inner.resources.iter_mut().find(|r| r.uuid == uuid) {
             change(r);
+            // A message may quote the provider, which may quote a secret.
+            if let Some(message) = &mut r.message {
+                *message = redact::mask(message).into_owned();
+            }
         }
         drop(inner);
         self.changed();
@@ -727,7 +735,7 @@ impl Session {
                 let masked: Map<String, Value> = r
                     .config
                     .keys()
-                    .map(|k| (k.clone(), json!(MASK)))
+                    .map(|k| (k.clone(), json!(HIDDEN)))
                     .collect();
                 let steps: Vec<Step> = timeline::of(r, &calls, self.settings.async_timeout);
                 json!({
@@ -735,7 +743,7 @@ impl Session {
                     "config": masked, "message": r.message, "check": r.check,
                     "explain": r.check.as_deref().and_then(registry::find).map(explanation),
                     "created_at": r.created_at, "timeline": steps,
-                    "tokens": self.heroku.tokens_of(&r.uuid).iter().map(|_| MASK).collect::<Vec<_>>(),
+                    "tokens": self.heroku.tokens_of(&r.uuid).iter().map(|_| HIDDEN).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -850,7 +858,6 @@ pub struct CallLogger {
     heroku: Arc<FakeHeroku>,
     /// provider id → uuid, learnt from provision answers.
     ids: Mutex<HashMap<String, String>>,
-    secrets: Vec<String>,
 }
 
 impl CallLogger {
@@ -887,18 +894,13 @@ impl CallLogger {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
         let addon = sent_uuid.or_else(|| self.ids.lock().expect("ids").get(&id).cloned());
-        let mask = |text: String| {
-            self.secrets
-                .iter()
-                .fold(text, |t, s| t.replace(s.as_str(), MASK))
-        };
         let mut call = Call::new(Direction::ToProvider, o.method, o.url);
         call.addon = addon;
-        call.request = mask(mask_body(o.request));
+        call.request = redact::mask_body(o.request);
         match o.result {
             Ok(x) => {
                 call.status = Some(x.status);
-                call.response = mask(mask_body(&x.body));
+                call.response = redact::mask_body(&x.body);
             }
             Err(e) => call.response = e.to_string(),
         }

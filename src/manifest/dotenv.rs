@@ -32,15 +32,15 @@ pub fn contents(manifest: &Manifest) -> String {
     )
 }
 
-/// A non-empty value of `key` from the `.env` beside the manifest (`KEY=value`, quotes
-/// allowed); `None` when there is no such file or line.
+/// The first non-empty value of `key` from the `.env` beside the manifest, read as
+/// [`read_all`] reads it (the service gets the same value); `None` when there is no such
+/// file or line.
 pub fn read_value(manifest_path: &Path, key: &str) -> Option<String> {
-    let text = crate::fsutil::read_input_text(&beside(manifest_path)).ok()?;
-    let prefix = format!("{key}=");
-    text.lines()
-        .filter_map(|line| line.trim().strip_prefix(prefix.as_str()))
-        .map(|v| v.trim().trim_matches('"').to_owned())
-        .find(|v| !v.is_empty())
+    read_all(manifest_path)
+        .ok()?
+        .into_iter()
+        .find(|(k, v)| k == key && !v.is_empty())
+        .map(|(_, v)| v)
 }
 
 /// Every `KEY=value` of the `.env` beside the manifest, in order, as foreman and
@@ -108,12 +108,14 @@ mod tests {
         let manifest = dir.path().join("addon-manifest.json");
         std::fs::write(
             dir.path().join(FILE),
-            "A=\nB=\"quoted\"\n  C = x\nA=second\n",
+            "A=\nB=\"quoted\"\n  C = x\nA=second\nexport D='single \"q\"'\n",
         )
         .unwrap();
         assert_eq!(read_value(&manifest, "A").as_deref(), Some("second"));
         assert_eq!(read_value(&manifest, "B").as_deref(), Some("quoted"));
-        assert_eq!(read_value(&manifest, "C"), None, "`C = x` is not `C=`");
+        // As the service reads it (read_all): the value kensa checks is the one it gets.
+        assert_eq!(read_value(&manifest, "C").as_deref(), Some("x"));
+        assert_eq!(read_value(&manifest, "D").as_deref(), Some("single \"q\""));
         assert_eq!(read_value(&dir.path().join("none/m.json"), "A"), None);
     }
 }

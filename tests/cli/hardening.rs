@@ -344,6 +344,44 @@ fn assert_no_form_of(secret: &str, what: &str, text: &str) {
             "{what}: the {form} secret {shown:?} is printed:\n{text}"
         );
     }
+    // A document escapes the text it quotes once more (a message quoting the JSON-escaped
+    // secret is `\\\"`-escaped in JSON, `&quot;` in XML): read it back as its reader
+    // would, then look again.
+    if let Ok(doc) = serde_json::from_str::<Value>(text.trim()) {
+        for string in strings_of(&doc) {
+            for (form, shown) in forms(secret) {
+                assert!(
+                    !string.contains(&shown),
+                    "{what}: the {form} secret {shown:?} is in a JSON string:\n{string}"
+                );
+            }
+        }
+    }
+    let unescaped = text
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    for (form, shown) in forms(secret) {
+        assert!(
+            !unescaped.contains(&shown),
+            "{what}: the {form} secret {shown:?} is printed XML-escaped:\n{text}"
+        );
+    }
+}
+
+/// Every string of a JSON document, keys included.
+fn strings_of(doc: &Value) -> Vec<String> {
+    match doc {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(strings_of).collect(),
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| std::iter::once(k.clone()).chain(strings_of(v)))
+            .collect(),
+        _ => vec![],
+    }
 }
 
 fn nasty_manifest(port: u16) -> Value {
@@ -376,7 +414,8 @@ fn regression_verbose_printed_escaped_and_encoded_secrets() {
             .run();
         let both = format!("{}\n{}", out.stdout, out.stderr);
         assert!(both.contains("you sent ********"), "{format}: {both}");
-        assert_no_form_of(NASTY_PASSWORD, format, &both);
+        assert_no_form_of(NASTY_PASSWORD, format, &out.stdout);
+        assert_no_form_of(NASTY_PASSWORD, format, &out.stderr);
     }
 }
 
@@ -1021,4 +1060,168 @@ fn regression_tls_failures_were_rust_debug_text() {
             assert!(!out.stdout.contains(debug), "{what}: {}", out.stdout);
         }
     }
+}
+
+/// A provider service for `kensa dev` that quotes back every form of every secret it knows
+/// (`echo.json`): in a success answer's message, in a refusal (plan `premium`) and in its
+/// own log.
+const ECHOING_SERVICE: &str = r#"import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+ECHO = " and ".join(json.load(open("echo.json")))
+class Handler(BaseHTTPRequestHandler):
+    def answer(self):
+        sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        refused = sent.get("plan") == "premium"
+        body = {"message": "you sent " + ECHO}
+        if not refused:
+            body.update(id="r1", config={"STUBBY_URL": "https://example.test/r1"})
+        data = json.dumps(body).encode()
+        self.send_response(422 if refused else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        print("the service saw " + ECHO, flush=True)
+    do_POST = do_PUT = do_DELETE = answer
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
+/// Once the console's API, kensa dev's output, and every file under `.kensa/` (the saved
+/// session with its call log, the last resource) quoted what a provider echoed: the call
+/// log masked the manifest's secrets only as they are (not JSON-escaped nor URL-encoded),
+/// the client secret not at all, failure messages and the service's log not at all.
+#[test]
+fn regression_kensa_dev_kept_escaped_and_encoded_secrets_in_its_log_and_state() {
+    use crate::harness::dev::{dev_command, DevProcess};
+    const CLIENT_SECRET: &str = "cs-Zq8\"Wm\\3/Kx+Lp 9";
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = crate::stub::Addon::v3().manifest(port);
+    manifest["api"]["password"] = json!(NASTY_PASSWORD);
+    let salt = manifest["api"]["sso_salt"].as_str().unwrap().to_owned();
+    let file = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    file(harness::MANIFEST, &manifest.to_string());
+    file(
+        ".env",
+        &format!("HEROKU_CLIENT_SECRET='{CLIENT_SECRET}'\nSTUBBY_PLAIN=1\n"),
+    );
+    let secrets = [NASTY_PASSWORD, CLIENT_SECRET, salt.as_str()];
+    let echo: Vec<String> = secrets
+        .iter()
+        .flat_map(|s| forms(s).into_iter().map(|(_, f)| f))
+        .collect();
+    file("echo.json", &json!(echo).to_string());
+    file("provider.py", ECHOING_SERVICE);
+    file("Procfile", "web: python3 provider.py\n");
+
+    let mut dev = DevProcess::spawn(dev_command(dir.path(), &[]));
+    dev.wait_for("the service answers on port");
+    let (status, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "test"})));
+    assert_eq!(status, 200, "{made}");
+    let (_, refused) = dev.api("POST", "/api/provision", Some(json!({"plan": "premium"})));
+    dev.wait_for("provisioning failed");
+    dev.wait_for("web   │ the service saw");
+    let (_, calls) = dev.api("GET", "/api/calls", None);
+    let calls = calls.to_string();
+    assert!(calls.contains("you sent ********"), "{calls}");
+    let state = dev.state().to_string();
+    assert!(state.contains("you sent ********"), "{state}");
+    dev.signal(libc::SIGTERM);
+    dev.wait_exit();
+
+    let mut outputs = vec![
+        ("the console's calls".to_owned(), calls),
+        ("the console's state".to_owned(), state),
+        ("the refused provision".to_owned(), refused.to_string()),
+        ("kensa dev's output".to_owned(), dev.output()),
+    ];
+    for entry in walkdir::WalkDir::new(dir.path().join(".kensa")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+            outputs.push((entry.path().display().to_string(), text));
+        }
+    }
+    assert!(
+        outputs
+            .iter()
+            .any(|(what, _)| what.ends_with("session.json")),
+        "the session is saved"
+    );
+    for (what, text) in &outputs {
+        for secret in secrets {
+            assert_no_form_of(secret, what, text);
+        }
+    }
+}
+
+/// The console of `kensa dev` bounded each read, not the request: a client sending a byte
+/// of its request every second held its connection (and a thread) for as long as it liked.
+/// Now the whole request has one deadline (10 s), as on every other server of kensa's, and
+/// a stalled client does not keep `kensa dev` from exiting.
+#[test]
+fn regression_a_dripping_client_held_a_kensa_dev_console_connection() {
+    use crate::harness::dev::{dev_command, DevProcess};
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let manifest = crate::stub::Addon::v3().manifest(port);
+    std::fs::write(dir.path().join(harness::MANIFEST), manifest.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("Procfile"),
+        "web: exec python3 -m http.server --bind 127.0.0.1 $PORT\n",
+    )
+    .unwrap();
+    let mut dev = DevProcess::spawn(dev_command(dir.path(), &[]));
+    let addr = dev.console.trim_start_matches("http://").to_owned();
+
+    // One client stalls (head begun, never ended); one drips a header byte a second.
+    let mut stalled = TcpStream::connect(&addr).unwrap();
+    stalled.write_all(b"GET /api/state HTTP/1.1\r\n").unwrap();
+    let mut dripping = TcpStream::connect(&addr).unwrap();
+    dripping
+        .set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    dripping.write_all(b"GET /api/state HTTP/1.1\r\n").unwrap();
+    let mut closed = false;
+    // 40 s of dripping: the hang guard, far beyond the 10 s deadline.
+    for _ in 0..40 {
+        if dripping.write_all(b"X").is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match dripping.read(&mut buf) {
+            Ok(_) => {
+                closed = true;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        closed,
+        "the console kept a dripping client's connection open"
+    );
+
+    // The stalled one is still open on the client's side: kensa exits all the same.
+    dev.signal(libc::SIGTERM);
+    dev.wait_exit();
+    drop(stalled);
 }

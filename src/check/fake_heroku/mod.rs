@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::interrupt;
+use crate::redact;
 use crate::serve::{Limits, Request, Response, Server};
 pub use logs::LogPost;
 
@@ -134,8 +135,9 @@ pub enum Direction {
     ToProvider,
 }
 
-/// One request and its answer, as the call log keeps it: bodies with every secret masked
-/// (see [`mask_body`]), so the log can be shown and saved as it is.
+/// One request and its answer, as the call log keeps it: every text masked by
+/// [`redact`] when it is recorded (bodies by [`redact::mask_body`]), so the log can be
+/// shown and saved as it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     /// Position in the log, from 1; assigned when recorded.
@@ -309,7 +311,15 @@ impl State {
     }
 
     /// Numbers, stamps, keeps and broadcasts a call; subscribers that hung up are dropped.
+    /// Records `call`, every text of it masked: whoever made the call, no secret it quotes
+    /// reaches a subscriber, the console or the saved session.
     fn log(&mut self, mut call: Call) {
+        for text in [&mut call.target, &mut call.request, &mut call.response] {
+            *text = redact::mask(text).into_owned();
+        }
+        if let Some(why) = &mut call.refusal {
+            *why = redact::mask(why).into_owned();
+        }
         self.last_seq += 1;
         call.seq = self.last_seq;
         call.at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
@@ -801,71 +811,6 @@ pub fn error(id: &str, message: &str) -> Value {
     json!({"id": id, "message": message})
 }
 
-/// Names whose values are secrets wherever they appear in a body, JSON or form.
-const SECRET_NAMES: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "client_secret",
-    "code",
-    "password",
-    "token",
-    "resource_token",
-    "user_scoped_resource_token",
-    "session_nonce",
-    "logplex_token",
-    "log_drain_token",
-    "log_input_url",
-];
-
-/// What a masked value shows.
-pub const MASK: &str = "••••••";
-
-/// A body as the call log keeps it: JSON pretty-printed, a form as `name=value` lines, other
-/// text as it is (up to 4 KiB); the value of every [`SECRET_NAMES`] name and every config
-/// var value (`"config"` objects and `{"name", "value"}` lists) replaced by [`MASK`].
-pub fn mask_body(body: &[u8]) -> String {
-    if body.is_empty() {
-        return String::new();
-    }
-    if let Ok(mut value) = serde_json::from_slice::<Value>(body) {
-        mask_json(&mut value, false);
-        return serde_json::to_string_pretty(&value).unwrap_or_default();
-    }
-    let text = String::from_utf8_lossy(body);
-    let form_like = !text.contains(char::is_whitespace) && text.contains('=');
-    if form_like {
-        return url::form_urlencoded::parse(body)
-            .map(|(k, v)| {
-                let secret = SECRET_NAMES.contains(&k.as_ref());
-                format!("{k}={}", if secret { MASK } else { &v })
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    text.chars().take(4096).collect()
-}
-
-/// Masks secrets in place; `config` says the values of this object are config vars.
-fn mask_json(value: &mut Value, config: bool) {
-    match value {
-        Value::Object(map) => {
-            let is_config_item = map.contains_key("name") && map.contains_key("value");
-            for (key, v) in map.iter_mut() {
-                let secret = SECRET_NAMES.contains(&key.as_str())
-                    || (config && !v.is_object())
-                    || (is_config_item && key == "value");
-                if secret && !v.is_null() {
-                    *v = Value::String(MASK.to_owned());
-                } else {
-                    mask_json(v, key == "config" && v.is_object());
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| mask_json(v, false)),
-        _ => {}
-    }
-}
-
 fn handle(shared: &Shared, request: &Request) -> Response {
     let (path, query) = match request.target.split_once('?') {
         Some((p, q)) => (p.to_owned(), q.to_owned()),
@@ -897,9 +842,9 @@ fn handle(shared: &Shared, request: &Request) -> Response {
         }
         state.log(Call {
             addon: outcome.uuid.clone(),
-            request: mask_body(&incoming.body),
+            request: redact::mask_body(&incoming.body),
             status: Some(outcome.status),
-            response: mask_body(&outcome.body),
+            response: redact::mask_body(&outcome.body),
             millis: started.elapsed().as_millis() as u64,
             service: Some(outcome.service),
             refusal: outcome.refusal.clone(),
@@ -1157,19 +1102,6 @@ pub(crate) mod tests {
         );
         assert_eq!(addon["provider_id"], "res-5");
         assert_eq!(again.calls().last().unwrap().seq, 5);
-    }
-
-    #[test]
-    fn masking_keeps_the_shape_and_hides_the_values() {
-        let masked = mask_body(br#"{"id":"1","config":{"A_URL":"secret-url"},"token":"t"}"#);
-        assert!(masked.contains("\"A_URL\": \"••••••\""), "{masked}");
-        assert!(masked.contains("\"token\": \"••••••\""), "{masked}");
-        assert!(masked.contains("\"id\": \"1\""), "{masked}");
-        assert_eq!(
-            mask_body(b"grant_type=refresh_token&refresh_token=abc"),
-            "grant_type=refresh_token\nrefresh_token=••••••"
-        );
-        assert_eq!(mask_body(b""), "");
     }
 
     #[test]

@@ -54,7 +54,7 @@ fn millis(d: std::time::Duration) -> f64 {
 
 pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
     let c = report.counts();
-    json!({
+    let mut doc = json!({
         "kensa_version": env!("CARGO_PKG_VERSION"),
         "manifest": manifest,
         "target": target,
@@ -69,7 +69,11 @@ pub fn document(report: &Report, manifest: &str, target: &str) -> Value {
             "duration_ms": millis(s.duration()),
             "checks": s.checks.iter().map(check_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-    })
+    });
+    // Every string masked before serialising, whoever serialises it (the reporter, the
+    // dev console, the saved session).
+    crate::redact::mask_value(&mut doc);
+    doc
 }
 
 /// The document for a run that ended in a usage or input error (exit status 2): the same
