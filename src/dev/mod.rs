@@ -309,13 +309,15 @@ fn background(session: &Arc<Session>, action: impl FnOnce(&Session) + Send + 'st
 }
 
 /// Prints a line of kensa's (`kensa │ …`) or, for lines the service sink marks, of the
-/// service's (`web   │ …`), every secret masked.
+/// service's (`web   │ …`), as [`crate::output::visible`] shows text.
 fn say(line: &str) {
-    let line = crate::redact::mask(line);
     let (who, text) = match line.strip_prefix("\u{0}web\u{0}") {
         Some(text) => ("web  ", text),
-        None => ("kensa", &*line),
+        None => ("kensa", line),
     };
+    // What a provider said (a refusal quoted in a failure) is shown, never obeyed by the
+    // terminal, and no secret it quotes is.
+    let text = crate::output::visible(text);
     let mut out = String::new();
     for part in text.lines() {
         out.push_str(&format!("{DIM}{who} │{DIM:#} {part}\n"));

@@ -1063,8 +1063,8 @@ fn regression_tls_failures_were_rust_debug_text() {
 }
 
 /// A provider service for `kensa dev` that quotes back every form of every secret it knows
-/// (`echo.json`): in a success answer's message, in a refusal (plan `premium`) and in its
-/// own log.
+/// (`echo.json`): in a success answer's message, in a refusal (plan `premium`, in plain
+/// text with an escape sequence that retitles the terminal) and in its own log.
 const ECHOING_SERVICE: &str = r#"import json, os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ECHO = " and ".join(json.load(open("echo.json")))
@@ -1076,8 +1076,10 @@ class Handler(BaseHTTPRequestHandler):
         if not refused:
             body.update(id="r1", config={"STUBBY_URL": "https://example.test/r1"})
         data = json.dumps(body).encode()
+        if refused:
+            data = ("you sent " + ECHO + " \x1b]0;pwned\x07").encode()
         self.send_response(422 if refused else 200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain" if refused else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -1091,7 +1093,8 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forev
 /// Once the console's API, kensa dev's output, and every file under `.kensa/` (the saved
 /// session with its call log, the last resource) quoted what a provider echoed: the call
 /// log masked the manifest's secrets only as they are (not JSON-escaped nor URL-encoded),
-/// the client secret not at all, failure messages and the service's log not at all.
+/// the client secret not at all, failure messages and the service's log not at all; and
+/// kensa dev printed a provider's refusal with its escape sequences raw.
 #[test]
 fn regression_kensa_dev_kept_escaped_and_encoded_secrets_in_its_log_and_state() {
     use crate::harness::dev::{dev_command, DevProcess};
@@ -1134,6 +1137,11 @@ fn regression_kensa_dev_kept_escaped_and_encoded_secrets_in_its_log_and_state() 
     assert!(state.contains("you sent ********"), "{state}");
     dev.signal(libc::SIGTERM);
     dev.wait_exit();
+    let printed = dev.output();
+    assert!(
+        printed.contains(r"\x1b]0;pwned\x07") && !printed.contains('\u{1b}'),
+        "the refusal's escape sequence reached the terminal:\n{printed}"
+    );
 
     let mut outputs = vec![
         ("the console's calls".to_owned(), calls),
