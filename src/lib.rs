@@ -7,11 +7,10 @@
 //! - shared plumbing: [`error`], [`fsutil`], [`redact`] (masking every secret in every
 //!   output), [`output`], [`progress`], [`interrupt`], [`budget`] (memory and time bounds
 //!   for untrusted work), [`process`] (the provider's processes, in process groups),
-//!   [`prompt`], [`http`], [`browser`], [`secrets`], [`serve`] (every server kensa runs),
-//!   [`tls`] (the trust store), [`slug`], [`state`] (`.kensa/`),
-//!   [`verdict`], [`registry`]
-//!   (every check kensa can report), [`manifest`] (with its `.env`), [`sso`] (the SSO
-//!   request shape), [`state`] (what kensa remembers beside the manifest);
+//!   [`prompt`], [`tls`] (the trust store), [`http`], [`browser`], [`secrets`], [`serve`]
+//!   (every server kensa runs), [`slug`], [`state`] (what kensa remembers in `.kensa/`
+//!   beside the manifest), [`verdict`], [`registry`] (every check kensa can report),
+//!   [`manifest`] (with its `.env`), [`sso`] (the SSO request shape);
 //! - features: [`scaffold`] (`init`, `create`, `templates`), [`check`] (`test`, `run`),
 //!   [`platform`] (`push`, `pull`, `diff`), [`signin`] (`kensa sso`), [`explain`]
 //!   (`kensa explain`, the registry for people). Features never

@@ -190,6 +190,32 @@ fn the_import_graph_keeps_features_apart_and_the_cli_on_top() {
     assert!(bad.is_empty(), "forbidden imports:\n  {}", bad.join("\n  "));
 }
 
+/// The scan reads a file up to its first `#[cfg(test)]` ([`code_of`]): that must open the
+/// unit tests' module, or the code after a test-only item would go unread.
+#[test]
+fn the_scan_reads_all_code_before_the_unit_tests() {
+    let src = repo().join("src");
+    let mut hidden = Vec::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = fs::read_to_string(path).unwrap();
+        if let Some((_, after)) = text.split_once("#[cfg(test)]") {
+            let next = after.lines().map(str::trim).find(|l| !l.is_empty());
+            if !next.is_some_and(|l| l.trim_start_matches("pub(crate) ").starts_with("mod tests")) {
+                hidden.push(path.strip_prefix(repo()).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(
+        hidden.is_empty(),
+        "a `#[cfg(test)]` before production code hides it from the import scan; put test-only items in `mod tests`: {hidden:?}"
+    );
+}
+
 #[test]
 fn every_feature_exists() {
     for feature in FEATURES {

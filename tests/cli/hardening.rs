@@ -1099,11 +1099,7 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forev
 fn regression_kensa_dev_kept_escaped_and_encoded_secrets_in_its_log_and_state() {
     use crate::harness::dev::{dev_command, DevProcess};
     const CLIENT_SECRET: &str = "cs-Zq8\"Wm\\3/Kx+Lp 9";
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::harness::dev::free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut manifest = crate::stub::Addon::v3().manifest(port);
     manifest["api"]["password"] = json!(NASTY_PASSWORD);
@@ -1178,11 +1174,7 @@ fn regression_a_dripping_client_held_a_kensa_dev_console_connection() {
     use crate::harness::dev::{dev_command, DevProcess};
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::harness::dev::free_port();
     let manifest = crate::stub::Addon::v3().manifest(port);
     std::fs::write(dir.path().join(harness::MANIFEST), manifest.to_string()).unwrap();
     std::fs::write(

@@ -1,8 +1,10 @@
 //! Integration tests, one crate, one module per concern. Most run the built `kensa` binary
 //! through `harness` and check what it prints, its exit status and the files it leaves
-//! behind. Three look inside instead: `properties` drives the library with generated input,
-//! `simulator_checks` calls one check through the library where the stub cannot serve the
-//! case, and `architecture` reads `src/` for its import graph.
+//! behind. Four look inside instead: `properties` drives the library with generated input,
+//! `simulator_checks` and `registry` call a check through the library where the stub cannot
+//! serve the case, and `architecture` reads `src/` for its import graph. Others borrow
+//! library helpers only to state what they expect (the registry's ids and titles, the SSO
+//! token computation, the command line for `--help`).
 
 mod harness;
 
