@@ -22,6 +22,7 @@ use crate::error::UsageError;
 use crate::manifest::{dotenv, DEFAULT_FILE};
 use crate::process::procfile_command;
 use crate::registry::template as steps;
+use crate::registry::CheckDef;
 use crate::scaffold::inputs::AddonOptions;
 use crate::scaffold::source::{self, Template};
 use crate::scaffold::{create, ScaffoldError};
@@ -204,6 +205,20 @@ fn generate(opts: &Options, template: &Template, project: &Path, port: u16) -> R
     Ok(check)
 }
 
+/// One step before the service starts: what it runs and whether its failure stops the rest.
+struct Phase<'a> {
+    def: &'static CheckDef,
+    /// The `[commands]` key, as the step's output names it.
+    key: &'static str,
+    command: Option<&'a str>,
+    env: &'a [(String, String)],
+    timeout: Duration,
+    /// Whether a failure skips the later steps. Failed unit tests do not: the service is
+    /// still checked (both views of a broken template).
+    gates: bool,
+    undeclared: &'static str,
+}
+
 /// Install, unit tests, release, start: the steps before `test all`. Returns the running
 /// service, or `None` when a step it needs failed (later steps are skipped, saying why).
 fn prepare(
@@ -233,100 +248,59 @@ fn prepare(
         timeout,
         verbose: opts.verbose,
     };
-    let no_env: &[(String, String)] = &[];
 
-    // Install: nothing later can run without it.
-    let install = match &commands.install {
-        Some(command) => step(
-            &steps::INSTALL,
-            "install",
-            command,
-            no_env,
-            deadline(opts.install_timeout, declared.install, INSTALL_TIMEOUT),
-        )
-        .run(),
-        None => Check::new(
-            &steps::INSTALL,
-            Verdict::Skip("template.toml declares no `install` under [commands]".into()),
-        ),
-    };
-    let installed = !install.verdict.is_fail();
-    rec.record(install);
-    if !installed || interrupt::interrupted() {
-        let why = if installed {
-            "interrupted"
-        } else {
-            "install failed"
-        };
-        skip(rec, &steps::UNIT_TESTS, commands.test.as_deref(), why);
-        skip(rec, &steps::RELEASE, commands.release.as_deref(), why);
-        skip(rec, &steps::START, Some(&commands.start), why);
-        return None;
-    }
-
-    // Unit tests: a failure is reported, and the service is still checked (both views of
-    // a broken template).
-    match &commands.test {
-        Some(command) => rec.record(
-            step(
-                &steps::UNIT_TESTS,
-                "test",
-                command,
-                no_env,
-                deadline(opts.test_timeout, declared.test, TEST_TIMEOUT),
-            )
-            .run(),
-        ),
-        None => rec.note(
-            &steps::UNIT_TESTS,
-            Verdict::Skip("template.toml declares no `test` under [commands]".into()),
-        ),
-    }
-    if interrupt::interrupted() {
-        skip(
-            rec,
-            &steps::RELEASE,
-            commands.release.as_deref(),
-            "interrupted",
-        );
-        skip(rec, &steps::START, Some(&commands.start), "interrupted");
-        return None;
-    }
-
-    // Release: the migrations the service needs.
-    let released = match &commands.release {
-        Some(command) => {
-            let check = step(
-                &steps::RELEASE,
-                "release",
-                command,
-                &service_env,
-                deadline(opts.release_timeout, declared.release, RELEASE_TIMEOUT),
-            )
-            .run();
-            let ok = !check.verdict.is_fail();
-            rec.record(check);
-            ok
+    let phases = [
+        // Install: nothing later can run without it.
+        Phase {
+            def: &steps::INSTALL,
+            key: "install",
+            command: commands.install.as_deref(),
+            env: &[],
+            timeout: deadline(opts.install_timeout, declared.install, INSTALL_TIMEOUT),
+            gates: true,
+            undeclared: "template.toml declares no `install` under [commands]",
+        },
+        Phase {
+            def: &steps::UNIT_TESTS,
+            key: "test",
+            command: commands.test.as_deref(),
+            env: &[],
+            timeout: deadline(opts.test_timeout, declared.test, TEST_TIMEOUT),
+            gates: false,
+            undeclared: "template.toml declares no `test` under [commands]",
+        },
+        // Release: the migrations the service needs.
+        Phase {
+            def: &steps::RELEASE,
+            key: "release",
+            command: commands.release.as_deref(),
+            env: &service_env,
+            timeout: deadline(opts.release_timeout, declared.release, RELEASE_TIMEOUT),
+            gates: true,
+            undeclared: "template.toml declares no `release` under [commands] and the Procfile \
+                         has no release: line",
+        },
+    ];
+    let mut stopped: Option<String> = None;
+    for phase in &phases {
+        if let Some(why) = &stopped {
+            skip(rec, phase.def, phase.command, why);
+            continue;
         }
-        None => {
-            rec.note(
-                &steps::RELEASE,
-                Verdict::Skip(
-                    "template.toml declares no `release` under [commands] and the Procfile has \
-                     no release: line"
-                        .into(),
-                ),
-            );
-            true
-        }
-    };
-    if !released || interrupt::interrupted() {
-        let why = if released {
-            "interrupted"
-        } else {
-            "release failed"
+        let check = match phase.command {
+            Some(command) => step(phase.def, phase.key, command, phase.env, phase.timeout).run(),
+            None => Check::new(phase.def, Verdict::Skip(phase.undeclared.into())),
         };
-        skip(rec, &steps::START, Some(&commands.start), why);
+        let failed = check.verdict.is_fail();
+        rec.record(check);
+        if phase.gates && failed {
+            stopped = Some(format!("{} failed", phase.key));
+        } else if interrupt::interrupted() {
+            stopped = Some("interrupted".into());
+        }
+    }
+    if let Some(why) = stopped {
+        skip(rec, &steps::START, Some(&commands.start), &why);
         return None;
     }
 
@@ -344,12 +318,7 @@ fn prepare(
     service.filter(|_| !interrupt::interrupted())
 }
 
-fn skip(
-    rec: &mut Recorder,
-    def: &'static crate::registry::CheckDef,
-    command: Option<&str>,
-    why: &str,
-) {
+fn skip(rec: &mut Recorder, def: &'static CheckDef, command: Option<&str>, why: &str) {
     let mut check = Check::new(def, Verdict::Skip(format!("not run: {why}")));
     if let Some(command) = command {
         check = check.with_param(command);
