@@ -595,11 +595,14 @@ Examples:
 Examples:
   kensa test planchange 42 premium
   kensa test planchange premium                the last resource kensa provisioned
-  kensa test planchange 42 basic --timeout 10")]
+  kensa test planchange 42 basic --timeout 10",
+        // clap cannot say "an optional positional before a required one" by itself.
+        override_usage = "kensa test planchange [OPTIONS] [ID] <PLAN>"
+    )]
     Planchange {
         /// [ID] PLAN: the provider's resource id (default: the last resource kensa
         /// provisioned), then the new plan
-        #[arg(required = true, num_args = 1..=2, value_names = ["ID", "PLAN"])]
+        #[arg(required = true, num_args = 1..=2, value_name = "PLAN")]
         words: Vec<String>,
         #[command(flatten)]
         report: ReportArgs,

@@ -82,6 +82,30 @@ fn regression_commands_without_a_manifest_listed_filename() {
     assert!(!top.iter().any(|f| f == "--filename"), "{top:?}");
 }
 
+/// `kensa test planchange --help` showed `<ID> [PLAN]...`, as if the id were required and
+/// the plan optional; it is the other way round (`kensa test planchange premium` changes the
+/// last resource's plan).
+#[test]
+fn regression_planchange_usage_showed_the_id_as_required() {
+    let out = Test::new()
+        .args(["test", "planchange", "--help"])
+        .unchanged()
+        .run();
+    assert!(
+        out.stdout
+            .contains("Usage: kensa test planchange [OPTIONS] [ID] <PLAN>"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("<ID>"), "{}", out.stdout);
+    Test::new()
+        .args(["test", "planchange"])
+        .unchanged()
+        .status(2)
+        .stderr_contains("<PLAN>")
+        .run();
+}
+
 /// The completion script for bash, written into `dir`.
 fn bash_script(dir: &std::path::Path) -> std::path::PathBuf {
     let out = Test::new().args(["completions", "bash"]).run();
