@@ -975,7 +975,7 @@ fn bad_arguments_exit_2_naming_the_argument() {
         row(
             "test planchange without a plan",
             &["test", "planchange"],
-            error(&["<ID>"]),
+            error(&["<PLAN>"]),
         ),
         row(
             "test sso without an id or a manifest",

@@ -996,7 +996,7 @@ fn usage_errors_exit_2_and_reach_no_provider() {
     }
     sim.kensa(&["test", "planchange"])
         .status(2)
-        .stderr_has("<ID>");
+        .stderr_has("<PLAN>");
     sim.kensa(&["test", "provision", "stray"])
         .status(2)
         .stderr_has("stray");
