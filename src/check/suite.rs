@@ -156,35 +156,9 @@ pub fn test_with(
         interrupt::catch();
     }
     let which = which.resolve(manifest_path)?;
-    // A resource named on the command line, with what kensa remembers of it.
-    let named = match &which {
-        Step::Deprovision { id } | Step::Planchange { id, .. } | Step::Sso { id, .. } => {
-            let id = id.clone().unwrap_or_default();
-            let remembered = state::remembered(manifest_path, &id)?;
-            let uuid = match &which {
-                Step::Sso { uuid, .. } => uuid.clone(),
-                _ => None,
-            };
-            Some(Resource {
-                uuid: uuid.or_else(|| remembered.as_ref().and_then(|r| r.uuid.clone())),
-                heroku_id: remembered.as_ref().and_then(|r| r.heroku_id.clone()),
-                plan: remembered.map(|r| r.plan),
-                id,
-                ..Resource::default()
-            })
-        }
-        _ => None,
-    };
+    let named = named_resource(manifest_path, &which)?;
     if let (Step::Sso { .. }, Some(resource)) = (&which, &named) {
-        // Without a salt or an SSO URL, or with a broken manifest, there is no sign-on
-        // to make: the report says why instead.
-        let signs_on = manifest.sso_salt().is_some()
-            && endpoint
-                .as_ref()
-                .is_some_and(|e| crate::sso::Route::for_endpoint(e, &resource.id).is_ok());
-        if manifest.is_v3() && signs_on && resource.uuid.is_none() {
-            return Err(state::no_uuid(manifest_path, &resource.id).into());
-        }
+        needs_uuid(manifest_path, &manifest, endpoint.as_ref(), resource)?;
     }
     let collapse = !matches!(which, Step::Manifest | Step::All);
     let deleted = Cell::new(None);
@@ -217,22 +191,8 @@ pub fn test_with(
                 None
             }
             Step::All => {
-                let target = change_target(opts);
                 lifecycle(rec, provider, |rec, provider, resource| {
-                    planchange::run(rec, provider, resource, target);
-                    if interrupt::interrupted() {
-                        return;
-                    }
-                    if opts.without_sso {
-                        skip_sso(rec, "--without-sso leaves single sign-on out");
-                    } else if provider.manifest.sso_salt().is_some() {
-                        sso::run(rec, provider, resource);
-                    } else {
-                        skip_sso(
-                            rec,
-                            "the manifest has no api.sso_salt, so SSO is not tested",
-                        );
-                    }
+                    change_plan_and_sign_on(rec, provider, resource, opts)
                 });
                 None
             }
@@ -240,6 +200,64 @@ pub fn test_with(
     )?;
     remember(manifest_path, &report, deleted.take().as_deref())?;
     Ok(report)
+}
+
+/// A resource named on the command line (or the last one, filled in by
+/// [`Step::resolve`]), with what kensa remembers of it.
+fn named_resource(manifest_path: &Path, which: &Step) -> Result<Option<Resource>> {
+    let (id, uuid) = match which {
+        Step::Deprovision { id } | Step::Planchange { id, .. } => (id, None),
+        Step::Sso { id, uuid } => (id, uuid.clone()),
+        _ => return Ok(None),
+    };
+    let id = id.clone().unwrap_or_default();
+    let remembered = state::remembered(manifest_path, &id)?;
+    Ok(Some(Resource {
+        uuid: uuid.or_else(|| remembered.as_ref().and_then(|r| r.uuid.clone())),
+        heroku_id: remembered.as_ref().and_then(|r| r.heroku_id.clone()),
+        plan: remembered.map(|r| r.plan),
+        id,
+        ..Resource::default()
+    }))
+}
+
+/// A v3 sign-on needs the resource's uuid. Without a salt or an SSO URL, or with a broken
+/// manifest, there is no sign-on to make: the report says why instead.
+fn needs_uuid(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    endpoint: Option<&Endpoint>,
+    resource: &Resource,
+) -> Result<()> {
+    let signs_on = manifest.sso_salt().is_some()
+        && endpoint.is_some_and(|e| crate::sso::Route::for_endpoint(e, &resource.id).is_ok());
+    if manifest.is_v3() && signs_on && resource.uuid.is_none() {
+        return Err(state::no_uuid(manifest_path, &resource.id).into());
+    }
+    Ok(())
+}
+
+/// The middle of `test all`, on the resource it provisioned: the plan change, then SSO.
+fn change_plan_and_sign_on(
+    rec: &mut Recorder,
+    provider: &Provider,
+    resource: &Resource,
+    opts: &Options,
+) {
+    planchange::run(rec, provider, resource, change_target(opts));
+    if interrupt::interrupted() {
+        return;
+    }
+    if opts.without_sso {
+        skip_sso(rec, "--without-sso leaves single sign-on out");
+    } else if provider.manifest.sso_salt().is_some() {
+        sso::run(rec, provider, resource);
+    } else {
+        skip_sso(
+            rec,
+            "the manifest has no api.sso_salt, so SSO is not tested",
+        );
+    }
 }
 
 /// The plan change of `test all` and `run`: to `--plan`, which must succeed, else to
