@@ -142,6 +142,9 @@ pub fn run(manifest_path: &Path, opts: Options) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How often the main loop looks at Ctrl-C, the session's end and file changes.
+const TICK: Duration = Duration::from_millis(100);
+
 /// The main loop's state: keys, file changes, and the way out.
 struct Loop<'a> {
     session: &'a Arc<Session>,
@@ -158,13 +161,16 @@ impl Loop<'_> {
             if interrupt::interrupted() || self.session.ending() {
                 return;
             }
-            match keys.recv_timeout(Duration::from_millis(100)) {
+            match keys.recv_timeout(TICK) {
                 Ok(key) => {
                     if !self.key(key) {
                         return;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+                Err(RecvTimeoutError::Timeout) => {}
+                // No terminal (or its reader ended): recv_timeout returns at once from now
+                // on, so wait the tick here, or this loop spins a core.
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
             }
             let mut changed: Vec<PathBuf> = Vec::new();
             while let Ok(batch) = changes.try_recv() {

@@ -334,6 +334,38 @@ fn the_console_answers_only_its_own_page_with_its_token() {
     assert_eq!(dev.wait_exit(), 0);
 }
 
+/// CPU time (user + system) of process `pid` so far, from /proc.
+fn cpu_time(pid: u32) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    std::time::Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// Without a terminal (CI, a service manager), kensa dev's main loop found its key channel
+/// closed and went round without waiting: a whole core busy while nothing happened. Idle,
+/// it uses a few milliseconds a second; a spinning loop, a second a second (on a busy
+/// machine less, but still far above the bound).
+#[test]
+fn regression_kensa_dev_without_a_terminal_kept_a_core_busy() {
+    let dir = project(free_port(), "python3 provider.py");
+    let mut dev = start(dir.path(), &[]);
+    dev.wait_for("no terminal: stop with Ctrl-C or SIGTERM");
+    let pid = dev.child.id();
+    let (before, started) = (cpu_time(pid), std::time::Instant::now());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let used = cpu_time(pid) - before;
+    let elapsed = started.elapsed();
+    dev.signal(libc::SIGTERM);
+    assert_eq!(dev.wait_exit(), 0, "{}", dev.output());
+    assert!(
+        used < elapsed / 4,
+        "kensa dev used {used:?} of CPU in {elapsed:?} while idle"
+    );
+}
+
 #[test]
 fn sigterm_stops_the_service_and_every_process_of_its_group() {
     // The web line leaves a child of its own running beside the provider.
