@@ -1,7 +1,9 @@
 //! What kensa remembers between commands, in `.kensa/` beside the manifest: the last
 //! resource kensa provisioned against that manifest (`last-resource.json`), so that
-//! `kensa test sso|planchange|deprovision` and `kensa sso` work without an id, and the
-//! `kensa dev` session's local Heroku (`dev/`). One home for every file under `.kensa/`.
+//! `kensa test sso|planchange|deprovision` and `kensa sso` work without an id, the
+//! `kensa dev` session's local Heroku (`dev/`), and the notes other commands leave that
+//! session about what they did to its resources (`dev/outside/`). One home for every file
+//! under `.kensa/`.
 //!
 //! Every such file is JSON, written atomically with mode 0600 (the dev session's holds
 //! OAuth tokens; the others are kept private too, as nothing gains from sharing them). Two
@@ -28,6 +30,8 @@ pub const DIR: &str = ".kensa";
 /// Files of the folder: readable by the owner only.
 pub const MODE: u32 = 0o600;
 const LAST_RESOURCE: &str = "last-resource.json";
+/// `.kensa/dev/outside/`: one note a file, so that commands never race to write one file.
+const OUTSIDE: &str = "outside";
 /// How the project was made: template, version, answers (no secrets).
 pub const ANSWERS: &str = "answers.toml";
 /// What the template rendered last (create or update), compressed: `kensa update`'s base.
@@ -126,6 +130,94 @@ pub fn forget(manifest_path: &Path, id: &str) -> Result<(), StateError> {
             }
             _ => Ok(()),
         },
+        _ => Ok(()),
+    }
+}
+
+/// What a command outside the `kensa dev` session did to a resource, for the session
+/// (running now, or the next one) to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideChange {
+    /// The provider's id of the resource.
+    pub id: String,
+    /// Heroku's uuid for it, when kensa knew it.
+    pub uuid: Option<String>,
+    pub change: Change,
+    /// The command: `kensa test deprovision`.
+    pub by: String,
+    /// When, as RFC 3339.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Deprovisioned,
+}
+
+/// A command other than `kensa dev` deprovisioned `id`: it is forgotten as the last
+/// resource, and, when the project has a dev session, a note tells the session (which may
+/// be running in another terminal) so that its console stops showing the resource live.
+pub fn deprovisioned(manifest_path: &Path, id: &str, by: &str) -> Result<(), StateError> {
+    let uuid = remembered(manifest_path, id)?.and_then(|last| last.uuid);
+    forget(manifest_path, id)?;
+    let dev = dev_dir(manifest_path);
+    if !dev.is_dir() {
+        return Ok(());
+    }
+    let note = OutsideChange {
+        id: id.to_owned(),
+        uuid,
+        change: Change::Deprovisioned,
+        by: by.to_owned(),
+        at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+    };
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    // Named by time (read in that order) and process (two commands at once differ).
+    let name = format!("{since:024}-{}.json", std::process::id());
+    write(&dev.join(OUTSIDE).join(name), &note)
+}
+
+/// The notes left for the dev session, oldest first, each with its file (to remove with
+/// [`taken_in`] once applied). A note that cannot be read is an error naming its file.
+pub fn outside_changes(manifest_path: &Path) -> Vec<Result<(PathBuf, OutsideChange), StateError>> {
+    let folder = dev_dir(manifest_path).join(OUTSIDE);
+    let mut files: Vec<PathBuf> = match fs::read_dir(&folder) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            return vec![Err(StateError::Read {
+                path: folder,
+                source: e,
+            })]
+        }
+    };
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|path| match read(&path) {
+            Ok(Some(note)) => Some(Ok((path, note))),
+            // Taken in by another reader meanwhile.
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
+}
+
+/// Removes a note the dev session has applied (and saved).
+pub fn taken_in(note: &Path) -> Result<(), StateError> {
+    match fs::remove_file(note) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Write {
+            path: note.to_owned(),
+            source: e,
+        }),
         _ => Ok(()),
     }
 }
@@ -284,6 +376,44 @@ mod tests {
         let err = last_resource(&manifest).unwrap_err().to_string();
         assert!(err.contains(".kensa/last-resource.json"), "{err}");
         assert!(err.contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn a_deprovision_outside_the_dev_session_leaves_it_a_note_only_when_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("m.json");
+        let last = LastResource::new(&manifest, "42", Some("u-1"), "test", "kensa dev");
+        remember(&manifest, &last).unwrap();
+        deprovisioned(&manifest, "42", "kensa test deprovision").unwrap();
+        assert_eq!(last_resource(&manifest).unwrap(), None, "forgotten");
+        assert!(!dev_dir(&manifest).exists(), "no dev session: no note");
+
+        fs::create_dir_all(dev_dir(&manifest)).unwrap();
+        remember(&manifest, &last).unwrap();
+        deprovisioned(&manifest, "42", "kensa test deprovision").unwrap();
+        deprovisioned(&manifest, "7", "kensa test deprovision").unwrap();
+        let notes: Vec<_> = outside_changes(&manifest)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<(&str, Option<&str>)> = notes
+            .iter()
+            .map(|(_, n)| (n.id.as_str(), n.uuid.as_deref()))
+            .collect();
+        assert_eq!(ids, [("42", Some("u-1")), ("7", None)], "oldest first");
+        assert_eq!(notes[0].1.change, Change::Deprovisioned);
+        let mode = fs::metadata(&notes[0].0).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, MODE);
+        for (path, _) in &notes {
+            taken_in(path).unwrap();
+            taken_in(path).unwrap();
+        }
+        assert!(outside_changes(&manifest).is_empty());
+
+        let broken = dev_dir(&manifest).join("outside/0-1.json");
+        fs::write(&broken, "{nope").unwrap();
+        let err = outside_changes(&manifest).pop().unwrap().unwrap_err();
+        assert!(err.to_string().contains("outside/0-1.json"), "{err}");
     }
 
     #[test]

@@ -293,7 +293,8 @@ impl Step {
 }
 
 /// After `test provision`, the resource left in place becomes the last resource; after a
-/// `test deprovision` that removed the last resource, it is forgotten.
+/// `test deprovision` that removed the last resource, it is forgotten (and a `kensa dev`
+/// session of the project is told).
 fn remember(manifest_path: &Path, report: &Report, deleted: Option<&str>) -> Result<()> {
     if let Some(left) = &report.resource {
         let mut last = LastResource::new(
@@ -307,7 +308,7 @@ fn remember(manifest_path: &Path, report: &Report, deleted: Option<&str>) -> Res
         state::remember(manifest_path, &last)?;
     }
     if let Some(id) = deleted {
-        state::forget(manifest_path, id)?;
+        state::deprovisioned(manifest_path, id, "kensa test deprovision")?;
     }
     Ok(())
 }

@@ -28,11 +28,13 @@ use crate::manifest::{dotenv, Manifest};
 use crate::redact;
 use crate::registry;
 use crate::sso::{self, Route, SsoRequest, Visitor};
-use crate::state::{self, LastResource};
+use crate::state::{self, Change, LastResource, OutsideChange};
 
 const SAVED: &str = "session.json";
 /// What the console shows for a value it hides until revealed.
 const HIDDEN: &str = "••••••";
+/// How often the session looks for notes of other commands (`kensa test deprovision`).
+const OUTSIDE_POLL: Duration = Duration::from_millis(300);
 
 /// What the session was started with.
 #[derive(Debug, Clone)]
@@ -76,6 +78,9 @@ pub struct Resource {
     /// The check that explains `message`.
     pub check: Option<String>,
     pub created_at: String,
+    /// What commands outside the session did to it (`kensa test deprovision`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside: Vec<OutsideChange>,
 }
 
 impl Resource {
@@ -177,6 +182,10 @@ impl Session {
         let calls = heroku.subscribe();
         let weak = Arc::downgrade(&session);
         std::thread::spawn(move || forward(calls, weak));
+        // What other commands did while no session ran, then while this one runs.
+        session.take_in_outside_changes(&mut Vec::new());
+        let weak = Arc::downgrade(&session);
+        std::thread::spawn(move || follow_outside_changes(weak));
         // Resources that were waiting when the last session ended wait again.
         for r in session.inner().resources.clone() {
             match r.state {
@@ -186,6 +195,52 @@ impl Session {
             }
         }
         Ok(session)
+    }
+
+    /// Applies the notes other commands left (a resource they deprovisioned), saves, and
+    /// removes them. A note that cannot be read is said once (`broken` remembers it).
+    fn take_in_outside_changes(&self, broken: &mut Vec<String>) {
+        for note in state::outside_changes(&self.settings.manifest_path) {
+            let (path, change) = match note {
+                Ok(note) => note,
+                Err(e) => {
+                    let why = e.to_string();
+                    if !broken.contains(&why) {
+                        (self.say)(&why);
+                        broken.push(why);
+                    }
+                    continue;
+                }
+            };
+            let known = |r: &Resource| match &change.uuid {
+                Some(uuid) => &r.uuid == uuid,
+                None => r.id.as_deref() == Some(change.id.as_str()),
+            };
+            let uuid = self
+                .inner()
+                .resources
+                .iter()
+                .find(|r| known(r))
+                .map(|r| r.uuid.clone());
+            if let Some(uuid) = uuid {
+                self.update(&uuid, |r| {
+                    match change.change {
+                        Change::Deprovisioned => r.state = ResourceState::Deprovisioned,
+                    }
+                    r.message = None;
+                    r.check = None;
+                    r.outside.push(change.clone());
+                });
+                (self.say)(&format!(
+                    "{} was deprovisioned outside this session (by {} at {})",
+                    change.id, change.by, change.at
+                ));
+            }
+            // Saved above (or about no resource of this session): the note has done its job.
+            if let Err(e) = state::taken_in(&path) {
+                (self.say)(&e.to_string());
+            }
+        }
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -373,6 +428,7 @@ impl Session {
             message: None,
             check: None,
             created_at: now(),
+            outside: Vec::new(),
         });
         self.changed();
         (self.say)(&format!("provisioning plan {plan} (uuid {uuid})…"));
@@ -838,6 +894,21 @@ fn explain(doc: &mut Value) {
     {
         let def = check["id"].as_str().and_then(registry::find);
         check["explain"] = def.map_or(Value::Null, explanation);
+    }
+}
+
+/// Takes in other commands' notes as they come, until the session ends.
+fn follow_outside_changes(session: Weak<Session>) {
+    let mut broken = Vec::new();
+    loop {
+        std::thread::sleep(OUTSIDE_POLL);
+        let Some(session) = session.upgrade() else {
+            return;
+        };
+        if session.ending() {
+            return;
+        }
+        session.take_in_outside_changes(&mut broken);
     }
 }
 

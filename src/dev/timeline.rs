@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::session::{Resource, ResourceState};
 use crate::check::fake_heroku::{AddonRecord, Call, Direction};
 use crate::registry::{async_flow, deprovision, planchange, provision};
+use crate::state::Change;
 
 /// One step of a resource's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,6 +47,19 @@ pub fn of(resource: &Resource, calls: &[Call], async_timeout: Duration) -> Vec<S
         .filter(|c| c.addon.as_deref() == Some(resource.uuid.as_str()))
         .collect();
     let mut steps: Vec<Step> = mine.iter().filter_map(|c| step_of(c)).collect();
+    // What other commands did: their calls are not in this log, their notes say when.
+    steps.extend(resource.outside.iter().map(|change| Step {
+        label: match change.change {
+            Change::Deprovisioned => {
+                format!("deprovisioned outside this session, by {}", change.by)
+            }
+        },
+        status: "done",
+        at: Some(change.at.clone()),
+        seq: None,
+        detail: None,
+        check: None,
+    }));
     let waiting = |label: String| Step {
         label,
         status: "waiting",
@@ -266,6 +280,7 @@ mod tests {
             message: None,
             check: None,
             created_at: String::new(),
+            outside: Vec::new(),
         }
     }
 

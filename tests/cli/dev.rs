@@ -565,3 +565,46 @@ fn keys_on_a_terminal_act_and_q_restores_the_terminal_and_leaves_nothing_running
         "o opens the console: {opened:?}"
     );
 }
+
+#[test]
+fn a_resource_deprovisioned_in_another_terminal_is_shown_deprovisioned_in_the_console() {
+    let dir = project(free_port(), "python3 provider.py");
+    let dev = start(dir.path(), &[]);
+    let (_, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "test"})));
+    let uuid = made["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(made["state"], "provisioned", "{made}");
+
+    // Another terminal: `kensa test deprovision` without an id, on the session's resource.
+    let mut other = crate::harness::kensa(dir.path());
+    other.args(["test", "deprovision"]);
+    let out = crate::harness::output(other);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let state = dev.state_until("saw the deprovision made outside the session", |s| {
+        resource(s, &uuid)["state"] == "deprovisioned"
+    });
+    let r = resource(&state, &uuid);
+    let last = r["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["label"],
+        "deprovisioned outside this session, by kensa test deprovision"
+    );
+    assert_eq!(last["status"], "done");
+    assert!(last["at"].is_string(), "{last}");
+    assert!(r["message"].is_null(), "{r}");
+    dev.wait_for("r1 was deprovisioned outside this session (by kensa test deprovision");
+    // Nothing left to act on: `d` and the console find no live resource.
+    let (status, _) = dev.api("POST", "/api/resources/r1/deprovision", None);
+    assert_eq!(status, 502);
+    // The note was taken in: the saved session has it, the note is gone.
+    let saved = std::fs::read_to_string(dir.path().join(".kensa/dev/session.json")).unwrap();
+    assert!(saved.contains("kensa test deprovision"), "{saved}");
+    let notes = dir.path().join(".kensa/dev/outside");
+    let left = std::fs::read_dir(&notes).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "the notes are consumed");
+}
