@@ -273,6 +273,7 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
             let calls = session.calls(request.query.get("resource").map(String::as_str));
             respond_json(&stream, 200, &json!(calls))
         }
+        ("GET", ["api", "output"]) => respond_json(&stream, 200, &json!(session.output())),
         ("GET", ["api", "events"]) => events(session, stream),
         ("POST", ["api", "provision"]) => {
             let body = request.json();
@@ -361,7 +362,7 @@ fn outcome(stream: &TcpStream, result: anyhow::Result<super::session::Resource>)
 }
 
 /// A server-sent event stream: the state at once and on every change, each logged call,
-/// a comment every [`KEEPALIVE`], and `end` when the session ends.
+/// each line of the service's output, a comment every [`KEEPALIVE`], and `end` when the session ends.
 fn events(session: &Arc<Session>, mut stream: TcpStream) -> io::Result<()> {
     let _open = session.stream_open();
     let updates = session.subscribe();
@@ -390,6 +391,7 @@ fn events(session: &Arc<Session>, mut stream: TcpStream) -> io::Result<()> {
             match event {
                 Event::State => state = true,
                 Event::Call(call) => send(&mut stream, "call", &json!(call))?,
+                Event::Output(line) => send(&mut stream, "output", &json!(line))?,
                 Event::End => {
                     send(&mut stream, "end", &json!({}))?;
                     return Ok(());

@@ -35,6 +35,8 @@ const SAVED: &str = "session.json";
 const HIDDEN: &str = "••••••";
 /// How often the session looks for notes of other commands (`kensa test deprovision`).
 const OUTSIDE_POLL: Duration = Duration::from_millis(300);
+/// The service's lines the console keeps (the terminal has them all).
+const OUTPUT_LINES: usize = 500;
 
 /// What the session was started with.
 #[derive(Debug, Clone)]
@@ -110,6 +112,8 @@ pub enum Event {
     State,
     /// A call was logged.
     Call(Call),
+    /// The service printed a line.
+    Output(OutputLine),
     /// The session is ending.
     End,
 }
@@ -121,6 +125,48 @@ struct Inner {
     testing: bool,
 }
 
+/// A line the service printed (stdout or stderr), its secrets masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputLine {
+    pub seq: u64,
+    pub at: String,
+    pub line: String,
+}
+
+/// Who hears the session's events: shared with the service's output sink, which runs on
+/// the service's own threads.
+type Listeners = Arc<Mutex<Vec<Sender<Event>>>>;
+
+fn announce_to(listeners: &Listeners, event: Event) {
+    listeners
+        .lock()
+        .expect("listeners")
+        .retain(|l| l.send(event.clone()).is_ok());
+}
+
+/// The service's last [`OUTPUT_LINES`] lines, numbered.
+#[derive(Default)]
+struct Output {
+    lines: std::collections::VecDeque<OutputLine>,
+    next: u64,
+}
+
+impl Output {
+    fn push(&mut self, line: &str) -> OutputLine {
+        self.next += 1;
+        let line = OutputLine {
+            seq: self.next,
+            at: now_precise(),
+            line: line.to_owned(),
+        };
+        if self.lines.len() == OUTPUT_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line.clone());
+        line
+    }
+}
+
 pub struct Session {
     /// Itself, for the threads that follow asynchronous flows.
     me: Weak<Session>,
@@ -130,7 +176,9 @@ pub struct Session {
     service: Mutex<Option<Service>>,
     /// One action at a time: Heroku never sends two calls for one add-on at once here.
     busy: Mutex<()>,
-    listeners: Mutex<Vec<Sender<Event>>>,
+    listeners: Listeners,
+    /// What the service printed lately, for the console.
+    output: Arc<Mutex<Output>>,
     ending: AtomicBool,
     /// Event streams open now: the way out waits (briefly) for them to say `end`.
     streams: AtomicUsize,
@@ -173,7 +221,8 @@ impl Session {
             }),
             service: Mutex::new(None),
             busy: Mutex::new(()),
-            listeners: Mutex::default(),
+            listeners: Listeners::default(),
+            output: Arc::default(),
             ending: AtomicBool::new(false),
             streams: AtomicUsize::new(0),
             logger,
@@ -258,10 +307,7 @@ impl Session {
     }
 
     fn announce(&self, event: Event) {
-        self.listeners
-            .lock()
-            .expect("listeners")
-            .retain(|l| l.send(event.clone()).is_ok());
+        announce_to(&self.listeners, event);
     }
 
     /// Saves the session and tells listeners the state changed.
@@ -339,9 +385,30 @@ impl Session {
         outcome
     }
 
+    /// Where the service's lines go (masked as they were read, by `process`): the terminal
+    /// and the console.
     fn web_sink(&self) -> Sink {
-        let say = self.say.clone();
-        Arc::new(move |line: &str| say(&format!("\u{0}web\u{0}{line}")))
+        let (say, output, listeners) = (
+            self.say.clone(),
+            self.output.clone(),
+            self.listeners.clone(),
+        );
+        Arc::new(move |line: &str| {
+            say(&format!("\u{0}web\u{0}{line}"));
+            let kept = output.lock().expect("output").push(line);
+            announce_to(&listeners, Event::Output(kept));
+        })
+    }
+
+    /// The service's last lines (at most [`OUTPUT_LINES`]), oldest first.
+    pub fn output(&self) -> Vec<OutputLine> {
+        self.output
+            .lock()
+            .expect("output")
+            .lines
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The port the service listens on: the manifest's test port.
@@ -867,6 +934,10 @@ fn saved_path(manifest_path: &Path) -> PathBuf {
 
 fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+fn now_precise() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
 fn printable_snippet(x: &Exchange) -> String {

@@ -164,7 +164,11 @@ fn the_service_runs_on_the_manifest_port_and_the_console_provisions_changes_and_
 fn an_async_provision_shows_every_step_and_a_stalled_one_where_it_stopped() {
     let dir = project(free_port(), "python3 provider.py");
     let dev = start(dir.path(), &["--async-timeout", "3"]);
-    let (status, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "async"})));
+    let (status, made) = dev.api(
+        "POST",
+        "/api/provision",
+        Some(json!({"plan": "async", "options": {"region": "eu"}})),
+    );
     assert_eq!(
         (status, made["state"].as_str()),
         (200, Some("provisioning")),
@@ -199,6 +203,36 @@ fn an_async_provision_shows_every_step_and_a_stalled_one_where_it_stopped() {
     assert_eq!(
         directions,
         ["to_provider", "to_heroku", "to_heroku", "to_heroku"]
+    );
+    let targets: Vec<&str> = calls
+        .iter()
+        .map(|c| c["target"].as_str().unwrap())
+        .collect();
+    assert!(targets[0].ends_with("/heroku/resources"), "{targets:?}");
+    assert_eq!(targets[1], "/oauth/token");
+    assert!(targets[2].ends_with(&format!("/addons/{uuid}/config")));
+    assert!(targets[3].ends_with(&format!("/addons/{uuid}/actions/provision")));
+    // Bodies pretty-printed (JSON indented, forms a field a line), secrets masked.
+    let provision = calls[0]["request"].as_str().unwrap();
+    assert!(
+        provision.contains("\n  \"plan\": \"async\"") && provision.contains("\"region\": \"eu\""),
+        "the plan and the options, indented: {provision}"
+    );
+    let grant = calls[1]["request"].as_str().unwrap();
+    assert!(
+        grant.contains(&format!("\nclient_secret={MASK}"))
+            && grant.contains(&format!("code={MASK}")),
+        "{grant}"
+    );
+    let token = calls[1]["response"].as_str().unwrap();
+    assert!(
+        token.contains(&format!("\"access_token\": \"{MASK}\"")),
+        "{token}"
+    );
+    let config = calls[2]["request"].as_str().unwrap();
+    assert!(
+        config.contains("STUBBY_URL") && !config.contains("https://example.test/r/"),
+        "config var values masked: {config}"
     );
     let everything = serde_json::to_string(calls).unwrap();
     for secret in [
@@ -607,4 +641,71 @@ fn a_resource_deprovisioned_in_another_terminal_is_shown_deprovisioned_in_the_co
     let notes = dir.path().join(".kensa/dev/outside");
     let left = std::fs::read_dir(&notes).map_or(0, |d| d.count());
     assert_eq!(left, 0, "the notes are consumed");
+}
+
+#[test]
+fn the_service_output_is_in_the_console_live_with_secrets_masked() {
+    let port = free_port();
+    let dir = project(
+        port,
+        "echo \"starting with password $HEROKU_PASSWORD\"; python3 provider.py",
+    );
+    let dev = start(dir.path(), &[]);
+    dev.wait_for(&format!("web   │ provider listening on port {port}"));
+    dev.wait_for("web   │ starting with password ********");
+    let (status, lines) = dev.api("GET", "/api/output", None);
+    assert_eq!(status, 200, "{lines}");
+    let texts: Vec<&str> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"starting with password ********"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&format!("provider listening on port {port}").as_str()));
+    assert!(
+        lines[0]["seq"].is_u64() && lines[0]["at"].is_string(),
+        "{lines}"
+    );
+
+    // Live: a restart's lines come as `output` events on the console's stream.
+    let addr = dev.console.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(crate::harness::dev::WAIT))
+        .unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /api/events?token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+        dev.token
+    )
+    .unwrap();
+    assert_eq!(dev.api("POST", "/api/restart", None).0, 202);
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + crate::harness::dev::WAIT;
+    let heard = |seen: &str| {
+        seen.split("\n\n").any(|event| {
+            event.starts_with("event: output\n") && event.contains("provider listening")
+        })
+    };
+    while !heard(&seen) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no output event: {seen}"
+        );
+        let n = stream.read(&mut buf).expect("the output comes, no hang");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let everything = format!(
+        "{seen}{}{}",
+        dev.output(),
+        dev.api("GET", "/api/output", None).1
+    );
+    assert!(!everything.contains(PASSWORD), "{everything}");
 }
