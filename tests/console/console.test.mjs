@@ -1,7 +1,9 @@
 // The kensa dev console in headless Chromium (Debian's chromium, driven by playwright-core,
 // which never downloads a browser): against the node template, provision from the page, see
 // the resource and its asynchronous timeline appear, reveal its secrets, sign in, run test
-// all, deprovision; keyboard focus; no request leaves the console's origin. Screenshots at
+// all, deprovision; the service's output; a call's masked bodies opened by keyboard; a
+// resource deprovisioned by `kensa test deprovision` in another terminal; keyboard focus;
+// no request leaves the console's origin. Screenshots at
 // 1280×800 and on a narrow window go to target/console-screenshots/ (CI artifacts).
 //
 // Run by `bash tests/dev-e2e.sh`, which builds kensa and installs what this needs; a missing
@@ -31,6 +33,7 @@ let output = '';
 let context;
 let consoleUrl;
 let providerPort;
+let project;
 
 function need(ok, message) {
   if (!ok) throw new Error(message);
@@ -68,7 +71,7 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   work = mkdtempSync(path.join(tmpdir(), 'kensa-console-'));
   providerPort = await freePort();
-  const project = path.join(work, 'provider');
+  project = path.join(work, 'provider');
   execFileSync(kensa, ['create', project, '--template', 'node', '--no-input', '--id', 'console-demo',
     '--name', 'Console Demo', '--port', String(providerPort)], { env: { ...process.env, HOME: work } });
   symlinkSync(modules, path.join(project, 'node_modules'));
@@ -167,6 +170,31 @@ test('provision from the page, follow the timeline, sign in, run the checks, dep
   // Deprovision from the page.
   await page.locator(`#deprovision-${uuid}`).click();
   await card.locator('.badge', { hasText: /^deprovisioned$/ }).waitFor({ timeout: WAIT });
+
+  // The service's own output, live in the page.
+  await page.locator('#output', { hasText: `listening on port ${providerPort}` }).waitFor({ timeout: WAIT });
+  assert.match(await page.locator('#output-command').textContent(), /node server\.js/);
+
+  // The log by keyboard: a call opens with Enter; its bodies indented, secrets masked.
+  const grant = page.locator('#calls li', { hasText: 'POST /oauth/token' }).first();
+  await grant.locator('summary').focus();
+  await page.keyboard.press('Enter');
+  await grant.locator('pre').first().waitFor({ state: 'visible', timeout: WAIT });
+  const bodies = (await grant.locator('pre').allTextContents()).join('\n');
+  assert.ok(bodies.includes(`client_secret=${MASK}`), bodies);
+  assert.ok(bodies.includes(`"access_token": "${MASK}"`), bodies);
+
+  // Provisioned here, deprovisioned in another terminal: the page follows.
+  await page.getByLabel('Plan', { exact: true }).fill('test');
+  await page.locator('#provision').click();
+  const made = await page.locator('#status', { hasText: /\(uuid [0-9a-f-]+\): provisioned/ }).textContent({ timeout: WAIT });
+  const second = made.match(/uuid ([0-9a-f-]+)/)[1];
+  const other = page.locator('article.resource', { has: page.locator(`[id="title-${second}"]`) });
+  await other.locator('.badge', { hasText: /^provisioned$/ }).waitFor({ timeout: WAIT });
+  execFileSync(kensa, ['test', 'deprovision'], { cwd: project, env: { ...process.env, HOME: work, NO_COLOR: '1' } });
+  await other.locator('.badge', { hasText: /^deprovisioned$/ }).waitFor({ timeout: WAIT });
+  await other.locator('ol.timeline li', { hasText: 'deprovisioned outside this session, by kensa test deprovision' })
+    .waitFor({ timeout: WAIT });
   await page.screenshot({ path: path.join(shots, 'console-after-deprovision-1280x800.png'), fullPage: true });
 
   assert.deepEqual(elsewhere, [], 'the page loads nothing from elsewhere');
