@@ -69,6 +69,8 @@ pub struct Service {
     group: Option<Group>,
     tail: Tail,
     status: Status,
+    /// Why it exited by itself, noticed (by whoever asked its status) and not said yet.
+    unsaid_exit: Option<String>,
 }
 
 impl Service {
@@ -105,6 +107,7 @@ impl Service {
             group: None,
             tail: Tail::default(),
             status: Status::Stopped,
+            unsaid_exit: None,
         }
     }
 
@@ -112,6 +115,7 @@ impl Service {
     /// `wait`. On failure the service is stopped and the error carries its last lines.
     pub fn start(&mut self, wait: Duration) -> Result<(), ServiceError> {
         self.stop();
+        self.unsaid_exit = None;
         if answers(self.port) {
             let err = ServiceError::PortInUse { port: self.port };
             self.status = Status::Failed {
@@ -184,12 +188,19 @@ impl Service {
                 // What it left behind in its group goes too.
                 group.stop(Duration::ZERO);
                 self.group = None;
-                self.status = Status::Failed {
-                    why: format!("the service exited ({exit})"),
-                };
+                let why = format!("the service exited ({exit})");
+                self.unsaid_exit = Some(why.clone());
+                self.status = Status::Failed { why };
             }
         }
         self.status.clone()
+    }
+
+    /// Why it stopped, once, after it exited by itself (whoever noticed it first), until a
+    /// new start.
+    pub fn exited_by_itself(&mut self) -> Option<String> {
+        self.status();
+        self.unsaid_exit.take()
     }
 
     /// The process group id (= the service's pid) while it runs.

@@ -33,8 +33,9 @@ use crate::state::{self, Change, LastResource, OutsideChange};
 const SAVED: &str = "session.json";
 /// What the console shows for a value it hides until revealed.
 const HIDDEN: &str = "••••••";
-/// How often the session looks for notes of other commands (`kensa test deprovision`).
-const OUTSIDE_POLL: Duration = Duration::from_millis(300);
+/// How often the session looks for notes of other commands (`kensa test deprovision`)
+/// and whether the service still runs.
+const POLL: Duration = Duration::from_millis(300);
 /// The service's lines the console keeps (the terminal has them all).
 const OUTPUT_LINES: usize = 500;
 
@@ -234,7 +235,7 @@ impl Session {
         // What other commands did while no session ran, then while this one runs.
         session.take_in_outside_changes(&mut Vec::new());
         let weak = Arc::downgrade(&session);
-        std::thread::spawn(move || follow_outside_changes(weak));
+        std::thread::spawn(move || follow(weak));
         // Resources that were waiting when the last session ended wait again.
         for r in session.inner().resources.clone() {
             match r.state {
@@ -423,6 +424,21 @@ impl Session {
             None => (Status::Stopped, String::new(), Vec::new(), None),
         };
         json!({"status": status, "command": command, "port": self.port(), "tail": tail, "group": group})
+    }
+
+    /// Says it when the service exited by itself (crashed, or was killed): in the terminal,
+    /// and to the console. Not while it is being (re)started: that says its own outcome.
+    fn notice_service_exit(&self) {
+        let exited = match self.service.try_lock() {
+            Ok(mut slot) => slot.as_mut().and_then(Service::exited_by_itself),
+            Err(_) => None,
+        };
+        if let Some(why) = exited {
+            (self.say)(&format!(
+                "{why}; press r (or Restart service in the console) to restart it"
+            ));
+            self.changed();
+        }
     }
 
     /// The service's process group, while it runs.
@@ -968,11 +984,12 @@ fn explain(doc: &mut Value) {
     }
 }
 
-/// Takes in other commands' notes as they come, until the session ends.
-fn follow_outside_changes(session: Weak<Session>) {
+/// Until the session ends: takes in other commands' notes as they come, and says when the
+/// service exits by itself.
+fn follow(session: Weak<Session>) {
     let mut broken = Vec::new();
     loop {
-        std::thread::sleep(OUTSIDE_POLL);
+        std::thread::sleep(POLL);
         let Some(session) = session.upgrade() else {
             return;
         };
@@ -980,6 +997,7 @@ fn follow_outside_changes(session: Weak<Session>) {
             return;
         }
         session.take_in_outside_changes(&mut broken);
+        session.notice_service_exit();
     }
 }
 

@@ -417,6 +417,37 @@ fn sigterm_stops_the_service_and_every_process_of_its_group() {
 }
 
 #[test]
+fn ctrl_c_stops_the_service_and_every_process_of_its_group() {
+    let dir = project(free_port(), "sleep 300 & python3 provider.py");
+    let mut dev = start(dir.path(), &[]);
+    let group = provider_group(dir.path());
+    assert!(group_alive(group));
+    dev.signal(libc::SIGINT);
+    let code = dev.wait_exit();
+    assert!(group_gone(group), "Ctrl-C left the service's group running");
+    assert_eq!(code, 0, "{}", dev.output());
+    assert!(dev.output().contains("stopping…"), "{}", dev.output());
+}
+
+#[test]
+fn a_service_that_dies_is_said_at_once_in_the_terminal_and_the_console() {
+    let dir = project(free_port(), "python3 provider.py");
+    let dev = start(dir.path(), &[]);
+    let group = provider_group(dir.path());
+    let mut events = dev.events();
+    // SAFETY: kill(2) of the service's own group, which this test's kensa dev started.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+    }
+    dev.wait_for("the service exited (signal: 9");
+    dev.wait_for("press r (or Restart service in the console) to restart it");
+    events.until("a state event saying it failed", |event| {
+        event.starts_with("event: state\n") && event.contains("\"state\":\"failed\"")
+    });
+    assert_eq!(dev.state()["service"]["status"]["state"], "failed");
+}
+
+#[test]
 fn a_service_that_fails_to_start_is_reported_with_its_last_lines() {
     let dir = project(
         free_port(),
@@ -672,36 +703,11 @@ fn the_service_output_is_in_the_console_live_with_secrets_masked() {
     );
 
     // Live: a restart's lines come as `output` events on the console's stream.
-    let addr = dev.console.trim_start_matches("http://").to_owned();
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(crate::harness::dev::WAIT))
-        .unwrap();
-    use std::io::{Read, Write};
-    write!(
-        stream,
-        "GET /api/events?token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
-        dev.token
-    )
-    .unwrap();
+    let mut events = dev.events();
     assert_eq!(dev.api("POST", "/api/restart", None).0, 202);
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    let deadline = std::time::Instant::now() + crate::harness::dev::WAIT;
-    let heard = |seen: &str| {
-        seen.split("\n\n").any(|event| {
-            event.starts_with("event: output\n") && event.contains("provider listening")
-        })
-    };
-    while !heard(&seen) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no output event: {seen}"
-        );
-        let n = stream.read(&mut buf).expect("the output comes, no hang");
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let seen = events.until("an output event of the restarted service", |event| {
+        event.starts_with("event: output\n") && event.contains("provider listening")
+    });
     let everything = format!(
         "{seen}{}{}",
         dev.output(),

@@ -211,6 +211,49 @@ impl DevProcess {
     }
 }
 
+/// The console's event stream, read event by event.
+pub struct Events {
+    stream: TcpStream,
+    seen: String,
+}
+
+impl Events {
+    /// Reads until an event for which `done` holds (each event's text: `event: …\ndata: …`);
+    /// returns it. Fails after [`WAIT`].
+    pub fn until(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(event) = self.seen.split("\n\n").find(|e| done(e)) {
+                return event.to_owned();
+            }
+            assert!(Instant::now() < deadline, "never {what}: {}", self.seen);
+            let n = self.stream.read(&mut buf).expect("the stream answers");
+            assert!(n > 0, "the stream ended before {what}: {}", self.seen);
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+}
+
+impl DevProcess {
+    /// Opens the console's event stream.
+    pub fn events(&self) -> Events {
+        let addr = self.console.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        write!(
+            stream,
+            "GET /api/events?token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+            self.token
+        )
+        .unwrap();
+        Events {
+            stream,
+            seen: String::new(),
+        }
+    }
+}
+
 impl Drop for DevProcess {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
