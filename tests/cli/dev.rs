@@ -218,15 +218,16 @@ fn an_async_provision_shows_every_step_and_a_stalled_one_where_it_stopped() {
         provision.contains("\n  \"plan\": \"async\"") && provision.contains("\"region\": \"eu\""),
         "the plan and the options, indented: {provision}"
     );
+    let logged = kensa::redact::MASK;
     let grant = calls[1]["request"].as_str().unwrap();
     assert!(
-        grant.contains(&format!("\nclient_secret={MASK}"))
-            && grant.contains(&format!("code={MASK}")),
+        grant.contains(&format!("\nclient_secret={logged}"))
+            && grant.contains(&format!("code={logged}")),
         "{grant}"
     );
     let token = calls[1]["response"].as_str().unwrap();
     assert!(
-        token.contains(&format!("\"access_token\": \"{MASK}\"")),
+        token.contains(&format!("\"access_token\": \"{logged}\"")),
         "{token}"
     );
     let config = calls[2]["request"].as_str().unwrap();
