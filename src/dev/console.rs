@@ -246,17 +246,7 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
         Err(e) => return error(&stream, 400, &e.to_string()),
     };
     if let Some((status, why)) = shared.refusal(&request) {
-        if request.path == "/" {
-            let page = format!("<!doctype html><title>kensa dev</title><p>{why}.</p>\n");
-            return respond(
-                &stream,
-                status,
-                "text/html; charset=utf-8",
-                page.as_bytes(),
-                &[],
-            );
-        }
-        return error(&stream, status, why);
+        return refuse(&stream, &request, status, why);
     }
     let session = &shared.session;
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
@@ -275,30 +265,8 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
         }
         ("GET", ["api", "output"]) => respond_json(&stream, 200, &json!(session.output())),
         ("GET", ["api", "events"]) => events(session, stream),
-        ("POST", ["api", "provision"]) => {
-            let body = request.json();
-            let plan = body
-                .get("plan")
-                .and_then(Value::as_str)
-                .filter(|p| !p.trim().is_empty())
-                .map_or_else(|| session.settings.plan.clone(), |p| p.trim().to_owned());
-            let options = body
-                .get("options")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            outcome(&stream, session.provision(&plan, &options))
-        }
-        ("POST", ["api", "resources", key, "plan"]) => {
-            let body = request.json();
-            let Some(plan) = body.get("plan").and_then(Value::as_str).map(str::trim) else {
-                return error(&stream, 400, "give the new plan: {\"plan\": \"…\"}");
-            };
-            if plan.is_empty() {
-                return error(&stream, 400, "the plan is empty");
-            }
-            outcome(&stream, session.plan_change(Some(key), plan))
-        }
+        ("POST", ["api", "provision"]) => provision(&stream, session, &request),
+        ("POST", ["api", "resources", key, "plan"]) => change_plan(&stream, session, &request, key),
         ("POST", ["api", "resources", key, "deprovision"]) => {
             outcome(&stream, session.deprovision(Some(key)))
         }
@@ -306,23 +274,7 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
             Ok(v) => respond_json(&stream, 200, &v),
             Err(e) => error(&stream, 404, &e.to_string()),
         },
-        ("GET", ["sso", key]) => match session.sign_in(Some(key)) {
-            Ok(SignIn::Redirect(url)) => {
-                respond(&stream, 302, "text/plain", b"", &[("Location", url)])
-            }
-            Ok(SignIn::Form { action, params }) => {
-                let name = session.settings.manifest.name().unwrap_or("the add-on");
-                let page = post_page(&action, &params, name);
-                respond(
-                    &stream,
-                    200,
-                    "text/html; charset=utf-8",
-                    page.as_bytes(),
-                    &[],
-                )
-            }
-            Err(e) => error(&stream, 409, &e.to_string()),
-        },
+        ("GET", ["sso", key]) => sign_in(&stream, session, key),
         ("POST", ["api", "test"]) => {
             let session = session.clone();
             std::thread::spawn(move || {
@@ -344,6 +296,74 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
         }
         (_, ["api", ..]) | (_, ["sso", ..]) => error(&stream, 404, "no such call"),
         _ => error(&stream, 404, "not found"),
+    }
+}
+
+/// A request the guards refused: a short page for the page's address, JSON for the API.
+fn refuse(stream: &TcpStream, request: &Request, status: u16, why: &str) -> io::Result<()> {
+    if request.path == "/" {
+        let page = format!("<!doctype html><title>kensa dev</title><p>{why}.</p>\n");
+        return respond(
+            stream,
+            status,
+            "text/html; charset=utf-8",
+            page.as_bytes(),
+            &[],
+        );
+    }
+    error(stream, status, why)
+}
+
+/// `POST /api/provision {"plan"?, "options"?}`: the session's plan unless one is given.
+fn provision(stream: &TcpStream, session: &Arc<Session>, request: &Request) -> io::Result<()> {
+    let body = request.json();
+    let plan = body
+        .get("plan")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+        .map_or_else(|| session.settings.plan.clone(), |p| p.trim().to_owned());
+    let options = body
+        .get("options")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    outcome(stream, session.provision(&plan, &options))
+}
+
+/// `POST /api/resources/<key>/plan {"plan"}`.
+fn change_plan(
+    stream: &TcpStream,
+    session: &Arc<Session>,
+    request: &Request,
+    key: &str,
+) -> io::Result<()> {
+    let body = request.json();
+    let Some(plan) = body.get("plan").and_then(Value::as_str).map(str::trim) else {
+        return error(stream, 400, "give the new plan: {\"plan\": \"…\"}");
+    };
+    if plan.is_empty() {
+        return error(stream, 400, "the plan is empty");
+    }
+    outcome(stream, session.plan_change(Some(key), plan))
+}
+
+/// `GET /sso/<key>`: to the provider signed in, by redirect (GET SSO) or an auto-posting
+/// form (POST SSO).
+fn sign_in(stream: &TcpStream, session: &Arc<Session>, key: &str) -> io::Result<()> {
+    match session.sign_in(Some(key)) {
+        Ok(SignIn::Redirect(url)) => respond(stream, 302, "text/plain", b"", &[("Location", url)]),
+        Ok(SignIn::Form { action, params }) => {
+            let name = session.settings.manifest.name().unwrap_or("the add-on");
+            let page = post_page(&action, &params, name);
+            respond(
+                stream,
+                200,
+                "text/html; charset=utf-8",
+                page.as_bytes(),
+                &[],
+            )
+        }
+        Err(e) => error(stream, 409, &e.to_string()),
     }
 }
 
