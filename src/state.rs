@@ -143,16 +143,20 @@ pub struct OutsideChange {
     /// Heroku's uuid for it, when kensa knew it.
     pub uuid: Option<String>,
     pub change: Change,
-    /// The command: `kensa test deprovision`.
+    /// The command: `kensa test deprovision`, `kensa test planchange`.
     pub by: String,
     /// When, as RFC 3339.
     pub at: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     Deprovisioned,
+    /// The provider accepted a change to this plan.
+    PlanChanged {
+        plan: String,
+    },
 }
 
 /// A command other than `kensa dev` deprovisioned `id`: it is forgotten as the last
@@ -161,6 +165,39 @@ pub enum Change {
 pub fn deprovisioned(manifest_path: &Path, id: &str, by: &str) -> Result<(), StateError> {
     let uuid = remembered(manifest_path, id)?.and_then(|last| last.uuid);
     forget(manifest_path, id)?;
+    tell_dev(manifest_path, id, uuid, Change::Deprovisioned, by)
+}
+
+/// A command other than `kensa dev` changed `id`'s plan to `plan`: the last resource (if
+/// it is `id`) says so from now on, and a dev session is told, as for a deprovision.
+pub fn plan_changed(
+    manifest_path: &Path,
+    id: &str,
+    plan: &str,
+    by: &str,
+) -> Result<(), StateError> {
+    let uuid = match last_resource(manifest_path)? {
+        Some(mut last) if last.id == id => {
+            last.plan = plan.to_owned();
+            write(&dir(manifest_path).join(LAST_RESOURCE), &last)?;
+            last.uuid
+        }
+        _ => None,
+    };
+    let change = Change::PlanChanged {
+        plan: plan.to_owned(),
+    };
+    tell_dev(manifest_path, id, uuid, change, by)
+}
+
+/// Leaves a note for the project's dev session, when it has one.
+fn tell_dev(
+    manifest_path: &Path,
+    id: &str,
+    uuid: Option<String>,
+    change: Change,
+    by: &str,
+) -> Result<(), StateError> {
     let dev = dev_dir(manifest_path);
     if !dev.is_dir() {
         return Ok(());
@@ -168,7 +205,7 @@ pub fn deprovisioned(manifest_path: &Path, id: &str, by: &str) -> Result<(), Sta
     let note = OutsideChange {
         id: id.to_owned(),
         uuid,
-        change: Change::Deprovisioned,
+        change,
         by: by.to_owned(),
         at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     };
@@ -376,6 +413,42 @@ mod tests {
         let err = last_resource(&manifest).unwrap_err().to_string();
         assert!(err.contains(".kensa/last-resource.json"), "{err}");
         assert!(err.contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn a_plan_change_outside_updates_the_last_resource_and_tells_a_dev_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("addon-manifest.json");
+        let last = LastResource::new(&manifest, "42", Some("u-1"), "test", "kensa dev");
+        remember(&manifest, &last).unwrap();
+        // No dev session: the last resource's plan follows, no note is left.
+        plan_changed(&manifest, "42", "premium", "kensa test planchange").unwrap();
+        assert_eq!(last_resource(&manifest).unwrap().unwrap().plan, "premium");
+        assert!(outside_changes(&manifest).is_empty());
+        // Another resource's change leaves the last one as it is.
+        fs::create_dir_all(dev_dir(&manifest)).unwrap();
+        plan_changed(&manifest, "7", "basic", "kensa test planchange").unwrap();
+        assert_eq!(last_resource(&manifest).unwrap().unwrap().plan, "premium");
+        plan_changed(&manifest, "42", "basic", "kensa test planchange").unwrap();
+        let notes: Vec<_> = outside_changes(&manifest)
+            .into_iter()
+            .map(|n| n.unwrap().1)
+            .collect();
+        assert_eq!(notes.len(), 2);
+        assert_eq!(
+            (notes[0].id.as_str(), notes[0].uuid.as_deref()),
+            ("7", None)
+        );
+        assert_eq!(
+            (notes[1].id.as_str(), notes[1].uuid.as_deref()),
+            ("42", Some("u-1"))
+        );
+        assert_eq!(
+            notes[1].change,
+            Change::PlanChanged {
+                plan: "basic".into()
+            }
+        );
     }
 
     #[test]

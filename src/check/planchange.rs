@@ -47,7 +47,13 @@ fn body(provider: &Provider, resource: &Resource, plan: &str) -> Value {
     Value::Object(body)
 }
 
-pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource, target: Target) {
+/// Returns the plan the provider changed the resource to, when it accepted the change.
+pub fn run(
+    rec: &mut Recorder,
+    provider: &Provider,
+    resource: &Resource,
+    target: Target,
+) -> Option<String> {
     let url = provider.endpoint.resource_url(&resource.id);
     rec.section(Stage::Planchange, format!("PUT {url}"));
     let plan = target.plan();
@@ -135,6 +141,7 @@ pub fn run(rec: &mut Recorder, provider: &Provider, resource: &Resource, target:
         None => resource.plan.clone(),
     };
     same_plan(rec, provider, resource, &url, current.as_deref());
+    changed.map(|_| plan.to_owned())
 }
 
 /// The body is optional; when there is one it must be JSON, and its config is checked.

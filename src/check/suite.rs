@@ -162,6 +162,7 @@ pub fn test_with(
     }
     let collapse = !matches!(which, Step::Manifest | Step::All);
     let deleted = Cell::new(None);
+    let changed = Cell::new(None);
     let report = session(
         manifest_path,
         &manifest,
@@ -183,7 +184,9 @@ pub fn test_with(
             }
             Step::Planchange { plan, .. } => {
                 let resource = named.expect("a named resource");
-                planchange::run(rec, provider, &resource, Target::Real(&plan));
+                if let Some(plan) = planchange::run(rec, provider, &resource, Target::Real(&plan)) {
+                    changed.set(Some((resource.id, plan)));
+                }
                 None
             }
             Step::Sso { .. } => {
@@ -198,7 +201,12 @@ pub fn test_with(
             }
         },
     )?;
-    remember(manifest_path, &report, deleted.take().as_deref())?;
+    remember(
+        manifest_path,
+        &report,
+        deleted.take().as_deref(),
+        changed.take(),
+    )?;
     Ok(report)
 }
 
@@ -293,9 +301,15 @@ impl Step {
 }
 
 /// After `test provision`, the resource left in place becomes the last resource; after a
-/// `test deprovision` that removed the last resource, it is forgotten (and a `kensa dev`
-/// session of the project is told).
-fn remember(manifest_path: &Path, report: &Report, deleted: Option<&str>) -> Result<()> {
+/// `test deprovision` that removed the last resource, it is forgotten; after a `test
+/// planchange` the provider accepted, it is on the new plan (and a `kensa dev` session of
+/// the project is told of either).
+fn remember(
+    manifest_path: &Path,
+    report: &Report,
+    deleted: Option<&str>,
+    changed: Option<(String, String)>,
+) -> Result<()> {
     if let Some(left) = &report.resource {
         let mut last = LastResource::new(
             manifest_path,
@@ -309,6 +323,9 @@ fn remember(manifest_path: &Path, report: &Report, deleted: Option<&str>) -> Res
     }
     if let Some(id) = deleted {
         state::deprovisioned(manifest_path, id, "kensa test deprovision")?;
+    }
+    if let Some((id, plan)) = changed {
+        state::plan_changed(manifest_path, &id, &plan, "kensa test planchange")?;
     }
     Ok(())
 }

@@ -81,7 +81,8 @@ pub struct Resource {
     /// The check that explains `message`.
     pub check: Option<String>,
     pub created_at: String,
-    /// What commands outside the session did to it (`kensa test deprovision`).
+    /// What commands outside the session did to it (`kensa test deprovision`,
+    /// `kensa test planchange`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outside: Vec<OutsideChange>,
 }
@@ -247,8 +248,9 @@ impl Session {
         Ok(session)
     }
 
-    /// Applies the notes other commands left (a resource they deprovisioned), saves, and
-    /// removes them. A note that cannot be read is said once (`broken` remembers it).
+    /// Applies the notes other commands left (a resource they deprovisioned or changed the
+    /// plan of), saves, and removes them. A note that cannot be read is said once
+    /// (`broken` remembers it).
     fn take_in_outside_changes(&self, broken: &mut Vec<String>) {
         for note in state::outside_changes(&self.settings.manifest_path) {
             let (path, change) = match note {
@@ -274,15 +276,22 @@ impl Session {
                 .map(|r| r.uuid.clone());
             if let Some(uuid) = uuid {
                 self.update(&uuid, |r| {
-                    match change.change {
-                        Change::Deprovisioned => r.state = ResourceState::Deprovisioned,
+                    match &change.change {
+                        Change::Deprovisioned => {
+                            r.state = ResourceState::Deprovisioned;
+                            r.message = None;
+                            r.check = None;
+                        }
+                        Change::PlanChanged { plan } => r.plan = plan.clone(),
                     }
-                    r.message = None;
-                    r.check = None;
                     r.outside.push(change.clone());
                 });
+                let what = match &change.change {
+                    Change::Deprovisioned => "was deprovisioned".to_owned(),
+                    Change::PlanChanged { plan } => format!("changed to plan {plan}"),
+                };
                 (self.say)(&format!(
-                    "{} was deprovisioned outside this session (by {} at {})",
+                    "{} {what} outside this session (by {} at {})",
                     change.id, change.by, change.at
                 ));
             }

@@ -49,9 +49,15 @@ pub fn of(resource: &Resource, calls: &[Call], async_timeout: Duration) -> Vec<S
     let mut steps: Vec<Step> = mine.iter().filter_map(|c| step_of(c)).collect();
     // What other commands did: their calls are not in this log, their notes say when.
     steps.extend(resource.outside.iter().map(|change| Step {
-        label: match change.change {
+        label: match &change.change {
             Change::Deprovisioned => {
                 format!("deprovisioned outside this session, by {}", change.by)
+            }
+            Change::PlanChanged { plan } => {
+                format!(
+                    "plan changed to {plan} outside this session, by {}",
+                    change.by
+                )
             }
         },
         status: "done",

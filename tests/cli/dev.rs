@@ -675,6 +675,44 @@ fn a_resource_deprovisioned_in_another_terminal_is_shown_deprovisioned_in_the_co
     assert_eq!(left, 0, "the notes are consumed");
 }
 
+/// `kensa test planchange` in another terminal changed the plan at the provider, and the
+/// console went on showing the old one.
+#[test]
+fn regression_a_plan_changed_in_another_terminal_kept_its_old_plan_in_the_console() {
+    let dir = project(free_port(), "python3 provider.py");
+    let dev = start(dir.path(), &[]);
+    let (_, made) = dev.api("POST", "/api/provision", Some(json!({"plan": "test"})));
+    let uuid = made["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(made["state"], "provisioned", "{made}");
+
+    // Another terminal: `kensa test planchange premium`, on the session's resource.
+    let mut other = crate::harness::kensa(dir.path());
+    other.args(["test", "planchange", "premium"]);
+    let out = crate::harness::output(other);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let state = dev.state_until("saw the plan change made outside the session", |s| {
+        resource(s, &uuid)["plan"] == "premium"
+    });
+    let r = resource(&state, &uuid);
+    assert_eq!(r["state"], "provisioned", "{r}");
+    let last = r["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["label"],
+        "plan changed to premium outside this session, by kensa test planchange"
+    );
+    dev.wait_for("r1 changed to plan premium outside this session (by kensa test planchange");
+    // The last resource says so too, for the next command without an id.
+    let saved = std::fs::read_to_string(dir.path().join(".kensa/last-resource.json")).unwrap();
+    let saved: Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["plan"], "premium", "{saved}");
+}
+
 #[test]
 fn the_service_output_is_in_the_console_live_with_secrets_masked() {
     let port = free_port();
