@@ -297,10 +297,19 @@ fn given(
         }
     };
     let git_ref = args.git_ref.clone().or(recorded_ref);
-    let template = template_arg
+    let mut template = template_arg
         .as_deref()
         .map(|arg| source::resolve(arg, git_ref.as_deref()))
         .transpose()?;
+    // A replay renders the recorded commit but follows the recorded ref (a branch or a
+    // tag) from then on, as the project it replays does.
+    if let (Some(t), Some(a), None, None) = (&mut template, replay, &args.template, &args.git_ref) {
+        if let Origin::Git { source, .. } = &mut t.origin {
+            if a.template.git_ref.is_some() {
+                source.git_ref.clone_from(&a.template.git_ref);
+            }
+        }
+    }
     let slots = match (&template, &template_arg) {
         (Some(t), Some(arg)) => {
             let defaults = user.values_for(arg);

@@ -317,13 +317,13 @@ fn decide(
         };
         let same = |a: &Current, f: &OutputFile| a.bytes == f.bytes && a.mode == f.mode;
         let d = match (base.get(path), new.get(path), yours) {
-            (_, _, None) if base.contains_key(path) => {
-                if new.contains_key(path) {
-                    Some(decision(Change::KeptDeleted, None))
-                } else {
-                    None
-                }
+            // You deleted it: it stays deleted. Said only when the template changed it
+            // since (you miss that change); else there is nothing to say, and an update
+            // run again finds the project up to date.
+            (Some(b), Some(n), None) if b.bytes != n.bytes || b.mode != n.mode => {
+                Some(decision(Change::KeptDeleted, None))
             }
+            (Some(_), _, None) => None,
             (None, Some(n), None) => Some(decision(Change::Added, Some((*n).clone()))),
             (_, _, None) => None,
             (Some(b), None, Some(y)) => {
@@ -351,7 +351,15 @@ fn decide(
                     ))
                 } else {
                     let base_bytes: &[u8] = b.map_or(&[], |b| b.bytes.as_slice());
-                    Some(three_way(path, base_bytes, &y, n, labels))
+                    let mut merged = three_way(path, base_bytes, &y, n, labels);
+                    // The mode merges too: the template's change (a script made
+                    // executable) when you left yours as it was.
+                    if let (Some(b), Some(file)) = (b, merged.write.as_mut()) {
+                        if y.mode == b.mode {
+                            file.mode = n.mode;
+                        }
+                    }
+                    Some(merged)
                 }
             }
             (None, None, _) => None,
@@ -610,6 +618,7 @@ mod tests {
             file("edited", "a\nb\nc\n"),
             file("both", "1\n2\n3\n"),
             file("deleted", "d\n"),
+            file("deleted-unchanged", "u\n"),
             file("removed-clean", "old\n"),
             file("removed-edited", "old\n"),
             file("same", "x\n"),
@@ -619,6 +628,7 @@ mod tests {
             file("edited", "a\nb\nc\nd\n"),
             file("both", "1\ntheirs\n3\n"),
             file("deleted", "D\n"),
+            file("deleted-unchanged", "u\n"),
             file("added", "new\n"),
             file("same", "x\n"),
         ];
@@ -631,6 +641,10 @@ mod tests {
         assert_eq!(got["edited"], &Change::Merged);
         assert_eq!(got["both"], &Change::Conflict { markers: true });
         assert_eq!(got["deleted"], &Change::KeptDeleted);
+        assert!(
+            !got.contains_key("deleted-unchanged"),
+            "deleted by you, unchanged by the template: nothing to say"
+        );
         assert_eq!(got["added"], &Change::Added);
         assert_eq!(got["removed-clean"], &Change::Removed);
         assert_eq!(got["removed-edited"], &Change::KeptChanged);

@@ -275,3 +275,52 @@ fn ctrl_c_during_a_clone_stops_git_and_removes_the_clone() {
         "the clone is removed"
     );
 }
+
+#[test]
+fn regression_replay_of_a_project_made_at_a_tag_recorded_the_commit_as_its_ref() {
+    let test = Test::new();
+    let (url, v1) = remote(&test);
+    let out = create(test, &format!("{url}//templates/svc@v1"), &[]);
+    let out = out
+        .then()
+        .args(["create", "again", "--replay", "p", "--no-input"])
+        .run();
+    assert_eq!(out.read("again/version.txt"), "v1 for from-git\n");
+    assert_eq!(
+        out.read("again/.kensa/answers.toml"),
+        out.read("p/.kensa/answers.toml"),
+        "the same answers: source, ref v1, commit {v1}"
+    );
+}
+
+#[test]
+fn replay_of_a_project_made_on_a_branch_renders_its_commit_and_follows_the_branch() {
+    let test = Test::new();
+    let (url, _) = remote(&test);
+    let out = create(test, &format!("{url}//templates/svc"), &["--ref", "main"]);
+    // The branch moves on after the project was made.
+    let work = out.path("work");
+    fs::write(
+        work.join("templates/svc/version.txt.tera"),
+        "v3 for {{ id }}\n",
+    )
+    .unwrap();
+    commit_all(&work, "v3");
+    let bare = out.path("remote.git");
+    git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    let out = out
+        .then()
+        .args(["create", "again", "--replay", "p", "--no-input"])
+        .run();
+    assert_eq!(
+        out.read("again/version.txt"),
+        "v2 for from-git\n",
+        "the recorded commit"
+    );
+    let out = out
+        .then()
+        .args(["update", "again"])
+        .stdout_contains("update   version.txt")
+        .run();
+    assert_eq!(out.read("again/version.txt"), "v3 for from-git\n");
+}

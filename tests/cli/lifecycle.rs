@@ -4,6 +4,7 @@
 //! with a three-way merge.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::Value;
@@ -518,4 +519,102 @@ fn a_new_secret_variable_goes_to_env_and_the_old_ones_stay_as_they_are() {
     );
     assert!(!out.stdout.contains("wh-123-secret"));
     assert!(!out.read("p/.kensa/answers.toml").contains("wh-123"));
+}
+
+// ---------------------------------------------------------------------------------------
+// A provider's project over time (audit of issue 13)
+
+#[test]
+fn regression_an_update_run_again_after_a_user_deleted_a_file_was_never_up_to_date() {
+    // The user deleted a file the template never changes: the first update and every
+    // later one listed it ("skip … you deleted it") and called the project updated.
+    let out = created(Test::new());
+    fs::remove_file(out.path("p/notes.txt")).unwrap();
+    commit_all(&out.path("p"), "no notes");
+    to_v2(&out);
+    let out = out.then().args(["update", "p"]).run();
+    assert!(!out.stdout.contains("notes.txt"), "{}", out.stdout);
+    commit_all(&out.path("p"), "update");
+    out.then()
+        .args(["update", "p"])
+        .stdout_contains("Up to date")
+        .unchanged()
+        .run();
+}
+
+/// A template whose files are not all plain text: a CRLF file, a binary, scripts.
+fn mixed_template(test: Test, version: u8) -> Test {
+    let v = version;
+    let mut logo: Vec<u8> = (0..=255u8).collect();
+    logo.push(v);
+    let spec = match v {
+        1 => "description = \"mixed\"\n[files]\nexecutable = [\"run.sh\"]\n",
+        _ => "description = \"mixed\"\n[files]\nexecutable = [\"run.sh\", \"tool.sh\"]\n",
+    };
+    test.write("tpl/template.toml", spec)
+        .write(
+            "tpl/windows.bat",
+            format!("a\r\nb\r\nc\r\nd\r\ne\r\nv{v}\r\n"),
+        )
+        .write("tpl/logo.bin", logo.clone())
+        .write("tpl/art.bin", logo)
+        .write("tpl/run.sh", format!("#!/bin/sh\necho run v{v}\n"))
+        .write(
+            "tpl/tool.sh",
+            format!("#!/bin/sh\n# tool\n\n\necho tool v{v}\n"),
+        )
+        .write("tpl/.gitignore", ".env\naddon-manifest.json\n")
+}
+
+#[test]
+/// Regression too: the mode of a merged file was always yours, so a script the template
+/// made executable stayed not executable when you had edited it.
+fn update_merges_crlf_files_keeps_binaries_and_merges_modes() {
+    let out = mixed_template(Test::new(), 1)
+        .args(["create", "p", "--template", "./tpl", "--no-input"])
+        .run();
+    let p = out.path("p");
+    // Your edits: the first line of the CRLF file; art.bin; run.sh made non-executable;
+    // tool.sh edited (its mode left as it was).
+    let bat = out.read("p/windows.bat").replacen("a\r\n", "mine\r\n", 1);
+    fs::write(p.join("windows.bat"), bat).unwrap();
+    fs::write(p.join("art.bin"), [0u8, 1, 2, 0xff]).unwrap();
+    fs::set_permissions(p.join("run.sh"), fs::Permissions::from_mode(0o644)).unwrap();
+    let tool = out.read("p/tool.sh").replace("# tool", "# tool, mine");
+    fs::write(p.join("tool.sh"), tool).unwrap();
+    commit_all(&p, "my edits");
+
+    let out = mixed_template(out.then(), 2)
+        .args(["update", "p"])
+        .status(1)
+        .stdout_contains("merge    windows.bat")
+        .stdout_contains("update   logo.bin")
+        .stdout_contains("CONFLICT art.bin")
+        .stdout_contains("update   run.sh")
+        .stdout_contains("merge    tool.sh")
+        .run();
+    assert_eq!(
+        out.read("p/windows.bat"),
+        "mine\r\nb\r\nc\r\nd\r\ne\r\nv2\r\n",
+        "merged line by line, CRLF kept"
+    );
+    assert_eq!(
+        out.bytes("p/logo.bin").last(),
+        Some(&2),
+        "untouched: replaced"
+    );
+    assert_eq!(
+        out.bytes("p/art.bin"),
+        [0u8, 1, 2, 0xff],
+        "binary: yours kept"
+    );
+    assert_eq!(out.read("p/run.sh"), "#!/bin/sh\necho run v2\n");
+    assert_eq!(out.mode("p/run.sh") & 0o777, 0o644, "your mode change kept");
+    assert!(out.read("p/tool.sh").contains("# tool, mine"));
+    assert!(out.read("p/tool.sh").contains("echo tool v2"));
+    assert_eq!(
+        out.mode("p/tool.sh") & 0o111,
+        0o111,
+        "the template made it executable and you left its mode alone"
+    );
 }
