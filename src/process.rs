@@ -281,6 +281,78 @@ pub fn group_alive(group: libc::pid_t) -> bool {
     })
 }
 
+/// A process that carries a marker in its environment: something kensa's commands started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub pid: libc::pid_t,
+    /// Its command line, as `ps` shows it.
+    pub command: String,
+}
+
+/// The running processes (kensa itself aside) whose environment holds `marker`, a
+/// `KEY=VALUE` kensa gave the commands it ran: what they started, even what left their
+/// process group (`setsid`, a double fork: a daemon) and so outlives a group stop.
+pub fn marked(marker: &str) -> Vec<Marked> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let own = std::process::id();
+    procs
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            if pid == own {
+                return None;
+            }
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            if !environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+                return None;
+            }
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let state = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest.trim_start());
+            if state.starts_with(['Z', 'X']) {
+                return None;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&cmdline)
+                .split('\0')
+                .filter(|a| !a.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(Marked {
+                pid: pid as libc::pid_t,
+                command: printable(&crate::redact::mask(&command)),
+            })
+        })
+        .collect()
+}
+
+/// Stops every process [`marked`] with `marker`: SIGTERM, then SIGKILL to what is left after
+/// `grace`. Returns what was running.
+pub fn stop_marked(marker: &str, grace: Duration) -> Vec<Marked> {
+    let found = marked(marker);
+    if found.is_empty() {
+        return found;
+    }
+    let signal = |signal: libc::c_int| {
+        for process in marked(marker) {
+            // SAFETY: kill(2) on a pid; no memory involved.
+            unsafe {
+                libc::kill(process.pid, signal);
+            }
+        }
+    };
+    signal(libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !marked(marker).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(libc::SIGKILL);
+    found
+}
+
 /// Copies one output pipe to the sink line by line, keeping the last lines in `tail`.
 fn pump(pipe: Box<dyn Read + Send>, sink: &Sink, tail: &Tail) {
     let mut reader = BufReader::new(pipe);

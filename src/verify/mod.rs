@@ -239,6 +239,8 @@ fn prepare(
     register_secrets(&dotenv, &opts.env);
     let mut service_env: Vec<(String, String)> = dotenv;
     service_env.extend(opts.env.iter().cloned());
+    // Marks every process the steps start, daemons included, for the stops to find.
+    let marker = format!("KENSA_VERIFY_RUN={:016x}", rand::random::<u64>());
     let step = |def, key, command, env, timeout| Step {
         def,
         key,
@@ -247,6 +249,7 @@ fn prepare(
         env,
         timeout,
         verbose: opts.verbose,
+        marker: &marker,
     };
 
     let phases = [

@@ -27,6 +27,9 @@ pub struct Step<'a> {
     pub timeout: Duration,
     /// Stream the command's output to stderr.
     pub verbose: bool,
+    /// `KEY=VALUE` put in the command's environment, so that what it leaves running is
+    /// found and stopped even outside its process group ([`process::marked`]).
+    pub marker: &'a str,
 }
 
 impl Step<'_> {
@@ -37,10 +40,14 @@ impl Step<'_> {
     }
 
     fn spawn(&self, tail: &Tail) -> Result<Group, Verdict> {
+        let mut env = self.env.to_vec();
+        if let Some((key, value)) = self.marker.split_once('=') {
+            env.push((key.to_owned(), value.to_owned()));
+        }
         Group::spawn(
             self.command,
             self.dir,
-            self.env,
+            &env,
             sink(self.key, self.verbose),
             tail,
         )
@@ -77,8 +84,10 @@ impl Step<'_> {
             Waited::Interrupted => interrupted(),
             Waited::Ready => unreachable!("a plain wait has nothing to be ready for"),
         };
-        // Whatever it left running in its group (a server its tests started) goes too.
+        // Whatever it left running (a server its tests started) goes too, in its group
+        // or out of it.
         group.stop(Duration::ZERO);
+        process::stop_marked(self.marker, Duration::ZERO);
         self.check(verdict, started)
     }
 
@@ -100,26 +109,39 @@ impl Step<'_> {
         };
         let verdict = match group.wait_for_port(port, started + self.timeout) {
             Waited::Ready => {
-                let service = Service { group, tail };
+                let service = Service {
+                    group,
+                    tail,
+                    marker: self.marker.to_owned(),
+                };
                 return (self.check(Verdict::Pass, started), Some(service));
             }
             Waited::Exited(status) => Verdict::Fail(format!(
-                "`{}` exited ({status}) before it answered on port {port}; its last lines:\n{}",
+                "`{}` exited ({status}) before it answered on port {port}{}; its last lines:\n{}",
                 self.command,
+                if status.success() { FOREGROUND } else { "" },
                 tail.text()
             )),
             Waited::TimedOut => self.too_slow(&format!("did not answer on port {port}"), &tail),
             Waited::Interrupted => interrupted(),
         };
         group.stop(Duration::ZERO);
+        process::stop_marked(self.marker, Duration::ZERO);
         (self.check(verdict, started), None)
     }
 }
+
+/// Why a start command must not exit: Heroku runs the web process in the foreground and
+/// takes its exit for a crash.
+const FOREGROUND: &str = " (a web process runs in the foreground until it is stopped; one \
+    that starts the server in the background and exits, with `&`, `nohup`, `setsid` or a \
+    daemon option, looks crashed to Heroku)";
 
 /// The running service.
 pub struct Service {
     group: Group,
     tail: Tail,
+    marker: String,
 }
 
 impl Service {
@@ -128,14 +150,32 @@ impl Service {
         self.tail.lines()
     }
 
-    /// Stops its whole process group: SIGTERM, then SIGKILL after `grace`.
+    /// Stops its whole process group: SIGTERM, then SIGKILL after `grace`; then whatever
+    /// it started that left the group (a daemon), the same way.
     pub fn stop(mut self, grace: Duration) -> Check {
         let started = Instant::now();
+        let group_ran = process::group_alive(self.group.id() as libc::pid_t);
         let stopped = self.group.stop(grace);
+        let strays = process::stop_marked(&self.marker, grace);
         let status = stopped
             .status
             .map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
-        let verdict = if stopped.already_exited {
+        let verdict = if !strays.is_empty() {
+            let list: Vec<String> = strays
+                .iter()
+                .map(|p| format!("  pid {}: {}", p.pid, p.command))
+                .collect();
+            Verdict::Warn(format!(
+                "processes it started had left its process group, so stopping the group did \
+                 not stop them (the start command ended: {status}); kensa stopped them \
+                 itself{FOREGROUND}:\n{}",
+                list.join("\n")
+            ))
+        } else if stopped.already_exited && group_ran {
+            Verdict::Warn(format!(
+                "the start command exited ({status}) while what it started kept serving{FOREGROUND}"
+            ))
+        } else if stopped.already_exited {
             Verdict::Warn(format!(
                 "the service exited on its own ({status}) before kensa stopped it; its last \
                  lines:\n{}",

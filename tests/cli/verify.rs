@@ -632,3 +632,116 @@ fn a_bad_timeout_in_template_toml_is_an_input_error() {
         stderr(&out)
     );
 }
+
+/// A start command that daemonises (`setsid`, a double fork) leaves the service outside its
+/// process group: stopping the group left it running, serving from a removed directory,
+/// and the verification passed. kensa finds it by the marker in its environment, stops it
+/// and says why that is wrong.
+#[test]
+fn regression_a_daemon_that_left_its_process_group_outlived_the_verification() {
+    let fixture = Fixture::new();
+    fixture.command(
+        "start",
+        Some(
+            "setsid sh -c 'echo $$ > \"$PGID_FILE\"; exec python3 provider.py serve' & \
+             sleep 600",
+        ),
+    );
+    let out = fixture.verify(&["--format", "json"]);
+    let daemon = fixture.pgid();
+    let gone = group_gone(daemon);
+    if !gone {
+        // SAFETY: kill(2) on the daemon this test's template started.
+        unsafe { libc::kill(-daemon, libc::SIGKILL) };
+    }
+    assert!(gone, "the daemon outlived kensa templates verify");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    let (status, message) = status_of(&doc, "template.stop");
+    assert_eq!(status, "fail", "advice, failed by strictness: {message}");
+    assert!(message.contains("left its process group"), "{message}");
+    assert!(message.contains(&format!("pid {daemon}: ")), "{message}");
+    assert!(message.contains("runs in the foreground"), "{message}");
+    assert!(fixture.leftovers().is_empty());
+}
+
+/// A start command that puts the service in the background and exits: it fails at once,
+/// saying a web process runs in the foreground, and what it started is stopped.
+#[test]
+fn a_start_command_that_backgrounds_the_service_fails_saying_it_must_stay_in_the_foreground() {
+    let fixture = Fixture::new();
+    fixture.command(
+        "start",
+        Some("echo $$ > \"$PGID_FILE\"; python3 provider.py serve >/dev/null 2>&1 &"),
+    );
+    let out = fixture.verify(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out);
+    let (status, message) = status_of(&doc, "template.start");
+    assert_eq!(status, "fail", "{message}");
+    assert!(message.contains("exited (exit status: 0)"), "{message}");
+    assert!(message.contains("runs in the foreground"), "{message}");
+    assert!(group_gone(fixture.pgid()));
+    assert!(fixture.leftovers().is_empty());
+}
+
+/// `kensa templates verify` takes the git sources `kensa create` takes: a subdirectory of
+/// a repository over file://, at a tag. The tag is what is verified: the branch has
+/// moved on to a broken version since.
+#[test]
+fn a_git_source_at_a_tag_in_a_subdirectory_is_verified_at_that_tag() {
+    use crate::harness::git::{commit_all, git};
+    let fixture = Fixture::new();
+    let home = fixture.home.path();
+    let work = home.join("work");
+    std::fs::create_dir_all(work.join("templates")).unwrap();
+    std::fs::rename(fixture.template(), work.join("templates/py")).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    commit_all(&work, "v1");
+    git(&work, &["tag", "v1"]);
+    let provider = work.join("templates/py/provider.py.tera");
+    let text = std::fs::read_to_string(&provider).unwrap();
+    let broken = text.replacen("if not checks or not all(checks):", "if not checks:", 1);
+    assert_ne!(text, broken);
+    std::fs::write(&provider, broken).unwrap();
+    commit_all(&work, "v2 accepts any SSO token");
+    let bare = home.join("remote.git");
+    git(
+        home,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let url = format!("file://{}//templates/py", bare.display());
+    let verify = |source: &str| {
+        let mut cmd = kensa(home);
+        cmd.env("TMPDIR", home.join("tmp"))
+            .env("NO_COLOR", "1")
+            .args(["templates", "verify", source])
+            .stdin(Stdio::null());
+        output(cmd)
+    };
+
+    let out = verify(&format!("{url}@v1"));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains(&format!("Testing template {url}@v1 in ")),
+        "{text}"
+    );
+    assert!(text.contains("Check good token logs in [PASS]"), "{text}");
+    assert!(fixture.leftovers().is_empty(), "project and clone removed");
+
+    let out = verify(&url);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "the branch is broken: {text}");
+    assert!(
+        text.contains("sso.wrong-token (wrong token gets 403)"),
+        "{text}"
+    );
+    assert!(fixture.leftovers().is_empty(), "project and clone removed");
+}
