@@ -240,8 +240,19 @@ fn write_into(target: &Path, files: &[OutputFile], plan: &Plan) -> Result<(), Sc
 /// and removes the files `removed`, all or nothing: everything is staged first, what is
 /// replaced or removed is kept aside until the last move, and a failure undoes them all.
 /// For `kensa update`, which decided file by file what to do.
+/// Ctrl-C at any point before the last move leaves the directory as it was.
 pub fn apply(target: &Path, files: &[OutputFile], removed: &[String]) -> Result<(), ScaffoldError> {
     let _deferred = interrupt::defer();
+    apply_unless(target, files, removed, interrupt::interrupted)
+}
+
+/// [`apply`], stopped (everything undone) once `stop` says so.
+fn apply_unless(
+    target: &Path,
+    files: &[OutputFile],
+    removed: &[String],
+    stop: impl Fn() -> bool,
+) -> Result<(), ScaffoldError> {
     plan(target, files)?;
     if files.is_empty() && removed.is_empty() {
         return Ok(());
@@ -253,19 +264,28 @@ pub fn apply(target: &Path, files: &[OutputFile], removed: &[String]) -> Result<
     let new = staging.path().join("new");
     let old = staging.path().join("old");
     stage(&new, target, files.iter())?;
-    interrupt::check().map_err(ScaffoldError::Interrupted)?;
     let mut moves = Moves::default();
-    for file in files {
-        if let Err(e) = moves.put(target, &new, &old, &file.path) {
+    let puts = files.iter().map(|f| (f.path.as_str(), true));
+    let removes = removed.iter().map(|rel| (rel.as_str(), false));
+    for (rel, put) in puts.chain(removes) {
+        // A signal while moving undoes the moves made: the project stays as it was.
+        if stop() {
             moves.undo(target, &old);
-            return Err(write_err(&target.join(&file.path), e));
+            return Err(ScaffoldError::Interrupted(interrupt::Interrupted));
         }
-    }
-    for rel in removed {
-        if let Err(e) = moves.remove(target, &old, rel) {
+        let moved = if put {
+            moves.put(target, &new, &old, rel)
+        } else {
+            moves.remove(target, &old, rel)
+        };
+        if let Err(e) = moved {
             moves.undo(target, &old);
             return Err(write_err(&target.join(rel), e));
         }
+    }
+    if stop() {
+        moves.undo(target, &old);
+        return Err(ScaffoldError::Interrupted(interrupt::Interrupted));
     }
     Ok(())
 }
@@ -357,6 +377,60 @@ fn write_err(path: &Path, source: io::Error) -> ScaffoldError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    /// Every file under `dir` with its bytes and mode.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
+        let mut all: Vec<_> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .map(Result::unwrap)
+            .map(|e| {
+                let meta = e.metadata().unwrap();
+                let bytes = if meta.is_file() {
+                    fs::read(e.path()).unwrap()
+                } else {
+                    Vec::new()
+                };
+                (e.path().to_owned(), bytes, meta.permissions().mode())
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_signal_at_any_move_of_an_update_leaves_the_directory_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path();
+        fs::create_dir(target.join("a")).unwrap();
+        fs::write(target.join("a/b.txt"), "old").unwrap();
+        fs::write(target.join("gone.txt"), "dropped by the template").unwrap();
+        let before = snapshot(target);
+        let mut new = files();
+        new.push(OutputFile {
+            path: "new/dir/c.txt".into(),
+            bytes: b"added".to_vec(),
+            mode: 0o644,
+        });
+        let removed = vec!["gone.txt".to_owned()];
+        // The signal comes before the first move, between any two, or after the last.
+        for at in 0..=new.len() + removed.len() {
+            let calls = Cell::new(0);
+            let stop = || {
+                calls.set(calls.get() + 1);
+                calls.get() > at
+            };
+            let result = apply_unless(target, &new, &removed, stop);
+            assert!(
+                matches!(result, Err(ScaffoldError::Interrupted(_))),
+                "signal after move {at}: {result:?}"
+            );
+            assert_eq!(snapshot(target), before, "signal after move {at}");
+        }
+        apply_unless(target, &new, &removed, || false).unwrap();
+        assert_eq!(fs::read(target.join("a/b.txt")).unwrap(), b"hi");
+        assert!(!target.join("gone.txt").exists());
+    }
 
     fn files() -> Vec<OutputFile> {
         vec![
