@@ -224,7 +224,16 @@ fn load_template(args: &Options, recorded: &Answers) -> Result<Template, Scaffol
                 (None, true) => rec.git_ref.clone().or_else(|| rec.commit.clone()),
                 (None, false) => None,
             };
-            source::resolve(&rec.source, git_ref.as_deref())
+            source::resolve(&rec.source, git_ref.as_deref()).map_err(|e| match e {
+                ScaffoldError::NotATemplate { path, why } => ScaffoldError::NotATemplate {
+                    path,
+                    why: format!(
+                        "{why} (the template .kensa/answers.toml records; if it moved, \
+                         `kensa update --template NEW-PLACE` updates from there and records it)"
+                    ),
+                },
+                other => other,
+            })
         }
     }
 }

@@ -618,3 +618,65 @@ fn update_merges_crlf_files_keeps_binaries_and_merges_modes() {
         "the template made it executable and you left its mode alone"
     );
 }
+
+#[test]
+fn update_outside_a_git_repository_needs_no_allow_dirty() {
+    let out = v1(Test::new())
+        .args([
+            "create",
+            "p",
+            "--template",
+            "./tpl",
+            "--no-input",
+            "--vcs",
+            "none",
+        ])
+        .run();
+    assert!(!out.exists("p/.git"));
+    let app = out.read("p/app.txt").replace("line 3", "line 3, mine");
+    fs::write(out.path("p/app.txt"), app).unwrap();
+    to_v2(&out);
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("merge    app.txt")
+        .run();
+    assert!(out.read("p/app.txt").contains("line 3, mine"));
+    assert!(out.read("p/app.txt").contains("line 10, version 2"));
+}
+
+#[test]
+/// Regression too: a template that moved was "not a template directory", with no word
+/// of --template.
+fn update_from_another_template_source_records_it_for_the_next_update() {
+    let out = created(Test::new());
+    // The template moved: version 2 lives elsewhere now.
+    fs::create_dir(out.path("moved")).unwrap();
+    fs::rename(out.path("tpl"), out.path("moved/tpl")).unwrap();
+    fs::write(out.path("moved/tpl/notes.txt"), "notes v2\n").unwrap();
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .status(2)
+        .stderr_contains("is not a template directory")
+        .stderr_contains("kensa update --template")
+        .unchanged()
+        .run();
+    let out = out
+        .then()
+        .args(["update", "p", "--template", "./moved/tpl"])
+        .stdout_contains("update   notes.txt")
+        .run();
+    assert_eq!(out.read("p/notes.txt"), "notes v2\n");
+    let answers: toml::Table = toml::from_str(&out.read("p/.kensa/answers.toml")).unwrap();
+    let source = answers["template"]["source"].as_str().unwrap();
+    assert!(source.ends_with("moved/tpl"), "{source}");
+    commit_all(&out.path("p"), "update");
+    fs::write(out.path("moved/tpl/notes.txt"), "notes v3\n").unwrap();
+    let out = out.then().args(["update", "p"]).run();
+    assert_eq!(
+        out.read("p/notes.txt"),
+        "notes v3\n",
+        "the new source is followed"
+    );
+}

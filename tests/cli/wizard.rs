@@ -439,3 +439,49 @@ fn ctrl_c_at_a_secret_prompt_gives_the_terminal_back() {
     );
     assert!(!tmp.path().join("out").exists());
 }
+
+/// `kensa update` on a terminal asks only what the template gained since the project was
+/// made, never again what the project answered (copier's users' complaint).
+#[test]
+fn update_asks_only_the_variables_the_template_added() {
+    let tmp = tempdir();
+    let tpl = tmp.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    let spec = "description = \"d\"\n[variables.greeting]\ndefault = \"hello\"\n";
+    fs::write(tpl.join("template.toml"), spec).unwrap();
+    fs::write(tpl.join("app.txt.tera"), "{{ greeting }}\n").unwrap();
+    let mut create = harness::kensa(tmp.path());
+    create.args([
+        "create",
+        "p",
+        "--template",
+        "./tpl",
+        "--no-input",
+        "--vcs",
+        "none",
+        "--set",
+        "greeting=hi",
+    ]);
+    assert!(harness::output(create).status.success());
+    let spec = format!("{spec}[variables.motto]\ndefault = \"be kind\"\n");
+    fs::write(tpl.join("template.toml"), spec).unwrap();
+    fs::write(tpl.join("motto.txt.tera"), "{{ motto }}\n").unwrap();
+
+    let mut pty = Pty::spawn(tmp.path(), &["update", "p"]);
+    let before = match pty.session.exp_string("motto") {
+        Ok(before) => before,
+        Err(e) => panic!("waiting for the motto prompt: {e}"),
+    };
+    assert!(!before.contains("greeting"), "asked again: {before}");
+    pty.keys(&format!("be brave{ENTER}"));
+    pty.expect("Updated");
+    let (rest, code) = pty.rest_and_exit_code();
+    assert_eq!(code, 0, "{rest}");
+    assert!(!rest.contains("greeting"), "asked again: {rest}");
+    let p = tmp.path().join("p");
+    assert_eq!(fs::read_to_string(p.join("app.txt")).unwrap(), "hi\n");
+    assert_eq!(
+        fs::read_to_string(p.join("motto.txt")).unwrap(),
+        "be brave\n"
+    );
+}
