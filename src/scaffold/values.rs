@@ -27,6 +27,23 @@ impl Source {
     fn is_explicit(self) -> bool {
         matches!(self, Source::Recorded | Source::File | Source::Flag)
     }
+
+    /// Where a bad value came from, for its error: the user must know which file to
+    /// look at (a recorded answer the template's new version no longer takes).
+    fn origin(self, name: &str) -> String {
+        match self {
+            Source::Default => " (the template's default)".into(),
+            Source::UserConfig => {
+                format!(" (from your kensa config; --set {name}=VALUE gives another)")
+            }
+            Source::Recorded => format!(
+                " (recorded in .kensa/answers.toml; the template changed since: \
+                 --set {name}=VALUE gives another)"
+            ),
+            Source::File => " (from --values-file)".into(),
+            Source::Flag => " (from --set)".into(),
+        }
+    }
 }
 
 /// One variable's value so far.
@@ -124,7 +141,7 @@ pub fn given(spec: &TemplateSpec, sources: &Sources) -> Result<IndexMap<String, 
                     ask: !source.is_explicit(),
                 },
                 Err(e) => {
-                    problems.push(format!("variable {name}: {e}"));
+                    problems.push(format!("variable {name}: {e}{}", source.origin(name)));
                     continue;
                 }
             },

@@ -680,3 +680,30 @@ fn update_from_another_template_source_records_it_for_the_next_update() {
         "the new source is followed"
     );
 }
+
+/// Regression: a recorded answer the template's new version no longer takes (a choice it
+/// dropped) was reported as if the user had just typed it, with no word of where it came
+/// from or how to give another.
+#[test]
+fn regression_a_recorded_answer_the_new_template_refuses_was_not_said_to_be_recorded() {
+    let out = created(Test::new());
+    let spec = SPEC.replace(
+        r#"["vanilla", "chocolate"]"#,
+        r#"["vanilla", "strawberry"]"#,
+    );
+    fs::write(out.path("tpl/template.toml"), spec).unwrap();
+    let out = out
+        .then()
+        .args(["update", "p", "--no-input"])
+        .status(2)
+        .stderr_contains("\"chocolate\" is not one of the choices")
+        .stderr_contains("recorded in .kensa/answers.toml")
+        .stderr_contains("--set flavour=VALUE")
+        .unchanged()
+        .run();
+    let out = out
+        .then()
+        .args(["update", "p", "--no-input", "--set", "flavour=strawberry"])
+        .run();
+    assert!(out.read("p/app.txt").contains("(strawberry)"));
+}
