@@ -87,10 +87,10 @@ pub static STOP: CheckDef = CheckDef {
     title: "the service stops on SIGTERM",
     severity: Advice,
     row: 78,
-    rule: "The service ran until kensa stopped it, and its whole process group exited within the grace period after SIGTERM.",
+    rule: "The service ran in the foreground until kensa stopped it, left no process outside its process group, and its whole group exited within the grace period after SIGTERM.",
     source: KENSA,
     why: "Heroku restarts dynos at least daily with SIGTERM and kills them 30 seconds later; a service that ignores SIGTERM loses the requests in flight.",
-    fix: "Let the web process end on SIGTERM (finish or refuse requests in flight, close the database) and forward the signal to any child it starts (`exec` in shell scripts).",
+    fix: "Let the web process end on SIGTERM (finish or refuse requests in flight, close the database) and forward the signal to any child it starts (`exec` in shell scripts); run it in the foreground, never daemonised (`&`, `nohup`, `setsid`, a daemon option).",
     examples: &[],
 };
 
