@@ -96,17 +96,21 @@ fn push_all(out: &mut String, chunk: &[&str]) {
     }
 }
 
+/// Conflict markers end their lines as the conflicting lines do, so a CRLF file stays CRLF.
 fn push_conflict(out: &mut String, ours: &[&str], theirs: &[&str], labels: &Labels) {
+    let crlf = ours.iter().chain(theirs).any(|l| l.ends_with("\r\n"));
+    let eol = if crlf { "\r\n" } else { "\n" };
     let mut side = |marker: &str, chunk: &[&str]| {
         out.push_str(marker);
+        out.push_str(eol);
         push_all(out, chunk);
         if !out.ends_with('\n') {
-            out.push('\n');
+            out.push_str(eol);
         }
     };
-    side(&format!("<<<<<<< {}\n", labels.ours), ours);
-    side("=======\n", theirs);
-    out.push_str(&format!(">>>>>>> {}\n", labels.theirs));
+    side(&format!("<<<<<<< {}", labels.ours), ours);
+    side("=======", theirs);
+    out.push_str(&format!(">>>>>>> {}{eol}", labels.theirs));
 }
 
 #[cfg(test)]
@@ -176,6 +180,19 @@ mod tests {
         assert_eq!(
             r.text,
             "a\n<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> template\n"
+        );
+    }
+
+    #[test]
+    fn conflict_markers_in_a_crlf_file_end_with_crlf() {
+        let r = m(
+            "a\r\nb\r\nc\r\n",
+            "a\r\nmine\r\nc\r\n",
+            "a\r\ntheirs\r\nc\r\n",
+        );
+        assert_eq!(
+            r.text,
+            "a\r\n<<<<<<< yours\r\nmine\r\n=======\r\ntheirs\r\n>>>>>>> template\r\nc\r\n"
         );
     }
 
