@@ -707,3 +707,53 @@ fn regression_a_recorded_answer_the_new_template_refuses_was_not_said_to_be_reco
         .run();
     assert!(out.read("p/app.txt").contains("(strawberry)"));
 }
+
+/// A conflict resolved once is not raised again by the next update (copier's users'
+/// complaint): the base of the next merge is what the template rendered last.
+#[test]
+fn a_resolved_conflict_does_not_come_back_at_the_next_update() {
+    let out = created(Test::new());
+    let mine = out.read("p/app.txt").replace("line 10", "line 10, mine");
+    fs::write(out.path("p/app.txt"), mine).unwrap();
+    commit_all(&out.path("p"), "my edit");
+    to_v2(&out);
+    let out = out.then().args(["update", "p"]).status(1).run();
+    // Resolved: the user keeps their line.
+    let resolved = app_resolved(&out.read("p/app.txt"));
+    fs::write(out.path("p/app.txt"), &resolved).unwrap();
+    commit_all(&out.path("p"), "resolved");
+    // Version 3 changes another line only.
+    let v3 = app(
+        "{{ greeting }}, {{ name }} ({{ flavour }})",
+        "line 10, version 2",
+    )
+    .replace("line 5", "line 5, version 3");
+    fs::write(out.path("tpl/app.txt.tera"), v3).unwrap();
+    let out = out
+        .then()
+        .args(["update", "p"])
+        .stdout_contains("merge    app.txt")
+        .run();
+    let text = out.read("p/app.txt");
+    assert!(!text.contains("<<<<<<<"), "{text}");
+    assert!(text.contains("line 10, mine\n"), "{text}");
+    assert!(text.contains("line 5, version 3\n"), "{text}");
+}
+
+/// The conflicted file with the user's side of every conflict kept.
+fn app_resolved(text: &str) -> String {
+    let mut out = String::new();
+    let mut side = 0; // 0: outside, 1: ours, 2: theirs
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("<<<<<<< ") {
+            side = 1;
+        } else if line.starts_with("=======") && side == 1 {
+            side = 2;
+        } else if line.starts_with(">>>>>>> ") && side == 2 {
+            side = 0;
+        } else if side != 2 {
+            out.push_str(line);
+        }
+    }
+    out
+}
