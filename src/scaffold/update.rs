@@ -96,6 +96,12 @@ pub fn run(args: Options) -> Result<ExitCode> {
     let decisions = decide(&dir, &base, &new, &labels)?;
     let completions = complete_secrets_files(&dir, &env_now, &values, &addon)?;
 
+    // Written before it is reported: a write that fails (all or nothing) is reported as
+    // the error alone, never after an "Updated" that did not happen.
+    if !args.dry_run {
+        let answers = create::answers_for(&template, &project_name, &addon, &values.plain);
+        write(&dir, &decisions, &completions, &answers, &new)?;
+    }
     let mut out = anstream::stdout().lock();
     report(
         &mut out,
@@ -107,9 +113,6 @@ pub fn run(args: Options) -> Result<ExitCode> {
     )?;
     if args.dry_run {
         writeln!(out, "{DIM}Dry run: nothing was written.{DIM:#}")?;
-    } else {
-        let answers = create::answers_for(&template, &project_name, &addon, &values.plain);
-        write(&dir, &decisions, &completions, &answers, &new)?;
     }
     let conflicts = decisions
         .iter()
