@@ -1,7 +1,7 @@
 import { createApp } from './src/app.js';
 import { ADDON_NAME } from './src/config.js';
 import { openDatabase } from './src/db.js';
-import { migrate, pendingMigrations } from './src/migrate.js';
+import { prepareSchema } from './src/migrate.js';
 import { EMBEDDED_DATA_DIR, settingsFromEnv } from './src/settings.js';
 
 const fail = (message) => {
@@ -19,13 +19,7 @@ try {
 let db;
 try {
   db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: EMBEDDED_DATA_DIR });
-  if (settings.production) {
-    // On Heroku the release phase (Procfile `release:`) migrates before a deploy goes live.
-    const pending = await pendingMigrations(db);
-    if (pending.length > 0) fail(`database migrations pending (${pending.join(', ')}): run \`npm run migrate\``);
-  } else {
-    for (const version of await migrate(db)) console.log(`applied migration ${version}`);
-  }
+  await prepareSchema(db, { production: settings.production, log: console.log });
 } catch (err) {
   fail(`database: ${err.message}`);
 }

@@ -54,3 +54,17 @@ export async function migrate(db, { dir = MIGRATIONS_DIR, log = () => {} } = {})
     return done;
   });
 }
+
+// What the web process does with the schema on start. In development it migrates (starting is
+// one step). In production (NODE_ENV=production) the release phase has migrated before the
+// deploy went live: a pending migration means it did not run, and the process refuses to
+// serve a schema it was not written for. Returns the versions applied; throws when refused.
+export async function prepareSchema(db, { production, log, dir = MIGRATIONS_DIR } = {}) {
+  if (!production) return migrate(db, { dir, log });
+  const pending = await pendingMigrations(db, dir);
+  if (pending.length > 0) {
+    throw new Error(`migrations pending (${pending.join(', ')}): run \`npm run migrate\``
+      + ' (the Procfile\'s release: line does it on Heroku)');
+  }
+  return [];
+}

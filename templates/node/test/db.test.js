@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openDatabase, postgresTls } from '../src/db.js';
-import { migrate, migrationFiles, pendingMigrations } from '../src/migrate.js';
+import { migrate, migrationFiles, pendingMigrations, prepareSchema } from '../src/migrate.js';
 import { eachDatabase } from './helpers.js';
 
 describe('migrations', () => {
@@ -23,6 +23,25 @@ describe('migrations', () => {
     it('survives concurrent runs (the advisory lock serialises them)', async () => {
       const results = await Promise.all([migrate(ctx.db), migrate(ctx.db), migrate(ctx.db)]);
       assert.deepEqual(results, [[], [], []]);
+    });
+
+    it('in production (NODE_ENV=production) refuses pending migrations instead of applying them', async () => {
+      // The real migrations (applied above) and a new one, as after a deploy whose release
+      // phase did not run.
+      const dir = mkdtempSync(join(tmpdir(), 'addon-migrations-'));
+      try {
+        for (const { version, path } of migrationFiles()) writeFileSync(join(dir, `${version}.sql`), readFileSync(path));
+        writeFileSync(join(dir, '999_add_probe.sql'), 'create table prepare_schema_probe (id int)');
+        assert.deepEqual(await prepareSchema(ctx.db, { production: true }), [], 'nothing pending: it starts');
+        await assert.rejects(prepareSchema(ctx.db, { production: true, dir }),
+          /migrations pending \(999_add_probe\): run `npm run migrate`/);
+        assert.deepEqual(await pendingMigrations(ctx.db, dir), ['999_add_probe'], 'the web process applied nothing');
+        assert.deepEqual(await prepareSchema(ctx.db, { production: false, dir }), ['999_add_probe'],
+          'in development it migrates on start');
+        assert.deepEqual(await prepareSchema(ctx.db, { production: true, dir }), []);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('creates a unique index on Heroku\'s uuid', async () => {
