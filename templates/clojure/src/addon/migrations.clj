@@ -92,6 +92,23 @@
                                   version name (db/now-ms)])
                  version))))))
 
+(defn prepare!
+  "What the web process does with the schema on start. In development it migrates, so that
+  starting is one step. On Heroku (`on-heroku?`: DYNO is set) the release phase (bin/migrate)
+  has migrated before the release took traffic: a pending migration means it did not run, and
+  the process must not serve a schema it was not written for. Returns nil when the service
+  may start, else the reason it may not."
+  [db on-heroku?]
+  (if on-heroku?
+    (when-let [behind (seq (pending db))]
+      (str "The database schema is behind (pending migrations: "
+           (str/join ", " (map :version behind))
+           "). Keep `release: bin/migrate` in the Procfile, or run `heroku run bin/migrate`."))
+    (let [applied (migrate! db)]
+      (when (seq applied)
+        (log/info "migrations applied:" (str/join ", " applied)))
+      nil)))
+
 (defn -main
   "The release phase: `bin/migrate`."
   [& _]

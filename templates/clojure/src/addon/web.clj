@@ -15,7 +15,6 @@
             [addon.sso :as sso]
             [addon.views :as views]
             [addon.worker :as worker]
-            [clojure.string :as str]
             [compojure.core :refer [DELETE GET POST PUT routes wrap-routes]]
             [ring.middleware.cookies :refer [wrap-cookies]]
             [ring.middleware.params :refer [wrap-params]]
@@ -136,19 +135,6 @@
     (run! println messages))
   (System/exit 1))
 
-(defn- prepare-schema!
-  "In development the web process migrates the database itself; on Heroku the release
-  phase (bin/migrate) has done it, and a pending migration means it did not run."
-  [database settings]
-  (if (:on-heroku? settings)
-    (when-let [pending (seq (migrations/pending database))]
-      (refuse-to-start [(str "The database schema is behind (pending migrations: "
-                             (str/join ", " (map :version pending))
-                             "). Keep `release: bin/migrate` in the Procfile, or run `heroku run bin/migrate`.")]))
-    (let [applied (migrations/migrate! database)]
-      (when (seq applied)
-        (log/info "migrations applied:" (str/join ", " applied))))))
-
 (defn -main [& _]
   (let [env (System/getenv)
         settings (settings/from-env env)
@@ -159,7 +145,7 @@
                      (db/connect {:database-url (:database-url settings) :pool-size (:db-pool-size settings)})
                      (catch Exception e
                        (refuse-to-start [(str "Cannot open the database: " (ex-message e))])))
-          _ (prepare-schema! database settings)
+          _ (some-> (migrations/prepare! database (:on-heroku? settings)) vector refuse-to-start)
           system {:db database :settings settings}
           system (assoc system :worker (worker/start! system))
           ;; Jetty is loaded here rather than in the ns form, so tests start without it.

@@ -34,3 +34,15 @@
         (is (= (mapv :version migrations/migrations) (vec (apply concat results)))
             "each migration applied by exactly one run")
         (is (= (map :version migrations/migrations) (versions db)))))))
+
+(deftest on-heroku-the-web-process-refuses-pending-migrations
+  (doseq [{:keys [name db]} (t/fresh-databases)]
+    (testing name
+      (let [refusal (migrations/prepare! db true)]
+        (is (re-find #"pending migrations: 1, 2\)" (str refusal)))
+        (is (re-find #"bin/migrate" (str refusal))))
+      (is (= (map :version migrations/migrations) (map :version (migrations/pending db)))
+          "the web process applied nothing")
+      (is (nil? (migrations/prepare! db false)) "in development it migrates on start")
+      (is (empty? (migrations/pending db)))
+      (is (nil? (migrations/prepare! db true)) "once migrated it starts"))))
