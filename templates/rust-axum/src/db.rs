@@ -86,6 +86,28 @@ pub async fn migrate(db: &Db) -> Result<(), MigrateError> {
     MIGRATOR.run(db).await
 }
 
+/// What the web process does with the schema on start. Elsewhere than on Heroku (development)
+/// it migrates, so that starting is one step. On Heroku the release phase migrates before a
+/// release takes traffic: a pending migration means it did not run, and the process refuses to
+/// serve a schema it was not built for. `Err` says why it may not start.
+pub async fn prepare(db: &Db, on_heroku: bool) -> Result<(), String> {
+    if !on_heroku {
+        return migrate(db)
+            .await
+            .map_err(|e| format!("migrating failed: {e}"));
+    }
+    let pending = pending(db)
+        .await
+        .map_err(|e| format!("cannot read the applied migrations: {e}"))?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "migrations {pending:?} are not applied: the release phase (the Procfile's release: \
+         line) applies them"
+    ))
+}
+
 /// The versions in migrations/ that the database has not applied.
 pub async fn pending(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
     let applied: Vec<i64> =

@@ -236,7 +236,11 @@ async fn unknown_ids_get_404() {
         eprintln!("[{}]", db.label);
         let service = Service::start(&db).await;
         let put = service
-            .send(api("PUT", "/heroku/resources/nope", r#"{"plan": "premium"}"#))
+            .send(api(
+                "PUT",
+                "/heroku/resources/nope",
+                r#"{"plan": "premium"}"#,
+            ))
             .await;
         put.assert_error(StatusCode::NOT_FOUND);
         let delete = service
@@ -373,7 +377,9 @@ async fn resources_survive_a_restart() {
         assert_eq!(again.status, StatusCode::OK);
         assert_eq!(again.json()["config"][CONFIG_VAR], url.as_str());
         let uri = format!("/heroku/resources/{id}");
-        let change = service.send(api("PUT", &uri, r#"{"plan": "premium"}"#)).await;
+        let change = service
+            .send(api("PUT", &uri, r#"{"plan": "premium"}"#))
+            .await;
         assert_eq!(change.status, StatusCode::OK);
         drop(service);
 
@@ -411,5 +417,28 @@ async fn migrations_run_once_and_concurrently() {
             .unwrap();
         assert_eq!(applied, db::MIGRATOR.iter().count() as i64);
         assert!(db::pending(&a).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn on_heroku_the_web_process_refuses_pending_migrations() {
+    for db in databases().await {
+        eprintln!("[{}]", db.label);
+        let pool = db::connect(&db.url).await.unwrap();
+        let all: Vec<i64> = db::MIGRATOR.iter().map(|m| m.version).collect();
+        let why = db::prepare(&pool, true).await.unwrap_err();
+        assert!(why.contains(&format!("{all:?} are not applied")), "{why}");
+        assert!(why.contains("release phase"), "{why}");
+        assert_eq!(
+            db::pending(&pool).await.unwrap(),
+            all,
+            "the web process applied nothing"
+        );
+        db::prepare(&pool, false).await.unwrap();
+        assert!(
+            db::pending(&pool).await.unwrap().is_empty(),
+            "in development it migrates on start"
+        );
+        db::prepare(&pool, true).await.unwrap();
     }
 }

@@ -119,7 +119,9 @@ async fn a_used_up_plan_gets_429_until_upgraded() {
             .await
             .assert_error(StatusCode::TOO_MANY_REQUESTS);
         let uri = format!("/heroku/resources/{id}");
-        service.send(api("PUT", &uri, r#"{"plan": "premium"}"#)).await;
+        service
+            .send(api("PUT", &uri, r#"{"plan": "premium"}"#))
+            .await;
         assert_eq!(service.send(call(&url)).await.status, StatusCode::OK);
     }
 }
