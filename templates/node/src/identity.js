@@ -17,13 +17,14 @@ export function isLoopback(hostname) {
 // (the provision is then refused with 422 before anything is created):
 //   1. HEROKU_IDENTITY_URL (`override`) when set;
 //   2. https://id.heroku.com when the callback is on https://api.heroku.com;
-//   3. the callback's own origin when it is a loopback address (development);
+//   3. the callback's own origin when it is a loopback address, in development only (in
+//      production, NODE_ENV=production, a loopback callback cannot come from Heroku);
 //   4. otherwise none.
-export function identityUrlFor(callbackUrl, override) {
+export function identityUrlFor(callbackUrl, override, { production = false } = {}) {
   if (override) return override.replace(/\/+$/, '');
   if (!URL.canParse(callbackUrl)) return undefined;
   const url = new URL(callbackUrl);
   if (url.protocol === 'https:' && url.host === HEROKU_API_HOST) return HEROKU_IDENTITY_URL;
-  if (['http:', 'https:'].includes(url.protocol) && isLoopback(url.hostname)) return url.origin;
+  if (!production && ['http:', 'https:'].includes(url.protocol) && isLoopback(url.hostname)) return url.origin;
   return undefined;
 }

@@ -24,6 +24,14 @@ describe('the identity URL rule', () => {
     assert.equal(identityUrlFor('http://[::1]:4321/addons/abc'), 'http://[::1]:4321');
   });
 
+  it('trusts a loopback callback in development only: in production it cannot come from Heroku', () => {
+    for (const url of ['http://127.0.0.1:4321/addons/abc', 'http://localhost:4321/addons/abc', 'http://[::1]:4321/addons/abc']) {
+      assert.equal(identityUrlFor(url, undefined, { production: true }), undefined, url);
+    }
+    assert.equal(identityUrlFor('https://api.heroku.com/addons/x', undefined, { production: true }), 'https://id.heroku.com');
+    assert.equal(identityUrlFor('http://127.0.0.1:4321/x', 'https://id.example.test', { production: true }), 'https://id.example.test');
+  });
+
   it('trusts nothing else', () => {
     for (const url of ['https://evil.example/addons/x', 'http://api.heroku.com/addons/x', 'https://api.heroku.com:8443/x',
       'https://api.heroku.com.evil.example/x', 'http://10.0.0.1/x', 'http://128.0.0.1/x', 'http://0.0.0.0/x', 'nonsense']) {

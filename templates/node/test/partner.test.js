@@ -92,6 +92,15 @@ describe('the Add-on Partner API', () => {
         await partner(a).provision(v3Body({ callback_url: 'http://[::1]:9/addons/x' })).expect(201);
       });
 
+      it('refuses a loopback callback_url in production (NODE_ENV=production) with 422, creating nothing', async () => {
+        const { app: a } = newApp(ctx.db, { settingsOverride: { production: true } });
+        const body = v3Body({ callback_url: 'http://127.0.0.1:9/addons/x' });
+        await partner(a).provision(body).expect(422).expect('Content-Type', /json/);
+        const { rows } = await ctx.db.query('select 1 from resources where uuid = $1', [body.uuid]);
+        assert.equal(rows.length, 0);
+        await partner(a).provision(v3Body()).expect(201); // on https://api.heroku.com
+      });
+
       it('trusts another callback host when HEROKU_IDENTITY_URL names the identity service', async () => {
         const { app: a } = newApp(ctx.db, { settingsOverride: { identityUrl: 'https://id.staging.example' } });
         await partner(a).provision(v3Body({ callback_url: 'https://api.staging.example/addons/x' })).expect(201);

@@ -69,7 +69,8 @@ export function partnerRouter({ settings, provisioning, logger }) {
     if (rawCallback !== undefined && rawCallback !== null && !callbackUrl) {
       return res.status(422).json({ message: 'callback_url must be an http(s) URL.' });
     }
-    const identityUrl = callbackUrl && identityUrlFor(callbackUrl, settings.identityUrl);
+    const identityUrl = callbackUrl
+      && identityUrlFor(callbackUrl, settings.identityUrl, { production: settings.production });
     if (callbackUrl && !identityUrl) {
       return res.status(422).json({
         message: 'callback_url is not on https://api.heroku.com: refusing to send credentials there (set HEROKU_IDENTITY_URL to use another Heroku).',
