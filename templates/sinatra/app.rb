@@ -165,10 +165,10 @@ class AddonApp < Sinatra::Base
     # The identity service for the request's callback_url (lib/identity.rb); 422
     # when it would be an arbitrary host, before anything is created.
     def identity_url!(callback_url)
-      Identity.url_for(callback_url, override: settings.identity_url) or
+      Identity.url_for(callback_url, override: settings.identity_url, loopback: !settings.production?) or
         halt_json 422, message: "callback_url #{callback_url.inspect} is not Heroku's Platform API " \
-                                "(https://api.heroku.com) nor a loopback address; set HEROKU_IDENTITY_URL " \
-                                "to trust another identity service"
+                                "(https://api.heroku.com) nor a loopback address in development; set " \
+                                "HEROKU_IDENTITY_URL to trust another identity service"
     end
 
     # The v3 oauth_grant an asynchronous provision needs: [code, expires_at].

@@ -14,17 +14,18 @@ module Identity
 
   # 1. HEROKU_IDENTITY_URL when set;
   # 2. https://id.heroku.com when callback_url is https://api.heroku.com/...;
-  # 3. the callback's own origin when its host is a loopback address (kensa's
-  #    local Heroku serves both on one origin while you develop);
+  # 3. the callback's own origin when its host is a loopback address, unless
+  #    `loopback: false` (production: Heroku never sends one; kensa's local Heroku
+  #    serves both on one origin while you develop);
   # 4. nil for anything else: such a provision is refused, or anyone with the
   #    manifest password could have the client secret sent to a host of theirs.
-  def url_for(callback_url, override: nil)
+  def url_for(callback_url, override: nil, loopback: true)
     return override.to_s.strip.chomp("/") unless override.to_s.strip.empty?
 
     uri = URI.parse(callback_url.to_s)
     return nil unless uri.is_a?(URI::HTTP) && uri.host && !uri.host.empty?
     return HEROKU_IDENTITY_URL if uri.scheme == "https" && uri.host.downcase == HEROKU_API_HOST
-    return nil unless loopback?(uri.hostname)
+    return nil unless loopback && loopback?(uri.hostname)
 
     port = uri.port == uri.default_port ? "" : ":#{uri.port}"
     "#{uri.scheme}://#{uri.host}#{port}"

@@ -217,6 +217,16 @@ class AppTest < Minitest::Test
     end
   end
 
+  def test_in_production_a_loopback_callback_is_refused_too
+    with_setting(:environment, :production) do
+      provision(uuid: SecureRandom.uuid, plan: "test", callback_url: "http://127.0.0.1:4567/addons/x")
+      assert_json_message 422, /callback_url/
+      assert_equal 0, db[:resources].count
+      provision(uuid: SecureRandom.uuid, plan: "test", callback_url: "https://api.heroku.com/addons/x")
+      assert_equal 201, last_response.status, last_response.body
+    end
+  end
+
   def test_heroku_identity_url_lets_any_callback_through
     with_setting(:identity_url, "https://id.example.test") do
       provision(uuid: SecureRandom.uuid, plan: "test", callback_url: "https://api.example.test/addons/x")

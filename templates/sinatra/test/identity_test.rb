@@ -21,6 +21,13 @@ class IdentityTest < Minitest::Test
     assert_equal "http://[::1]:9", Identity.url_for("http://[::1]:9/addons/x")
   end
 
+  def test_a_loopback_callback_is_refused_in_production
+    %w[http://127.0.0.1:4567/addons/x http://localhost:5001/addons/x http://[::1]:9/addons/x].each do |callback|
+      assert_nil Identity.url_for(callback, loopback: false), callback
+    end
+    assert_equal "https://id.heroku.com", Identity.url_for("https://api.heroku.com/addons/x", loopback: false)
+  end
+
   def test_anything_else_is_refused
     ["https://evil.example/addons/x", "http://api.heroku.com/addons/x", "https://api.heroku.com.evil.example/x",
      "https://10.0.0.1/addons/x", "ftp://127.0.0.1/x", "not a url", "", nil,
