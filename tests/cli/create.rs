@@ -106,11 +106,14 @@ fn create_embedded(name: &str) {
     assert_eq!(dotenv(&env)["HEROKU_USERNAME"], "my-addon");
 
     // The templates contract.
+    // Both hold secrets (Heroku: never check a manifest in).
     let gitignore = out.read(at(".gitignore"));
-    assert!(
-        gitignore_ignores(&gitignore, ".env"),
-        "{name}: .gitignore must ignore .env:\n{gitignore}"
-    );
+    for secret in [".env", "addon-manifest.json"] {
+        assert!(
+            gitignore_ignores(&gitignore, secret),
+            "{name}: .gitignore must ignore {secret}:\n{gitignore}"
+        );
+    }
     let procfile = out.read(at("Procfile"));
     let web = procfile.lines().find(|l| l.starts_with("web:"));
     let web = web.unwrap_or_else(|| panic!("{name}: Procfile has no web: line:\n{procfile}"));
