@@ -67,19 +67,21 @@
   or nil when this service must not send the client secret anywhere for it:
   1. `override` (HEROKU_IDENTITY_URL) when set;
   2. https://id.heroku.com when the callback goes to https://api.heroku.com (real Heroku);
-  3. the callback's origin when it is a loopback address (development against kensa's
-     loopback fake of Heroku, which serves both on one origin);
+  3. the callback's origin when it is a loopback address and `loopback?` (development
+     against kensa's loopback fake of Heroku, which serves both on one origin; on a dyno
+     Heroku never sends one, so there it is refused like any other host);
   4. otherwise nil: the provision is refused (422)."
-  [override callback-url]
-  (let [^URI uri (when (callback-url? callback-url) (URI. callback-url))
-        scheme (some-> uri .getScheme str/lower-case)
-        host (some-> uri .getHost str/lower-case)]
-    (cond
-      (and (string? override) (not (str/blank? override))) (trim-slashes (str/trim override))
-      (nil? uri) nil
-      (and (= "https" scheme) (= "api.heroku.com" host)) "https://id.heroku.com"
-      (loopback-host? host) (str scheme "://" (.getRawAuthority uri))
-      :else nil)))
+  ([override callback-url] (identity-url override callback-url true))
+  ([override callback-url loopback?]
+   (let [^URI uri (when (callback-url? callback-url) (URI. callback-url))
+         scheme (some-> uri .getScheme str/lower-case)
+         host (some-> uri .getHost str/lower-case)]
+     (cond
+       (and (string? override) (not (str/blank? override))) (trim-slashes (str/trim override))
+       (nil? uri) nil
+       (and (= "https" scheme) (= "api.heroku.com" host)) "https://id.heroku.com"
+       (and loopback? (loopback-host? host)) (str scheme "://" (.getRawAuthority uri))
+       :else nil))))
 
 ;; ---------------------------------------------------------------------------------------
 ;; HTTP

@@ -96,7 +96,8 @@
        (and (some? callback-url) (not (heroku/callback-url? callback-url)))
        (http/message 422 "callback_url must be an http(s) URL.")
 
-       (and (some? callback-url) (nil? (heroku/identity-url (:identity-url settings) callback-url)))
+       (and (some? callback-url)
+            (nil? (heroku/identity-url (:identity-url settings) callback-url (not (:on-heroku? settings)))))
        (http/message 422 (str "callback_url must be on https://api.heroku.com (or on a loopback address in "
                               "development, or set HEROKU_IDENTITY_URL): this service sends Heroku's OAuth "
                               "credentials nowhere else."))
@@ -134,7 +135,8 @@
                                             :kind "provision"
                                             :callback-url (get body "callback_url")
                                             :identity-url (heroku/identity-url (:identity-url settings)
-                                                                               (get body "callback_url"))
+                                                                               (get body "callback_url")
+                                                                               (not (:on-heroku? settings)))
                                             :grant-code (get-in body ["oauth_grant" "code"])
                                             :grant-expires-at (parse-instant (get-in body ["oauth_grant" "expires_at"]))
                                             :run-at (+ (db/now-ms) (:async-delay-ms settings))})))))))

@@ -134,6 +134,10 @@
     (is (= "http://127.0.0.1:4567" (heroku/identity-url nil "http://127.0.0.1:4567/addons/u")))
     (is (= "http://localhost:4567" (heroku/identity-url nil "http://localhost:4567/addons/u")))
     (is (= "http://[::1]:4567" (heroku/identity-url nil "http://[::1]:4567/addons/u"))))
+  (testing "on a dyno (loopback? false) a loopback callback is refused: Heroku never sends one"
+    (doseq [callback ["http://127.0.0.1:4567/addons/u" "http://localhost:4567/addons/u" "http://[::1]:4567/addons/u"]]
+      (is (nil? (heroku/identity-url nil callback false)) callback))
+    (is (= "https://id.heroku.com" (heroku/identity-url nil "https://api.heroku.com/addons/u" false))))
   (testing "anything else: nowhere"
     (doseq [callback ["https://heroku.example.com/addons/u" "http://api.heroku.com/addons/u"
                       "https://api.heroku.com.example.com/x" "http://127.0.0.1.example.com/x"

@@ -226,6 +226,14 @@
                                               "http://[::1]:4567/addons/x"])]
       (testing callback
         (is (= 201 (:status (provision! system {:uuid (str "ok-" n) :plan "test" :callback_url callback})))))))
+  (testing "on a dyno (DYNO set) a loopback callback_url is refused too"
+    (with-system [system (t/test-settings "DYNO" "web.1")]
+      (let [response (provision! system {:uuid "uuid-dyno" :plan "test" :callback_url "http://127.0.0.1:4567/addons/x"})]
+        (is (= 422 (:status response)))
+        (is (re-find #"loopback" (get-in response [:json "message"]))))
+      (is (empty? (db/query *db* ["SELECT id FROM resources WHERE uuid = 'uuid-dyno'"])) "nothing was stored")
+      (is (= 201 (:status (provision! system {:uuid "uuid-dyno-2" :plan "test"
+                                              :callback_url "https://api.heroku.com/addons/x"}))))))
   (testing "HEROKU_IDENTITY_URL names the identity service: any callback_url goes"
     (with-system [system (t/test-settings "HEROKU_IDENTITY_URL" "https://id.example.com")]
       (is (= 201 (:status (provision! system {:uuid "uuid-x" :plan "test"
