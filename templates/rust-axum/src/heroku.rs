@@ -53,10 +53,15 @@ pub fn http_client() -> HttpClient {
 ///
 /// 1. `HEROKU_IDENTITY_URL` (`configured`) when set;
 /// 2. `https://id.heroku.com` when `callback_url` is `https://api.heroku.com/…` (real Heroku);
-/// 3. the callback's origin when its host is a loopback address (development against kensa's
-///    fake of Heroku, which serves both on one origin);
+/// 3. the callback's origin when its host is a loopback address, unless `on_heroku`
+///    (development against kensa's fake of Heroku, which serves both on one origin; Heroku
+///    never sends a loopback callback to a dyno);
 /// 4. otherwise an error saying why.
-pub fn identity_url(configured: Option<&str>, callback_url: &str) -> Result<String, String> {
+pub fn identity_url(
+    configured: Option<&str>,
+    callback_url: &str,
+    on_heroku: bool,
+) -> Result<String, String> {
     if let Some(url) = configured.map(str::trim).filter(|url| !url.is_empty()) {
         return Ok(url.trim_end_matches('/').to_owned());
     }
@@ -78,6 +83,12 @@ pub fn identity_url(configured: Option<&str>, callback_url: &str) -> Result<Stri
         return Ok(HEROKU_IDENTITY_URL.to_owned());
     }
     if is_loopback(host) {
+        if on_heroku {
+            return Err(format!(
+                "callback_url host {host:?} is a loopback address, which Heroku never sends to a \
+                 dyno (DYNO is set); the add-on's credentials are only sent to Heroku"
+            ));
+        }
         return Ok(match authority.port() {
             Some(port) => format!("{scheme}://{host}:{port}"),
             None => format!("{scheme}://{host}"),
@@ -410,7 +421,7 @@ mod tests {
             "https://elsewhere.example/addons/x",
         ] {
             assert_eq!(
-                identity_url(Some("https://id.example.test/"), callback).as_deref(),
+                identity_url(Some("https://id.example.test/"), callback, false).as_deref(),
                 Ok("https://id.example.test")
             );
         }
@@ -420,12 +431,12 @@ mod tests {
     fn real_heroku_uses_its_identity_service() {
         for configured in [None, Some(""), Some("  ")] {
             assert_eq!(
-                identity_url(configured, "https://api.heroku.com/addons/x").as_deref(),
+                identity_url(configured, "https://api.heroku.com/addons/x", false).as_deref(),
                 Ok("https://id.heroku.com")
             );
         }
         assert_eq!(
-            identity_url(None, "https://API.Heroku.com/addons/x").as_deref(),
+            identity_url(None, "https://API.Heroku.com/addons/x", false).as_deref(),
             Ok("https://id.heroku.com")
         );
     }
@@ -443,11 +454,27 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                identity_url(None, callback).as_deref(),
+                identity_url(None, callback, false).as_deref(),
                 Ok(origin),
                 "{callback}"
             );
         }
+    }
+
+    #[test]
+    fn on_a_dyno_a_loopback_callback_is_refused() {
+        for callback in [
+            "http://127.0.0.1:4567/addons/x",
+            "http://localhost:4567/addons/x",
+            "http://[::1]:4567/addons/x",
+        ] {
+            let why = identity_url(None, callback, true).unwrap_err();
+            assert!(why.contains("loopback"), "{callback}: {why}");
+        }
+        assert_eq!(
+            identity_url(None, "https://api.heroku.com/addons/x", true).as_deref(),
+            Ok("https://id.heroku.com")
+        );
     }
 
     #[test]
@@ -463,9 +490,9 @@ mod tests {
             "ftp://127.0.0.1/x",
             "",
         ] {
-            assert!(identity_url(None, callback).is_err(), "{callback}");
+            assert!(identity_url(None, callback, false).is_err(), "{callback}");
         }
-        let why = identity_url(None, "https://evil.example/x").unwrap_err();
+        let why = identity_url(None, "https://evil.example/x", false).unwrap_err();
         assert!(
             why.contains("evil.example") && why.contains("HEROKU_IDENTITY_URL"),
             "{why}"

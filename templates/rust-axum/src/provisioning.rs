@@ -44,8 +44,12 @@ pub async fn provision(
     // v3 request whose callback is not Heroku's before creating anything.
     let identity_url = match (uuid, callback_url) {
         (Some(_), Some(callback_url)) => Some(
-            heroku::identity_url(state.settings.identity_url.as_deref(), callback_url)
-                .map_err(ApiError::unprocessable)?,
+            heroku::identity_url(
+                state.settings.identity_url.as_deref(),
+                callback_url,
+                state.settings.on_heroku,
+            )
+            .map_err(ApiError::unprocessable)?,
         ),
         _ => None,
     };

@@ -26,6 +26,9 @@ pub struct Settings {
     pub client_secret: Option<String>,
     /// `HEROKU_IDENTITY_URL`: where to exchange grants, overriding `heroku::identity_url`'s rule.
     pub identity_url: Option<String>,
+    /// Running on a Heroku dyno (`DYNO` is set): a loopback `callback_url`, which only kensa's
+    /// local Heroku sends, is then refused like any other foreign host.
+    pub on_heroku: bool,
     /// Encrypts stored tokens: `ENCRYPTION_KEY`.
     pub cipher: Cipher,
     /// `ASYNC_DELAY_SECONDS`: how long an asynchronous provision waits before its first step
@@ -101,6 +104,7 @@ impl Settings {
             local_url: format!("http://localhost:{port}"),
             client_secret: optional("HEROKU_CLIENT_SECRET"),
             identity_url: optional("HEROKU_IDENTITY_URL"),
+            on_heroku: var("DYNO").is_some(),
             cipher,
             async_delay,
             jobs: JobPolicy::DEFAULT,
@@ -150,6 +154,10 @@ mod tests {
         assert_eq!(s.local_url, "http://localhost:5000");
         assert_eq!(s.async_delay, Duration::ZERO);
         assert!(s.public_url.is_none() && s.client_secret.is_none());
+        assert!(!s.on_heroku);
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("DYNO", "web.1"));
+        assert!(settings(&vars).unwrap().on_heroku, "Heroku sets DYNO");
     }
 
     #[test]

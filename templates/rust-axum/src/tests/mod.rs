@@ -151,6 +151,7 @@ pub fn test_settings() -> Settings {
         local_url: LOCAL_URL.into(),
         client_secret: Some(CLIENT_SECRET.into()),
         identity_url: None,
+        on_heroku: false,
         cipher: Cipher::from_hex(KEY).unwrap(),
         async_delay: Duration::ZERO,
         jobs: JobPolicy {

@@ -318,6 +318,24 @@ async fn a_callback_that_is_not_herokus_is_refused_before_anything_is_created() 
 }
 
 #[tokio::test]
+async fn on_a_dyno_a_loopback_callback_is_refused_before_anything_is_stored() {
+    for db in databases().await {
+        eprintln!("[{}]", db.label);
+        let service = Service::with(&db, |settings| settings.on_heroku = true).await;
+        let mut body = v3_body("uuid-1");
+        body["callback_url"] = json!("http://127.0.0.1:4567/addons/uuid-1");
+        service
+            .provision(body)
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(service.count("resources").await, 0);
+        let mut body = v3_body("uuid-2");
+        body["callback_url"] = json!("https://api.heroku.com/addons/uuid-2");
+        assert_eq!(service.provision(body).await.status, StatusCode::CREATED);
+    }
+}
+
+#[tokio::test]
 async fn heroku_identity_url_allows_any_callback() {
     for db in databases().await {
         eprintln!("[{}]", db.label);
