@@ -8,7 +8,8 @@
 #   machine's way: lib.sh's install_command, given as --install), its unit tests
 #   (TEST_DATABASE_URL set on Postgres), its release command, its start command until the port
 #   answers, `kensa test all --strict` against it, stop (its steps are template.toml's
-#   [commands], run as every provider's CI would run them); then the Procfile's release: line
+#   [commands], run as every provider's CI would run them); rust-axum: `cargo fmt --check`
+#   on the generated project; then the Procfile's release: line
 #   once more (Heroku's release phase runs at every deploy: the migrations must skip what
 #   already ran), the web: line in its own process group with .env, PORT (and DATABASE_URL),
 #   and, one function each, the scenarios below. Any failure fails the script; each names
@@ -321,6 +322,17 @@ verify_template() {
   cd "$dir" || return 1
 }
 
+# The generated code as its ecosystem's formatter leaves it (rust-axum: rustfmt, part of every
+# Rust toolchain; the other stacks' formatters are not on a Debian machine by default). An edit
+# to a template that is not formatted would otherwise go unnoticed until a provider runs it.
+style_check() {
+  [ "$template" = rust-axum ] || return 0
+  if ! cargo fmt --check >"$logs/style.log" 2>&1; then
+    head -n 40 "$logs/style.log" >&2
+    fail style "the generated project is not rustfmt-clean (cargo fmt --check)"
+  fi
+}
+
 # The Procfile's release: line, as Heroku's release phase runs it at every deploy. kensa
 # templates verify ran template.toml's release command already, so this run proves the
 # migrations skip what already ran.
@@ -380,7 +392,7 @@ run_case() {
       fail setup "could not create the Postgres databases"
     fi
   fi
-  [ $case_failed = 0 ] && phase verify verify_template &&
+  [ $case_failed = 0 ] && phase verify verify_template && style_check &&
     phase release release_phase && phase scenarios run_scenarios
   stop_server
   cd "$root" || exit 1
