@@ -55,9 +55,10 @@
            :session {:resource-id (:id resource)
                      :nav-data nav-data
                      :email (get params "email")}
-           ;; Heroku's navigation reads this cookie; it carries the value exactly as sent.
+           ;; Heroku's header script (boomerang) reads this cookie in the browser to draw its
+           ;; navigation, so it is not HttpOnly; it carries nothing secret, exactly as sent.
            :cookies (when nav-data
-                      {"heroku-nav-data" {:value nav-data :path "/" :http-only true :same-site :lax}})}))))
+                      {"heroku-nav-data" {:value nav-data :path "/" :same-site :lax}})}))))
 
 (defn- sso-off []
   (http/message 404 "Single sign-on is not enabled for this add-on (SSO_SALT is not set)."))

@@ -372,15 +372,17 @@
       (testing "over plain http (development)"
         (let [response (sso-post system (v1-params id (now)))]
           (doseq [cookie [(session-cookie response) (nav-cookie response)]]
-            (is (re-find #"(?i);\s*HttpOnly" cookie))
             (is (re-find #"(?i);\s*SameSite=Lax" cookie))
-            (is (not (re-find #"(?i);\s*Secure" cookie))))))
+            (is (not (re-find #"(?i);\s*Secure" cookie))))
+          (is (re-find #"(?i);\s*HttpOnly" (session-cookie response)))
+          (is (not (re-find #"(?i);\s*HttpOnly" (nav-cookie response)))
+              "Heroku's header script reads the nav-data cookie in the browser")))
       (testing "behind Heroku's router, which terminates https"
         (let [response (sso-post system (v1-params id (now)) :headers {"x-forwarded-proto" "https"})]
           (doseq [cookie [(session-cookie response) (nav-cookie response)]]
-            (is (re-find #"(?i);\s*HttpOnly" cookie))
             (is (re-find #"(?i);\s*SameSite=Lax" cookie))
-            (is (re-find #"(?i);\s*Secure" cookie))))))))
+            (is (re-find #"(?i);\s*Secure" cookie)))
+          (is (re-find #"(?i);\s*HttpOnly" (session-cookie response))))))))
 
 (deftest sso-refusals
   (with-system [system]
