@@ -641,15 +641,7 @@ fn a_resource_deprovisioned_in_another_terminal_is_shown_deprovisioned_in_the_co
     assert_eq!(made["state"], "provisioned", "{made}");
 
     // Another terminal: `kensa test deprovision` without an id, on the session's resource.
-    let mut other = crate::harness::kensa(dir.path());
-    other.args(["test", "deprovision"]);
-    let out = crate::harness::output(other);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    in_another_terminal(dir.path(), &["test", "deprovision"]);
 
     let state = dev.state_until("saw the deprovision made outside the session", |s| {
         resource(s, &uuid)["state"] == "deprovisioned"
@@ -675,6 +667,19 @@ fn a_resource_deprovisioned_in_another_terminal_is_shown_deprovisioned_in_the_co
     assert_eq!(left, 0, "the notes are consumed");
 }
 
+/// Runs `kensa <args>` in `dir` as another terminal would, beside the session; it must pass.
+fn in_another_terminal(dir: &Path, args: &[&str]) {
+    let mut other = crate::harness::kensa(dir);
+    other.args(args);
+    let out = crate::harness::output(other);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "kensa {args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// `kensa test planchange` in another terminal changed the plan at the provider, and the
 /// console went on showing the old one.
 #[test]
@@ -686,15 +691,7 @@ fn regression_a_plan_changed_in_another_terminal_kept_its_old_plan_in_the_consol
     assert_eq!(made["state"], "provisioned", "{made}");
 
     // Another terminal: `kensa test planchange premium`, on the session's resource.
-    let mut other = crate::harness::kensa(dir.path());
-    other.args(["test", "planchange", "premium"]);
-    let out = crate::harness::output(other);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    in_another_terminal(dir.path(), &["test", "planchange", "premium"]);
 
     let state = dev.state_until("saw the plan change made outside the session", |s| {
         resource(s, &uuid)["plan"] == "premium"
