@@ -172,6 +172,22 @@ impl CheckDef {
         }
     }
 
+    /// Where the rule comes from, in one line: the section and row of `docs/protocol.md`,
+    /// then the Heroku page (or "kensa's own check"), as the reporters print it.
+    pub fn source_line(&self) -> String {
+        let heroku = self
+            .source
+            .heroku
+            .map_or("kensa's own check".to_owned(), |p| {
+                format!("{} <{}>", p.title, p.url)
+            });
+        format!(
+            "{} (row {}); {heroku}",
+            self.source.protocol.citation(),
+            self.row
+        )
+    }
+
     /// The section the id names: `provision` for `provision.status`.
     pub fn section(&self) -> &'static str {
         self.id.split('.').next().unwrap_or(self.id)

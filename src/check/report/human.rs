@@ -71,12 +71,6 @@ impl<W: Write> Human<W> {
         }
         if self.verbose {
             let def = check.def;
-            let heroku = def
-                .source
-                .heroku
-                .map_or("kensa's own check".to_owned(), |p| {
-                    format!("{} <{}>", p.title, p.url)
-                });
             let _ = writeln!(
                 self.out,
                 "    {DIM}{} rule: {}{DIM:#}",
@@ -85,9 +79,8 @@ impl<W: Write> Human<W> {
             );
             let _ = writeln!(
                 self.out,
-                "    {DIM}source: {} (row {}); {heroku}; `kensa explain {}`{DIM:#}",
-                def.source.protocol.citation(),
-                def.row,
+                "    {DIM}source: {}; `kensa explain {}`{DIM:#}",
+                def.source_line(),
                 def.id
             );
         }

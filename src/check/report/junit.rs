@@ -11,7 +11,6 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{Report, Reporter};
-use crate::registry::CheckDef;
 use crate::verdict::Verdict;
 
 pub struct Junit<W: Write> {
@@ -59,21 +58,6 @@ fn properties<W: Write>(w: &mut Writer<W>, pairs: &[(&str, &str)]) -> io::Result
     Ok(())
 }
 
-/// Where a check's rule comes from, in one line.
-fn source_line(def: &CheckDef) -> String {
-    let heroku = def
-        .source
-        .heroku
-        .map_or("kensa's own check".to_owned(), |p| {
-            format!("{} <{}>", p.title, p.url)
-        });
-    format!(
-        "{} (row {}); {heroku}",
-        def.source.protocol.citation(),
-        def.row
-    )
-}
-
 pub fn render(report: &Report) -> io::Result<Vec<u8>> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let c = report.counts();
@@ -81,11 +65,7 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let mut root = BytesStart::new("testsuites");
     root.push_attribute(("name", "kensa"));
-    root.push_attribute(("tests", c.total().to_string().as_str()));
-    root.push_attribute(("failures", c.fail.to_string().as_str()));
-    root.push_attribute(("errors", "0"));
-    root.push_attribute(("skipped", c.skip.to_string().as_str()));
-    root.push_attribute(("time", secs(total).as_str()));
+    tally(&mut root, [c.total(), c.fail, 0, c.skip], &secs(total));
     w.write_event(Event::Start(root))?;
     for (index, section) in report.sections.iter().enumerate() {
         let count =
@@ -94,16 +74,9 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
         // The stage, never the section's title: that names URLs with ports and uuids.
         suite.push_attribute(("name", section.stage.key()));
         suite.push_attribute(("id", index.to_string().as_str()));
-        suite.push_attribute(("tests", section.checks.len().to_string().as_str()));
-        suite.push_attribute(("failures", count(Verdict::is_fail).to_string().as_str()));
-        suite.push_attribute(("errors", "0"));
-        suite.push_attribute((
-            "skipped",
-            count(|v| matches!(v, Verdict::Skip(_)))
-                .to_string()
-                .as_str(),
-        ));
-        suite.push_attribute(("time", secs(section.duration()).as_str()));
+        let skipped = count(|v| matches!(v, Verdict::Skip(_)));
+        let counts = [section.checks.len(), count(Verdict::is_fail), 0, skipped];
+        tally(&mut suite, counts, &secs(section.duration()));
         w.write_event(Event::Start(suite))?;
         properties(
             &mut w,
@@ -128,7 +101,7 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
                     ("title", &check.title()),
                     ("severity", def.severity.label()),
                     ("rule", def.rule),
-                    ("source", &source_line(def)),
+                    ("source", &def.source_line()),
                 ],
             )?;
             match &check.verdict {
@@ -170,35 +143,35 @@ pub fn render(report: &Report) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The tally a `testsuites` or `testsuite` element carries: `[tests, failures, errors,
+/// skipped]`, then the time.
+fn tally(element: &mut BytesStart, [tests, failures, errors, skipped]: [usize; 4], time: &str) {
+    for (name, n) in [
+        ("tests", tests),
+        ("failures", failures),
+        ("errors", errors),
+        ("skipped", skipped),
+    ] {
+        element.push_attribute((name, n.to_string().as_str()));
+    }
+    element.push_attribute(("time", time));
+}
+
 /// A valid document for a run that ended in a usage or input error (exit status 2), so
 /// the report file CI reads still parses and says what went wrong.
 pub fn render_error(message: &str) -> io::Result<Vec<u8>> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    // One test, the command itself, in error.
+    let counts = [1, 0, 1, 0];
     let mut root = BytesStart::new("testsuites");
-    for (k, v) in [
-        ("name", "kensa"),
-        ("tests", "1"),
-        ("failures", "0"),
-        ("errors", "1"),
-        ("skipped", "0"),
-        ("time", "0.000"),
-    ] {
-        root.push_attribute((k, v));
-    }
+    root.push_attribute(("name", "kensa"));
+    tally(&mut root, counts, "0.000");
     w.write_event(Event::Start(root))?;
     let mut suite = BytesStart::new("testsuite");
-    for (k, v) in [
-        ("name", "kensa"),
-        ("id", "0"),
-        ("tests", "1"),
-        ("failures", "0"),
-        ("errors", "1"),
-        ("skipped", "0"),
-        ("time", "0.000"),
-    ] {
-        suite.push_attribute((k, v));
-    }
+    suite.push_attribute(("name", "kensa"));
+    suite.push_attribute(("id", "0"));
+    tally(&mut suite, counts, "0.000");
     w.write_event(Event::Start(suite))?;
     let mut case = BytesStart::new("testcase");
     case.push_attribute(("name", "kensa.usage"));
