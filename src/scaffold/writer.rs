@@ -214,14 +214,7 @@ fn write_into(target: &Path, files: &[OutputFile], plan: &Plan) -> Result<(), Sc
     if files.is_empty() {
         return Ok(());
     }
-    // Inside the target: the same file system, so every move is a rename, even when the
-    // target is a mount point (`kensa create .`).
-    let staging = tempfile::Builder::new()
-        .prefix(".kensa-new-")
-        .tempdir_in(target)
-        .map_err(|e| write_err(target, without_temp_path(e)))?;
-    let new = staging.path().join("new");
-    let old = staging.path().join("old");
+    let (_staging, new, old) = staging_in(target)?;
     stage(&new, target, files.iter().copied())?;
     interrupt::check().map_err(ScaffoldError::Interrupted)?;
 
@@ -232,8 +225,22 @@ fn write_into(target: &Path, files: &[OutputFile], plan: &Plan) -> Result<(), Sc
             return Err(write_err(&target.join(&file.path), e));
         }
     }
-    // `staging` goes now, with the replaced files kept in it.
+    // The staging directory goes now, with the replaced files kept in it.
     Ok(())
+}
+
+/// A staging directory inside `target`, removed when dropped, with its two halves: `new`
+/// (what will be moved in) and `old` (what is moved aside until the last move). Inside the
+/// target: the same file system, so every move is a rename, even when the target is a
+/// mount point (`kensa create .`).
+fn staging_in(target: &Path) -> Result<(tempfile::TempDir, PathBuf, PathBuf), ScaffoldError> {
+    let staging = tempfile::Builder::new()
+        .prefix(".kensa-new-")
+        .tempdir_in(target)
+        .map_err(|e| write_err(target, without_temp_path(e)))?;
+    let new = staging.path().join("new");
+    let old = staging.path().join("old");
+    Ok((staging, new, old))
 }
 
 /// Writes `files` into the existing directory `target` (each replacing what is at its path)
@@ -257,12 +264,7 @@ fn apply_unless(
     if files.is_empty() && removed.is_empty() {
         return Ok(());
     }
-    let staging = tempfile::Builder::new()
-        .prefix(".kensa-new-")
-        .tempdir_in(target)
-        .map_err(|e| write_err(target, without_temp_path(e)))?;
-    let new = staging.path().join("new");
-    let old = staging.path().join("old");
+    let (_staging, new, old) = staging_in(target)?;
     stage(&new, target, files.iter())?;
     let mut moves = Moves::default();
     let puts = files.iter().map(|f| (f.path.as_str(), true));
