@@ -176,13 +176,13 @@ pub fn plan_changed(
     plan: &str,
     by: &str,
 ) -> Result<(), StateError> {
-    let uuid = match last_resource(manifest_path)? {
-        Some(mut last) if last.id == id => {
+    let uuid = match remembered(manifest_path, id)? {
+        Some(mut last) => {
             last.plan = plan.to_owned();
-            write(&dir(manifest_path).join(LAST_RESOURCE), &last)?;
+            remember(manifest_path, &last)?;
             last.uuid
         }
-        _ => None,
+        None => None,
     };
     let change = Change::PlanChanged {
         plan: plan.to_owned(),
